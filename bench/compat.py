@@ -1,0 +1,70 @@
+"""The one place that knows how TensorFlow / Keras releases differ (DESIGN.md section 3b).
+
+The post's ``SGD(lr=1e-1, momentum=0.9, decay=decay)`` no longer works as written, and
+fails in the worst way on two fronts: Keras 2's new optimizer ignores ``lr=`` (the rate
+silently stays 0.01), and Keras 3 ignores ``decay=`` with only a warning (the "standard"
+experiment silently becomes "none"). So we never pass ``lr=`` or ``decay=`` to the new
+optimizer: the time-based decay is the legacy optimizer's own ``decay`` on Keras 2 and an
+``InverseTimeDecay(lr0, decay_steps=1, decay_rate=decay)`` schedule elsewhere, which DESIGN
+measured bit-identical to the legacy decay.
+
+Keras is TensorFlow's own (``tf.keras``), so ``TF_USE_LEGACY_KERAS=1`` with ``tf-keras``
+gets Keras 2 on TensorFlow >= 2.16 too.
+"""
+
+from __future__ import annotations
+
+import platform
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import tensorflow as tf
+
+if TYPE_CHECKING:
+    from bench.experiments import Experiment
+
+keras = tf.keras
+KERAS_MAJOR = int(keras.__version__.split(".")[0])
+# The key LearningRateScheduler writes into History (and the progress bar shows).
+LR_HISTORY_KEY = "lr" if KERAS_MAJOR < 3 else "learning_rate"
+
+
+def versions() -> dict[str, str]:
+    """Python, TensorFlow, Keras and numpy versions, for headers and results files."""
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def sgd(init_lr: float, momentum: float, decay: float = 0.0) -> Any:
+    """SGD that applies ``init_lr / (1 + decay * t)`` at update ``t`` on every Keras."""
+    if decay == 0:
+        return keras.optimizers.SGD(learning_rate=init_lr, momentum=momentum)
+    legacy = getattr(keras.optimizers, "legacy", None)
+    if KERAS_MAJOR < 3 and legacy is not None:
+        return legacy.SGD(learning_rate=init_lr, momentum=momentum, decay=decay)
+    schedule = keras.optimizers.schedules.InverseTimeDecay(init_lr, decay_steps=1, decay_rate=decay)
+    return keras.optimizers.SGD(learning_rate=schedule, momentum=momentum)
+
+
+def make_optimizer(experiment: Experiment, epochs: int | None = None) -> Any:
+    """The post's optimizer for ``experiment`` run for ``epochs`` epochs."""
+    return sgd(experiment.init_lr, experiment.momentum, experiment.decay(epochs))
+
+
+def applied_lr(optimizer: Any) -> float:
+    """The learning rate the optimizer's next update will use, as a Python float.
+
+    Not ``optimizer.learning_rate`` alone: the legacy optimizer reports its base rate
+    there and applies ``_decayed_lr``, and a schedule must be evaluated at the iteration.
+    """
+    if hasattr(optimizer, "_decayed_lr"):
+        value = optimizer._decayed_lr(tf.float32)
+    else:
+        value = optimizer.learning_rate
+        if callable(value):
+            value = value(optimizer.iterations)
+    return float(np.asarray(value))

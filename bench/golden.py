@@ -1,0 +1,210 @@
+"""Read and validate the files in ``golden/`` (the post's numbers, transcribed by hand).
+
+``golden/README.md`` says where every number came from. This module only reads: it never
+writes a golden file, and nothing in ``bench`` produces one. A missing, truncated or
+malformed file raises ``GoldenError`` (a ``ValueError``) whose one-line message names the
+file, the line and the column.
+
+The directory is ``golden/`` beside the ``bench`` package (a checkout or an editable
+install), or ``$BENCH_GOLDEN``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+GOLDEN_ENV = "BENCH_GOLDEN"
+
+
+class GoldenError(ValueError):
+    """A golden file is missing or malformed."""
+
+
+def golden_dir() -> Path:
+    return Path(os.environ.get(GOLDEN_ENV) or Path(__file__).resolve().parent.parent / "golden")
+
+
+def progbar(value: float) -> str:
+    """``value`` as Keras' progress bar prints a metric (``0.0990``, ``2.4414e-05``).
+
+    Keras 2 and 3 both use ``%.4f`` when ``abs(value) > 1e-3``, else ``%.4e``. The post's
+    last linear rate prints ``0.0010`` only because Keras logs float32(1e-3), which is a
+    hair above 1e-3; the float64 1e-3 itself would print ``1.0000e-03``.
+    """
+    return f"{value:.4f}" if abs(value) > 1e-3 else f"{value:.4e}"
+
+
+# --- cell parsers: each returns the value or raises ValueError with what it expected ---
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("a number") from None
+    if not math.isfinite(value):
+        raise ValueError("a finite number")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = _number(text)
+    if not 0 <= value <= 1:
+        raise ValueError("a number in [0, 1]")
+    return value
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or int(text) <= 0:
+        raise ValueError("a whole number > 0")
+    return int(text)
+
+
+def _epoch(text: str) -> int:
+    if not text.isdigit():
+        raise ValueError("a whole number >= 0")
+    return int(text)
+
+
+def _rate(text: str) -> float:
+    value = _number(text)
+    if value <= 0:
+        raise ValueError("a learning rate > 0")
+    return value
+
+
+def _text(text: str) -> str:
+    if not text.strip():
+        raise ValueError("non-empty text")
+    return text
+
+
+_PRINTED = re.compile(r"\d\.\d{4}(e-\d\d)?")
+
+
+def _printed_rate(text: str) -> str | None:
+    # Kept as the string the post printed; empty where the post logged no rate.
+    if text and not _PRINTED.fullmatch(text):
+        raise ValueError("a rate as Keras prints it (0.0990 or 2.4414e-05) or empty")
+    return text or None
+
+
+def _optional(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    return lambda text: parse(text) if text else None
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in allowed:
+            raise ValueError(f"one of {', '.join(allowed)}")
+        return text
+
+    return parse
+
+
+_SCHEMAS: dict[str, dict[str, Callable[[str], Any]]] = {
+    "epoch_lines.csv": {
+        "experiment": _text,
+        "epoch": _count,
+        "epochs": _count,
+        "steps": _count,
+        "seconds": _count,
+        "ms_per_step": _count,
+        "loss": _number,
+        "accuracy": _fraction,
+        "val_loss": _number,
+        "val_accuracy": _fraction,
+        "lr": _printed_rate,
+        "source": _text,
+    },
+    "classification_reports.csv": {
+        "experiment": _text,
+        "label": _text,
+        "precision": _optional(_fraction),
+        "recall": _optional(_fraction),
+        "f1": _fraction,
+        "support": _count,
+        "source": _text,
+    },
+    "time_based_examples.csv": {
+        "example": _text,
+        "init_lr": _rate,
+        "decay": _number,
+        "batch_size": _count,
+        "train_images": _count,
+        "epoch": _epoch,
+        "batch": _choice("first", "last"),
+        "lr": _rate,
+        "sig_digits": _count,
+        "source": _text,
+    },
+}
+
+
+Schema = dict[str, Callable[[str], Any]]
+
+
+def _read(name: str, schema: Schema | Callable[[list[str]], Schema]) -> list[dict[str, Any]]:
+    """Parse ``golden/<name>``; a callable ``schema`` builds the schema from the header."""
+    path = golden_dir() / name
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+    except OSError as exc:
+        raise GoldenError(f"golden file {path} cannot be read: {exc.strerror}") from None
+    if callable(schema):
+        schema = schema(rows[0] if rows else [])
+    if not rows or rows[0] != list(schema):
+        found = ",".join(rows[0]) if rows else "an empty file"
+        raise GoldenError(f"{path}: expected columns {','.join(schema)}, found {found}")
+    records = []
+    for lineno, row in enumerate(rows[1:], start=2):
+        if len(row) != len(schema):
+            raise GoldenError(f"{path} line {lineno}: {len(row)} fields, expected {len(schema)}")
+        record = {}
+        for (column, parse), cell in zip(schema.items(), row, strict=True):
+            try:
+                record[column] = parse(cell)
+            except ValueError as exc:
+                raise GoldenError(
+                    f"{path} line {lineno}, column {column!r}: {cell!r} is not {exc}"
+                ) from None
+        records.append(record)
+    if not records:
+        raise GoldenError(f"{path}: no data rows")
+    return records
+
+
+def epoch_lines() -> list[dict[str, Any]]:
+    """Every epoch line the post prints: epochs 1-3 and 98-100 of each experiment."""
+    return _read("epoch_lines.csv", _SCHEMAS["epoch_lines.csv"])
+
+
+def classification_reports() -> list[dict[str, Any]]:
+    """The five classification reports, one row per class and summary line."""
+    return _read("classification_reports.csv", _SCHEMAS["classification_reports.csv"])
+
+
+def time_based_examples() -> list[dict[str, Any]]:
+    """Worked values of Keras' time-based decay (the post's example, DESIGN's figures)."""
+    return _read("time_based_examples.csv", _SCHEMAS["time_based_examples.csv"])
+
+
+def schedule_tables() -> dict[str, list[float]]:
+    """Per-epoch rate tables (column -> rate at epochs 0..N-1), derived independently."""
+    rows = _read(
+        "schedule_tables.csv",
+        # "epoch" then one rate column per schedule; a header without both fails as a mismatch.
+        lambda header: {"epoch": _epoch, **{c: _rate for c in header[1:] or ["<schedule>"]}},
+    )
+    if [row["epoch"] for row in rows] != list(range(len(rows))):
+        raise GoldenError(
+            f"{golden_dir() / 'schedule_tables.csv'}: epochs must run 0, 1, 2, ... without gaps"
+        )
+    return {column: [row[column] for row in rows] for column in list(rows[0])[1:]}

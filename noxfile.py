@@ -1,0 +1,31 @@
+"""Sessions: `nox -s unit` (CI), `nox -s lint`. Every test session prints the Python,
+TensorFlow and Keras versions in pytest's header before the first test."""
+
+import nox
+
+nox.options.sessions = ["lint", "unit"]
+nox.options.error_on_missing_interpreters = True
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+# TensorFlow's C++ start-up chatter hides the test output.
+ENV = {"TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def _pytest(session: nox.Session, *args: str) -> None:
+    """Install the package (editable: the tests read golden/ beside it) and run pytest."""
+    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "test"))
+    session.run("python", "-m", "pytest", "--strict-markers", *args, *session.posargs, env=ENV)
+
+
+@nox.session
+def unit(session: nox.Session) -> None:
+    """Schedules, golden data, experiments and the real-Keras checks (bare `pytest`)."""
+    _pytest(session, "tests/unit")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff, as configured in pyproject.toml."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")

@@ -1,0 +1,69 @@
+"""``python -m bench schedules``: the table, the plots, and one-line errors with exit 2."""
+
+import subprocess
+import sys
+
+import pytest
+
+from bench import golden
+from bench.cli import main
+
+
+def test_prints_the_posts_lr_column(capsys):
+    assert main(["schedules"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = lines[1].split()
+    assert header == ["epoch", "none", "standard", "step", "linear", "poly"]
+    table = {
+        int(line.split()[0]): dict(zip(header[1:], line.split()[1:], strict=True))
+        for line in lines[3:]
+    }
+    assert sorted(table) == list(range(1, 101))
+    for row in golden.epoch_lines():
+        if row["lr"] is not None:
+            assert table[row["epoch"]][row["experiment"]] == row["lr"]
+    assert table[2]["standard"] == "0.0719"
+
+
+def test_writes_the_posts_lr_plots(tmp_path, capsys):
+    assert main(["schedules", "-e", "10", "--plot-dir", str(tmp_path)]) == 0
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == ["lr_linear_schedule.png", "lr_poly_schedule.png", "lr_step_schedule.png"]
+    assert f"[INFO] wrote {tmp_path / 'lr_step_schedule.png'}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["schedules", "-s", "cosine"], "unknown schedule 'cosine'"),
+        (["schedules", "-e", "0"], "epochs must be a whole number > 0, got 0"),
+        (["schedules", "-e", "ten"], "invalid int value: 'ten'"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", *args, "--plot-dir", str(tmp_path)]
+        if args[0] == "schedules"
+        else [sys.executable, "-m", "bench", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert len(proc.stderr.splitlines()) == 1 and message in proc.stderr, proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_plot_dir(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "schedules", "-e", "3", "--plot-dir", str(blocker / "out")],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert len(proc.stderr.splitlines()) == 1 and "bench schedules: error:" in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]

@@ -1,0 +1,148 @@
+"""The schedules through real Keras: what ``model.fit`` logs, prints and applies.
+
+One tiny model per module; every epoch is a single batch, so 100 epochs take a second or
+two. Tolerances: the logged and applied per-epoch rates must equal the float32 rounding
+of the golden rates exactly (Keras stores the rate as float32); the rate recovered from the
+weights' movement under time-based decay is float32 arithmetic, checked at rel 1e-4.
+"""
+
+import re
+
+import numpy as np
+import pytest
+
+from bench import compat, experiments, golden
+from bench.compat import keras
+
+EPOCHS = experiments.EPOCHS
+X = np.linspace(0, 1, 32, dtype="float32").reshape(8, 4)
+Y = keras.utils.to_categorical(np.arange(8) % 2, 2)
+
+
+class AppliedRates(keras.callbacks.Callback):
+    """The rate the optimizer is about to apply, read at the start of every batch."""
+
+    def on_train_begin(self, logs=None):
+        self.rates = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.rates.append(compat.applied_lr(self.model.optimizer))
+
+
+@pytest.fixture(scope="module")
+def model():
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    m.compile(
+        optimizer=compat.make_optimizer(experiments.get("step")),
+        loss=experiments.LOSS,
+        metrics=list(experiments.METRICS),
+    )
+    return m
+
+
+def _float32(values):
+    return [float(np.float32(v)) for v in values]
+
+
+@pytest.mark.parametrize("name", ["step", "linear", "poly"])
+def test_fit_logs_and_applies_the_golden_rate_every_epoch(model, name):
+    schedule = experiments.get(name).schedule(EPOCHS)
+    applied = AppliedRates()
+    history = model.fit(
+        X,
+        Y,
+        batch_size=len(X),
+        epochs=EPOCHS,
+        verbose=0,
+        callbacks=[keras.callbacks.LearningRateScheduler(schedule), applied],
+    )
+    want = _float32(golden.schedule_tables()[name])
+    assert [float(v) for v in history.history[compat.LR_HISTORY_KEY]] == want
+    assert applied.rates == want
+    assert len(set(applied.rates)) > 1, "the optimizer's rate never changed"
+
+
+def _progress_bar_rates(text):
+    """Epoch number -> the learning rate shown on that epoch's progress-bar line."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)  # Keras 3 colours its bar even into a pipe
+    rates = {}
+    for block in re.split(r"(?m)^Epoch (?=\d+/)", text)[1:]:
+        epoch = int(block.split("/", 1)[0])
+        shown = re.findall(rf"{compat.LR_HISTORY_KEY}: (\S+)", block)
+        rates[epoch] = shown[-1] if shown else None
+    return rates
+
+
+@pytest.mark.parametrize("name", ["step", "linear", "poly"])
+def test_progress_bar_prints_the_posts_lr_column(model, name, capsys):
+    # initial_epoch replays the post's "Epoch 98/100" .. "100/100" lines without the 94 before.
+    schedule = experiments.get(name).schedule(EPOCHS)
+    callback = keras.callbacks.LearningRateScheduler(schedule)
+    capsys.readouterr()
+    for first, last in ((0, 3), (97, 100)):
+        model.fit(
+            X,
+            Y,
+            batch_size=len(X),
+            initial_epoch=first,
+            epochs=last,
+            verbose=1,
+            callbacks=[callback],
+        )
+    shown = _progress_bar_rates(capsys.readouterr().out)
+    post = {r["epoch"]: r["lr"] for r in golden.epoch_lines() if r["experiment"] == name}
+    assert shown == post
+
+
+class Kernel(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.values = [float(self.model.layers[-1].kernel.numpy()[0, 0])]
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.values.append(float(self.model.layers[-1].kernel.numpy()[0, 0]))
+
+
+def _rates_from_weight_updates(name, epochs, steps):
+    """Fit a one-weight model whose gradient is always 1; recover each update's rate.
+
+    SGD with momentum m moves w by v_t = m * v_{t-1} - lr_t * g, so lr_t = m * v_{t-1} - v_t
+    with g = 1: the rate the optimizer really applied, whatever it reports.
+    """
+    experiment = experiments.get(name)
+    m = keras.Sequential(
+        [keras.Input((1,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")]
+    )
+    m.compile(
+        optimizer=compat.make_optimizer(experiment, epochs),
+        loss=lambda y, pred: keras.ops.mean(pred),
+    )
+    kernel = Kernel()
+    ones = np.ones((steps, 1), dtype="float32")
+    m.fit(ones, ones, batch_size=1, epochs=epochs, verbose=0, shuffle=False, callbacks=[kernel])
+    moves = np.diff(kernel.values)
+    previous = np.concatenate([[0.0], moves[:-1]])
+    return experiment.momentum * previous - moves
+
+
+def test_standard_really_decays_per_batch():
+    # Keras 3 would silently ignore SGD(decay=...); the rate must fall batch by batch.
+    epochs, steps = 2, 4
+    applied = _rates_from_weight_updates("standard", epochs, steps)
+    want = experiments.get("standard").time_decay(epochs).table(epochs * steps)
+    np.testing.assert_allclose(applied, want, rtol=1e-4)
+    assert applied[-1] < 0.8 * applied[0]
+
+
+def test_none_applies_the_posts_rate_not_kerass_default():
+    # Keras 2 silently ignored SGD(lr=0.1) and trained at 0.01; the rate must be 0.1.
+    applied = _rates_from_weight_updates("none", 2, 4)
+    np.testing.assert_allclose(applied, [0.1] * 8, rtol=1e-4)
+
+
+def test_standard_reports_the_decayed_rate():
+    optimizer = compat.make_optimizer(experiments.get("standard"), 100)
+    optimizer.iterations.assign(391)
+    assert compat.applied_lr(optimizer) == pytest.approx(
+        golden.schedule_tables()["standard_first_batch"][1], rel=1e-6
+    )
