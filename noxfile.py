@@ -1,9 +1,10 @@
-"""Sessions: `nox -s unit` (CI), `nox -s lint`. Every test session prints the Python,
-TensorFlow and Keras versions in pytest's header before the first test."""
+"""Sessions: `nox -s unit`, `nox -s smoke` and `nox -s lint` (CI runs all three).
+Every test session prints the Python, TensorFlow and Keras versions in pytest's header
+before the first test."""
 
 import nox
 
-nox.options.sessions = ["lint", "unit"]
+nox.options.sessions = ["lint", "unit", "smoke"]
 nox.options.error_on_missing_interpreters = True
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
@@ -21,6 +22,12 @@ def _pytest(session: nox.Session, *args: str) -> None:
 def unit(session: nox.Session) -> None:
     """Schedules, golden data, experiments and the real-Keras checks (bare `pytest`)."""
     _pytest(session, "tests/unit")
+
+
+@nox.session
+def smoke(session: nox.Session) -> None:
+    """The real ResNet trained for a few epochs on the CPU, on the embedded digits set."""
+    _pytest(session, "-m", "smoke", "--durations=10", "tests/smoke")
 
 
 @nox.session

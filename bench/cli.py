@@ -7,34 +7,19 @@ output file whole or not at all.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from bench import experiments
+from bench import data, experiments, files, plots
 from bench.golden import progbar
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse's own usage dump is two lines; we say one.
         self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def _save_figure(fig: object, path: Path) -> None:
-    """Write ``fig`` to ``path`` through a temporary file, so a crash leaves no half PNG."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format=path.suffix.lstrip(".") or "png")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def cmd_schedules(args: argparse.Namespace) -> int:
@@ -57,8 +42,48 @@ def cmd_schedules(args: argparse.Namespace) -> int:
             if schedule is None or e.lr_plot is None:
                 continue
             path = args.plot_dir / e.lr_plot
-            _save_figure(schedule.plot(range(args.epochs)), path)
+            plots.save(schedule.plot(range(args.epochs)), path)
             print(f"[INFO] wrote {path}")
+    return 0
+
+
+def _positive(name: str, value: int | None) -> None:
+    if value is not None and value <= 0:
+        raise ValueError(f"{name} must be > 0, got {value}")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train one of the post's experiments (its train.py), write results JSON and plots."""
+    experiment = experiments.get(args.schedule)
+    for name in ("epochs", "batch_size", "subset"):
+        _positive(name.replace("_", "-"), getattr(args, name))
+    if args.seed < 0:
+        raise ValueError(f"seed must be >= 0, got {args.seed}")
+    # Relative plot paths land in --out, so one folder holds a run's outputs.
+    lr_plot, train_plot = (args.out / p for p in (args.lr_plot, args.train_plot))
+    for folder in {args.out, lr_plot.parent, train_plot.parent}:
+        files.check_writable(folder)
+
+    # The post prints the schedule line before loading for its own schedules, after for
+    # Keras' (none, standard): its train.py decides them at those two places.
+    per_epoch = experiment.schedule_class is not None
+    if per_epoch:
+        print(experiment.info)
+    print(f"[INFO] loading {data.TITLES[args.dataset]} data...")
+    dataset = data.load(args.dataset, args.data_dir)
+    if args.subset is not None:
+        dataset = data.subset(dataset, args.subset, args.seed)
+    if not per_epoch:
+        print(experiment.info)
+    # Imported only now: TensorFlow takes seconds to load, and bad input should not wait.
+    from bench import train
+
+    results_data = train.run(
+        experiment, dataset, epochs=args.epochs, seed=args.seed, batch_size=args.batch_size,
+        subset=args.subset, verbose=args.verbose,
+    )  # fmt: skip
+    for path in train.save(results_data, experiment, args.out, lr_plot, train_plot):
+        print(f"[INFO] wrote {path}")
     return 0
 
 
@@ -77,6 +102,65 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-e", "--epochs", type=int, default=experiments.EPOCHS, help="# of epochs")
     p.add_argument("--plot-dir", type=Path, help="also write the post's lr_*_schedule.png here")
     p.set_defaults(func=cmd_schedules)
+
+    p = commands.add_parser("train", help=cmd_train.__doc__)
+    # The post's four flags, with its defaults.
+    p.add_argument(
+        "-s", "--schedule", default="", help="none (the default), standard, step, linear or poly"
+    )
+    p.add_argument(
+        "-e", "--epochs", type=int, default=experiments.EPOCHS, help="# of epochs to train for"
+    )
+    p.add_argument(
+        "-l",
+        "--lr-plot",
+        type=Path,
+        default=Path("lr.png"),
+        help="learning-rate plot (relative: inside --out)",
+    )
+    p.add_argument(
+        "-t",
+        "--train-plot",
+        type=Path,
+        default=Path("training.png"),
+        help="training plot (relative: inside --out)",
+    )
+    p.add_argument(
+        "--dataset",
+        choices=data.DATASETS,
+        default="cifar10",
+        help="cifar10 (the post's) or the embedded offline digits",
+    )
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        help=f"CIFAR-10 archive or folder (default: ${data.CIFAR10_ENV}, Keras' caches, download)",
+    )
+    p.add_argument(
+        "--subset",
+        type=int,
+        help="train on N images (seeded, stratified; the test set shrinks in proportion)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=42, help="seed for weights, shuffling and --subset (default 42)"
+    )
+    p.add_argument(
+        "--batch-size", type=int, default=experiments.BATCH_SIZE, help="default: the post's 128"
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("output"),
+        help="folder for the results JSON and plots (default: output)",
+    )
+    p.add_argument(
+        "--verbose",
+        type=int,
+        choices=(0, 1, 2),
+        default=1,
+        help="Keras' fit verbosity (1: progress bar)",
+    )
+    p.set_defaults(func=cmd_train)
     return parser
 
 

@@ -14,6 +14,7 @@ gets Keras 2 on TensorFlow >= 2.16 too.
 
 from __future__ import annotations
 
+import os
 import platform
 from typing import TYPE_CHECKING, Any
 
@@ -68,3 +69,40 @@ def applied_lr(optimizer: Any) -> float:
         if callable(value):
             value = value(optimizer.iterations)
     return float(np.asarray(value))
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment() -> dict[str, Any]:
+    """Versions, CUDA/cuDNN build, devices and CPU: the fingerprint a results file carries."""
+    build = tf.sysconfig.get_build_info()
+    devices = []
+    for device in tf.config.list_physical_devices():
+        details = (
+            tf.config.experimental.get_device_details(device) if device.device_type == "GPU" else {}
+        )
+        devices.append(f"{device.device_type}: {details.get('device_name', device.name)}")
+    return {
+        **versions(),
+        "cuda": build.get("cuda_version"),
+        "cudnn": build.get("cudnn_version"),
+        "devices": devices,
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+    }
+
+
+def producer(tensor: Any) -> Any:
+    """The layer that produced a functional-model tensor (Keras 3 calls it an operation)."""
+    history = tensor._keras_history
+    return getattr(history, "operation", None) or history.layer

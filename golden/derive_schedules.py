@@ -22,7 +22,8 @@ from pathlib import Path
 OUT = Path(__file__).with_name("schedule_tables.csv")
 
 # The post's set-up (blog.txt 168-215): initAlpha 1e-1, 100 epochs, batch 128 on 50,000
-# CIFAR-10 images -> ceil(50000 / 128) = 391 updates per epoch.
+# CIFAR-10 images -> ceil(50000 / 128) = 391 updates per epoch. The functions take other
+# epoch and step counts too, so shorter runs (the smoke tests') have an independent table.
 ALPHA = Fraction(1, 10)
 EPOCHS = 100
 STEPS = -(-50_000 // 128)
@@ -33,33 +34,37 @@ def step(e: int) -> Fraction:
     return ALPHA * Fraction(1, 4) ** ((1 + e) // 15)
 
 
-def poly(e: int, power: int) -> Fraction:
+def poly(e: int, power: int, epochs: int = EPOCHS) -> Fraction:
     # PolynomialDecay(maxEpochs=epochs, initAlpha=1e-1, power): alpha * (1 - e/max) ** power
-    return ALPHA * (1 - Fraction(e, EPOCHS)) ** power
+    return ALPHA * (1 - Fraction(e, epochs)) ** power
 
 
-def standard(t: int) -> Fraction:
+def standard(t: int, epochs: int = EPOCHS) -> Fraction:
     # SGD(decay=1e-1 / epochs): Keras applies lr0 / (1 + decay * t) with t updates done.
-    return ALPHA / (1 + ALPHA / EPOCHS * t)
+    return ALPHA / (1 + ALPHA / epochs * t)
 
 
-COLUMNS = {
-    "none": lambda e: ALPHA,
-    "standard_first_batch": lambda e: standard(e * STEPS),
-    "standard_last_batch": lambda e: standard(e * STEPS + STEPS - 1),
-    "step": step,
-    "linear": lambda e: poly(e, 1),
-    "poly": lambda e: poly(e, 5),
-}
+def table(epochs: int = EPOCHS, steps: int = STEPS) -> dict[str, list[Fraction]]:
+    """Each column's exact rate at epochs 0..epochs-1, for a run of ``epochs`` epochs."""
+    columns = {
+        "none": lambda e: ALPHA,
+        "standard_first_batch": lambda e: standard(e * steps, epochs),
+        "standard_last_batch": lambda e: standard(e * steps + steps - 1, epochs),
+        "step": step,
+        "linear": lambda e: poly(e, 1, epochs),
+        "poly": lambda e: poly(e, 5, epochs),
+    }
+    return {name: [f(e) for e in range(epochs)] for name, f in columns.items()}
 
 
 def render() -> str:
+    columns = table()
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["epoch", *COLUMNS])
+    writer.writerow(["epoch", *columns])
     for e in range(EPOCHS):
         # repr() of the correctly rounded float64 round-trips exactly.
-        writer.writerow([e, *(repr(float(f(e))) for f in COLUMNS.values())])
+        writer.writerow([e, *(repr(float(column[e])) for column in columns.values())])
     return buf.getvalue()
 
 

@@ -1,6 +1,10 @@
 """Shared by every suite: quiet TensorFlow, and say which versions ran the tests."""
 
+import importlib.util
 import os
+from pathlib import Path
+
+import pytest
 
 # TensorFlow's C++ start-up chatter (CPU features, oneDNN) hides the test output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -10,3 +14,13 @@ def pytest_report_header(config):
     from bench.compat import versions
 
     return "versions: " + ", ".join(f"{k} {v}" for k, v in versions().items())
+
+
+@pytest.fixture(scope="session")
+def derivation():
+    """golden/derive_schedules.py, the exact-rational schedule tables (independent of bench)."""
+    path = Path(__file__).resolve().parents[1] / "golden" / "derive_schedules.py"
+    spec = importlib.util.spec_from_file_location("derive_schedules", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

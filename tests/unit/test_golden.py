@@ -6,7 +6,6 @@ against the derivation script, and against the arithmetic the numbers must obey.
 """
 
 import ast
-import importlib.util
 import shutil
 import statistics
 from pathlib import Path
@@ -20,15 +19,6 @@ ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "golden"
 BLOG = ROOT.parent / "shared" / "reference" / "blog.txt"
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-
-
-def _derivation():
-    spec = importlib.util.spec_from_file_location(
-        "derive_schedules", GOLDEN / "derive_schedules.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # --- the loader ---
@@ -121,8 +111,8 @@ def test_header_only_file(golden_copy):
 # --- the derivation ---
 
 
-def test_schedule_tables_are_what_the_derivation_writes():
-    assert (GOLDEN / "schedule_tables.csv").read_text() == _derivation().render()
+def test_schedule_tables_are_what_the_derivation_writes(derivation):
+    assert (GOLDEN / "schedule_tables.csv").read_text() == derivation.render()
 
 
 def test_derivation_imports_nothing_from_bench():

@@ -1,0 +1,99 @@
+"""Results files: written whole, read back validated, errors naming file and problem."""
+
+import copy
+import json
+
+import pytest
+
+from bench import files, results
+
+EPOCHS = 2
+
+
+def _valid():
+    return {
+        "schema_version": results.SCHEMA_VERSION,
+        "experiment": "linear",
+        "config": {"epochs": EPOCHS, "init_lr": 0.1},
+        "seed": 0,
+        "dataset": {"name": "digits"},
+        "environment": {},
+        "started": "2026-01-01T00:00:00+00:00",
+        "finished": "2026-01-01T00:01:00+00:00",
+        "history": {key: [1, 2] if key == "epoch" else [0.5, 0.25] for key in results.HISTORY_KEYS},
+        "evaluation": {"accuracy": 0.5},
+    }
+
+
+def test_round_trip(tmp_path):
+    path = results.write(tmp_path / "out" / results.file_name("linear", 0), _valid())
+    assert path.name == "linear-seed0.json"
+    assert results.read(path) == _valid()
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary left
+
+
+def _broken(change):
+    data = copy.deepcopy(_valid())
+    change(data)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (lambda d: d.pop("history"), "missing history"),
+        (lambda d: d.update(schema_version=99), "schema_version 99, expected 1"),
+        (lambda d: d["history"]["lr"].pop(), "history.lr must list 2 epochs, has 1"),
+        (lambda d: d["history"].pop("val_loss"), "history.val_loss must list 2 epochs, has none"),
+        (lambda d: d["history"]["loss"].__setitem__(0, "x"), "history.loss holds a value that"),
+        (lambda d: d["history"].update(epoch=[0, 1]), "history.epoch must run 1..2"),
+        (lambda d: d["config"].update(epochs=0), "config.epochs a whole number > 0"),
+    ],
+)
+def test_invalid_results_are_refused_on_write_and_read(tmp_path, change, problem):
+    data = _broken(change)
+    path = tmp_path / "r.json"
+    with pytest.raises(results.ResultsError, match=problem):
+        results.write(path, data)
+    assert list(tmp_path.iterdir()) == []
+    path.write_text(json.dumps(data))
+    with pytest.raises(results.ResultsError, match=rf"^{path}: .*{problem}"):
+        results.read(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [("{not json", "not valid JSON"), ("[1, 2]", "not a JSON object"), ("", "not valid JSON")],
+)
+def test_unreadable_results(tmp_path, text, problem):
+    path = tmp_path / "r.json"
+    path.write_text(text)
+    with pytest.raises(results.ResultsError, match=problem):
+        results.read(path)
+
+
+def test_missing_results_file(tmp_path):
+    with pytest.raises(results.ResultsError, match="cannot be read"):
+        results.read(tmp_path / "nope.json")
+
+
+def test_atomic_write_leaves_old_file_on_failure(tmp_path):
+    path = tmp_path / "f.txt"
+    path.write_text("old")
+
+    def fail(f):
+        f.write(b"half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        files.atomic_write(path, fail)
+    assert path.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
+
+
+def test_check_writable(tmp_path):
+    files.check_writable(tmp_path / "new" / "deeper")  # creatable: fine, and not created
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match="is not a folder"):
+        files.check_writable(tmp_path / "file" / "out")
