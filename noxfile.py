@@ -1,4 +1,5 @@
-"""Sessions: `nox -s unit`, `nox -s smoke` and `nox -s lint` (CI runs all three).
+"""Sessions: `nox -s unit`, `nox -s smoke` and `nox -s lint` (CI runs these three),
+`nox -s bench` (pytest-benchmark), `nox -s repro -- --quick` (the quick reproduction).
 Every test session prints the Python, TensorFlow and Keras versions in pytest's header
 before the first test."""
 
@@ -36,3 +37,18 @@ def lint(session: nox.Session) -> None:
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """pytest-benchmark timings, saved under .benchmarks/ for --benchmark-compare."""
+    _pytest(session, "-m", "benchmark", "-s", "tests/benchmarks", "--benchmark-autosave",
+            "--benchmark-columns=min,median,mean,stddev,rounds")  # fmt: skip
+
+
+@nox.session
+def repro(session: nox.Session) -> None:
+    """`bench reproduce` with the given arguments: `nox -s repro -- --quick` (the README's
+    main job), or `nox -s repro -- --data-dir PATH` for the post's full runs."""
+    session.install("-e", ".")
+    session.run("python", "-m", "bench", "reproduce", *session.posargs, env=ENV)

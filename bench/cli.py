@@ -79,11 +79,65 @@ def cmd_train(args: argparse.Namespace) -> int:
     from bench import train
 
     results_data = train.run(
-        experiment, dataset, epochs=args.epochs, seed=args.seed, batch_size=args.batch_size,
-        subset=args.subset, verbose=args.verbose,
-    )  # fmt: skip
+        experiment,
+        dataset,
+        epochs=args.epochs,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        subset=args.subset,
+        verbose=args.verbose,
+    )
     for path in train.save(results_data, experiment, args.out, lr_plot, train_plot):
         print(f"[INFO] wrote {path}")
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    """Run the post's experiments (x seeds), then write the markdown report."""
+    from bench import reproduce
+
+    names = [n.strip() for n in args.schedules.split(",")] if args.schedules else None
+    names = names or list(experiments.EXPERIMENTS)
+    for name in ("epochs", "batch_size", "subset", "seeds"):
+        _positive(name.replace("_", "-"), getattr(args, name))
+    chosen = reproduce.plan_experiments(names, args.quick, args.epochs, args.batch_size)
+    dataset_name = args.dataset or (experiments.QUICK_DATASET if args.quick else "cifar10")
+    name = args.name or (
+        "quick"
+        if args.quick
+        else f"{dataset_name}-{chosen[0].epochs}ep-{args.seeds}seed"
+        + (f"-subset{args.subset}" if args.subset else "")
+    )
+    out = args.out or Path("reports") / name
+    files.check_writable(out)
+
+    print(f"[INFO] loading {data.TITLES[dataset_name]} data...")
+    dataset = data.load(dataset_name, args.data_dir)
+    if args.subset is not None:
+        dataset = data.subset(dataset, args.subset, seed=0)
+    failed = reproduce.run_all(
+        out,
+        chosen,
+        dataset,
+        list(range(args.seeds)),
+        subset=args.subset,
+        quick=args.quick,
+        verbose=args.verbose,
+    )
+    from bench import report
+
+    print(f"[INFO] results: {out / reproduce.RUNS}")
+    print(f"[INFO] report: {report.write(out)}")
+    if failed:
+        print(f"bench reproduce: {failed} run(s) failed; the report marks them", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write REPORT.md (and its figures) for a results folder."""
+    from bench import report
+
+    print(f"[INFO] report: {report.write(args.folder)}")
     return 0
 
 
@@ -161,6 +215,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="Keras' fit verbosity (1: progress bar)",
     )
     p.set_defaults(func=cmd_train)
+
+    p = commands.add_parser("reproduce", help=cmd_reproduce.__doc__)
+    p.add_argument("--schedules", help="comma-separated experiments (default: all five)")
+    p.add_argument(
+        "--seeds", type=int, default=1, help="seeds per experiment: 0, 1, ... (default 1)"
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"the README's main job: {experiments.QUICK_DATASET}, "
+        f"{experiments.QUICK_EPOCHS} epochs, a small ResNet, on the CPU",
+    )
+    p.add_argument(
+        "--dataset", choices=data.DATASETS, help="default: cifar10 (digits with --quick)"
+    )
+    p.add_argument("--data-dir", type=Path, help="CIFAR-10 archive or folder (as for train)")
+    p.add_argument("--epochs", type=int, help="default: the post's 100 (12 with --quick)")
+    p.add_argument("--subset", type=int, help="train on N images (seeded, stratified)")
+    p.add_argument("--batch-size", type=int, help="default: the post's 128 (64 with --quick)")
+    p.add_argument("--name", help="the run set's name (default: from its settings)")
+    p.add_argument("--out", type=Path, help="results and report folder (default: reports/NAME)")
+    p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Keras' fit verbosity")
+    p.set_defaults(func=cmd_reproduce)
+
+    p = commands.add_parser("report", help=cmd_report.__doc__)
+    p.add_argument("folder", type=Path, help="a folder written by bench reproduce")
+    p.set_defaults(func=cmd_report)
     return parser
 
 

@@ -9,7 +9,7 @@ prose says the initial rate was 1e-2; its code and logs use 1e-1, and so do we.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from bench.schedules import LearningRateDecay, PolynomialDecay, StepDecay, TimeBasedDecay
@@ -171,3 +171,33 @@ def get(name: str) -> Experiment:
         if name in (experiment.name, experiment.cli_value):
             return experiment
     raise ValueError(f"unknown schedule {name!r}: choose one of {', '.join(EXPERIMENTS)}")
+
+
+# --- the quick reproduction (README's main job): the post's five experiments, scaled to
+# finish in a few minutes on a 2-core CPU. Not comparable with the post's CIFAR-10 numbers.
+QUICK_DATASET = "digits"
+QUICK_EPOCHS = 12
+QUICK_BATCH_SIZE = 64
+# One bottleneck module per stage at half width: 13 convolutions instead of 85.
+QUICK_MODEL_ARGS: dict[str, Any] = {**MODEL_ARGS, "stages": (1, 1, 1), "filters": (32, 32, 64, 128)}
+
+
+def scaled(experiment: Experiment, epochs: int, **changes: Any) -> Experiment:
+    """``experiment`` for a run of ``epochs`` epochs, with the step schedule's drops scaled.
+
+    linear, poly and standard already follow the run's epochs (maxEpochs=epochs,
+    decay=lr/epochs); step's dropEvery=15 is scaled by epochs/100 so a short run still
+    sees the post's six drops.
+    """
+    _check_positive_int("epochs", epochs)
+    args = dict(experiment.schedule_args)
+    if "dropEvery" in args:
+        args["dropEvery"] = max(1, round(args["dropEvery"] * epochs / EPOCHS))
+    return replace(experiment, epochs=epochs, schedule_args=args, **changes)
+
+
+def quick(experiment: Experiment) -> Experiment:
+    """``experiment`` as the quick reproduction runs it."""
+    return scaled(
+        experiment, QUICK_EPOCHS, batch_size=QUICK_BATCH_SIZE, model_args=dict(QUICK_MODEL_ARGS)
+    )

@@ -9,6 +9,40 @@ from typing import Any
 from bench.files import atomic_write
 
 
+def rate_figure(
+    steps: Sequence[float], rates: Sequence[float], title: str, xlabel: str = "Epoch #"
+) -> Any:
+    """The post's learning-rate figure: one line, its title and labels, ggplot style."""
+    import matplotlib.style
+    from matplotlib.figure import Figure
+
+    with matplotlib.style.context("ggplot"):
+        fig = Figure()
+        ax = fig.add_subplot()
+        ax.plot(steps, rates)
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("Learning Rate")
+    return fig
+
+
+def overlay_figure(curves: Mapping[str, Sequence[float]], title: str, ylabel: str) -> Any:
+    """Several per-epoch curves on one set of axes (the report's comparison figure)."""
+    import matplotlib.style
+    from matplotlib.figure import Figure
+
+    with matplotlib.style.context("ggplot"):
+        fig = Figure()
+        ax = fig.add_subplot()
+        for label, values in curves.items():
+            ax.plot(range(len(values)), values, label=label)
+        ax.set_title(title)
+        ax.set_xlabel("Epoch #")
+        ax.set_ylabel(ylabel)
+        ax.legend()
+    return fig
+
+
 def training_figure(history: Mapping[str, Sequence[float]], title: str) -> Any:
     """Loss and accuracy per epoch, with the post's labels, colours and style."""
     import matplotlib.style

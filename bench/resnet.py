@@ -96,3 +96,19 @@ class ResNet:
         x = layers.Dense(classes, kernel_regularizer=l2(reg))(x)
         x = layers.Activation("softmax")(x)
         return keras.Model(inputs, x, name="resnet")
+
+
+def forward_flops(model: Any) -> int:
+    """Floating-point operations of one image's forward pass through ``model``'s
+    convolutions and dense layers (multiply and add counted as two; BN, ReLU and the
+    additions are a fraction of a percent and left out)."""
+    flops = 0
+    for layer in model.layers:
+        if isinstance(layer, layers.Conv2D):
+            kh, kw, cin, cout = layer.kernel.shape
+            _, h, w, _ = layer.output.shape
+            flops += 2 * h * w * kh * kw * cin * cout
+        elif isinstance(layer, layers.Dense):
+            cin, cout = layer.kernel.shape
+            flops += 2 * cin * cout
+    return int(flops)

@@ -5,13 +5,14 @@ One JSON object per run, written atomically (``bench.files.atomic_write``)::
     schema_version  int   SCHEMA_VERSION; readers refuse other versions
     experiment      str   a name from bench.experiments ("none", "standard", ...)
     config          obj   init_lr, momentum, decay, batch_size, epochs, schedule (repr or
-                          null), loss, model_args - what the run was built from
+                          null), loss, model_args, forward_flops_per_image - what the run
+                          was built from
     seed            int   keras.utils.set_random_seed's seed
     dataset         obj   name, subset (null or the --subset asked for), train_images,
                           test_images, steps_per_epoch, source, sha256 (of the images
                           and labels actually used)
     environment     obj   python, tensorflow, keras, numpy, cuda, cudnn, devices, cpu,
-                          platform
+                          cpu_count, platform, git_commit (null outside a checkout)
     started, finished     ISO 8601 UTC times
     history         obj   per epoch, lists of equal length `epochs`:
                             epoch             1-based, as Keras prints it

@@ -65,19 +65,10 @@ class LearningRateDecay:
         Returns the figure instead of drawing on pyplot's current one, so callers save it
         with ``fig.savefig(path)`` and no global pyplot state is touched.
         """
-        # matplotlib is imported here so that `import bench.schedules` stays cheap.
-        import matplotlib.style
-        from matplotlib.figure import Figure
+        from bench.plots import rate_figure
 
         steps = list(range(epochs) if isinstance(epochs, int) else epochs)
-        with matplotlib.style.context("ggplot"):
-            fig = Figure()
-            ax = fig.add_subplot()
-            ax.plot(steps, self.table(steps))
-            ax.set_title(title)
-            ax.set_xlabel(f"{self.unit} #")
-            ax.set_ylabel("Learning Rate")
-        return fig
+        return rate_figure(steps, self.table(steps), title, xlabel=f"{self.unit} #")
 
 
 class StepDecay(LearningRateDecay):

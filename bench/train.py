@@ -24,7 +24,7 @@ import numpy as np
 
 from bench import compat, data, experiments, plots, results
 from bench.compat import keras, tf
-from bench.resnet import ResNet
+from bench.resnet import ResNet, forward_flops
 
 
 class EpochStats(keras.callbacks.Callback):
@@ -71,6 +71,21 @@ def _fingerprint(dataset: data.Dataset) -> str:
     for array in (dataset.train_x, dataset.train_y, dataset.test_x, dataset.test_y):
         digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()
+
+
+def _git_commit() -> str | None:
+    """The suite's own commit (with "+dirty" for uncommitted changes), if run from a checkout."""
+    import subprocess
+
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                                text=True, check=True).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=here, capture_output=True, text=True).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
 
 
 def _now() -> str:
@@ -140,6 +155,7 @@ def run(
             "schedule": repr(schedule) if schedule is not None else None,
             "loss": experiments.LOSS,
             "model_args": {**experiment.model_args, "classes": classes},
+            "forward_flops_per_image": forward_flops(model),
         },
         "seed": seed,
         "dataset": {
@@ -151,7 +167,7 @@ def run(
             "source": dataset.source,
             "sha256": _fingerprint(dataset),
         },
-        "environment": compat.environment(),
+        "environment": {**compat.environment(), "git_commit": _git_commit()},
         "started": started,
         "finished": _now(),
         "history": {

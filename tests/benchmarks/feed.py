@@ -1,0 +1,59 @@
+"""One epoch of feeding N synthetic CIFAR-sized images to a trivial model, the post's way
+or ours; prints seconds and peak RSS as JSON. Run in a fresh process per variant, so each
+peak RSS is that variant's own:
+
+    python tests/benchmarks/feed.py post 50000
+    python tests/benchmarks/feed.py ours 50000
+"""
+
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def status_mb(field: str) -> float:
+    """A memory figure of this process from /proc (Linux), in MB.
+
+    Peak RSS is VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss across exec, so
+    a child of a big pytest process would report its parent's peak as its own.
+    """
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def main(variant: str, n: int) -> dict:
+    import numpy as np
+
+    from bench import data, experiments
+    from bench.compat import keras
+    from bench.train import batches
+
+    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(10, activation="softmax")])  # fmt: skip
+    model.compile(optimizer="sgd", loss=experiments.LOSS)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(n, 32, 32, 3), dtype=np.uint8)  # as CIFAR-10 loads
+    labels = data.one_hot(rng.integers(0, 10, size=n), 10)
+    baseline = status_mb("VmRSS")
+    start = time.perf_counter()
+    if variant == "post":  # train.py: trainX.astype("float") / 255.0, then fit on arrays
+        x = images.astype("float") / 255.0
+        model.fit(x=x, y=labels, batch_size=experiments.BATCH_SIZE, epochs=1, verbose=0)
+    elif variant == "ours":
+        model.fit(batches(images, labels, experiments.BATCH_SIZE, seed=0), epochs=1, verbose=0)
+    else:
+        raise SystemExit(f"unknown variant {variant!r}: post or ours")
+    seconds = time.perf_counter() - start
+    peak = status_mb("VmHWM")
+    return {"variant": variant, "images": n, "seconds": seconds, "peak_rss_mb": peak,
+            "baseline_rss_mb": baseline}  # fmt: skip
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(sys.argv[1], int(sys.argv[2]))))

@@ -1,0 +1,221 @@
+"""bench.report on hand-made results folders: verdicts, ranking, marks, sections.
+
+The results here are synthetic inputs (no training); every figure of the post the report
+prints comes from golden/, which these tests also read to state what to expect.
+"""
+
+import math
+import re
+
+import pytest
+
+from bench import experiments, golden, report, reproduce, results
+from bench.cli import main
+
+POST = {r["experiment"]: r["val_accuracy"] for r in golden.epoch_lines() if r["epoch"] == 100}
+CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def _run(name, seed, accuracy, epochs=100, dataset="cifar10", device="CPU: x"):
+    """A results dict in the post's set-up whose final accuracy is ``accuracy``."""
+    lr = experiments.get(name).epoch_rates(epochs, batch="last")
+    per_class = {c: {"precision": 0.9, "recall": 0.9, "f1-score": 0.9, "support": 1000}
+                 for c in CLASSES}  # fmt: skip
+    return {
+        "schema_version": results.SCHEMA_VERSION,
+        "experiment": name,
+        "config": {
+            "epochs": epochs,
+            "batch_size": 128,
+            "init_lr": 0.1,
+            "momentum": 0.9,
+            "model_args": {
+                **experiments.MODEL_ARGS,
+                "stages": [9, 9, 9],
+                "filters": [64, 64, 128, 256],
+            },
+            "forward_flops_per_image": 265_163_776,
+        },
+        "seed": seed,
+        "dataset": {
+            "name": dataset,
+            "subset": None,
+            "train_images": 50_000,
+            "test_images": 10_000,
+            "steps_per_epoch": 391,
+            "source": "test",
+            "sha256": "ab" * 32,
+        },
+        "environment": {"tensorflow": "2.x", "devices": [device]},
+        "started": "t0",
+        "finished": "t1",
+        "history": {
+            "epoch": list(range(1, epochs + 1)),
+            "loss": [1.0] * epochs,
+            "accuracy": [0.9] * epochs,
+            "val_loss": [0.7] * epochs,
+            "val_accuracy": [accuracy] * epochs,
+            "lr": lr,
+            "seconds": [40.0] + [10.0] * (epochs - 1),
+            "ms_per_step": [90.0] + [20.0] * (epochs - 1),
+            "images_per_second": [1000.0] + [6400.0] * (epochs - 1),
+        },
+        "evaluation": {
+            "accuracy": accuracy,
+            "report": {**per_class, "accuracy": accuracy},
+            "report_text": "",
+        },
+    }
+
+
+def _folder(tmp_path, runs, plan=None):
+    for run in runs:
+        results.write(
+            tmp_path / reproduce.RUNS / results.file_name(run["experiment"], run["seed"]), run
+        )
+    if plan is not None:
+        reproduce.write_plan(tmp_path, plan)
+    return tmp_path
+
+
+def _rows(text, section):
+    body = text.split(f"## {section}")[1].split("\n## ")[0]
+    return [[c.strip() for c in line.strip("|").split("|")] for line in body.splitlines()
+            if line.startswith("|")][2:]  # fmt: skip
+
+
+def test_tolerance_formula():
+    # 87 % on 10,000 images: binomial 0.336 points; one seed: 0.3 points assumed, twice.
+    want = 2 * math.sqrt(0.87 * 0.13 / 10_000 + 0.003**2 * 2)
+    assert report.tolerance(0.87, 10_000, None, 1) == pytest.approx(want)
+    assert 100 * want == pytest.approx(1.08, abs=0.01)
+    assert report.tolerance(0.87, 10_000, 0.001, 4) < report.tolerance(0.87, 10_000, 0.01, 4)
+
+
+def test_reproduced_and_not(tmp_path):
+    runs = [_run(n, 0, POST[n] + 0.002) for n in experiments.EXPERIMENTS]
+    runs[2] = _run("step", 0, POST["step"] - 0.05)  # far below
+    text = report.render(_folder(tmp_path, runs))
+    rows = {r[0]: r for r in _rows(text, "Accuracy")}
+    assert rows["linear"][-1] == "reproduced"
+    assert rows["step"][-1] == "below the post"
+    assert rows["linear"][1] == "87.24" and rows["linear"][3] == "87.44 ± 0.00 (1)"
+    assert rows["step"][6] == "-5.00"
+
+
+def test_seeds_are_averaged(tmp_path):
+    runs = [_run("linear", s, a) for s, a in enumerate([0.870, 0.872, 0.874])]
+    text = report.render(_folder(tmp_path, runs))
+    (row,) = [r for r in _rows(text, "Accuracy") if r[0] == "linear"]
+    assert row[3] == "87.20 ± 0.20 (3)" and row[4] == "87.00 - 87.40"
+
+
+@pytest.mark.parametrize(
+    ("accuracies", "verdict"),
+    [
+        ({"step": 0.87, "linear": 0.87, "poly": 0.87, "none": 0.84, "standard": 0.82}, "matches"),
+        (
+            {"step": 0.87, "linear": 0.83, "poly": 0.87, "none": 0.84, "standard": 0.82},
+            "does not match",
+        ),
+    ],
+)
+def test_ranking(tmp_path, accuracies, verdict):
+    runs = [_run(n, 0, a) for n, a in accuracies.items()]
+    text = report.render(_folder(tmp_path, runs))
+    assert f"- ours {verdict} the post's" in text
+
+
+def test_missing_and_failed_runs_are_marked(tmp_path):
+    runs = [_run(n, 0, POST[n]) for n in ("none", "step", "linear")]
+    plan = {"quick": False, "runs": [
+        {"experiment": n, "seed": 0, "file": f"runs/{n}-seed0.json", "status": "ok"}
+        for n in ("none", "step", "linear", "poly")
+    ] + [{"experiment": "standard", "seed": 0, "file": "runs/standard-seed0.json",
+          "status": "failed", "error": "RuntimeError: out of memory"}]}  # fmt: skip
+    folder = _folder(tmp_path, runs, plan)
+    (folder / "runs" / "linear-seed0.json").write_text("{broken")
+    text = report.render(folder)
+    failed = text.split("## Failed or missing runs")[1]
+    assert "- linear-seed0: unreadable results:" in failed and "not valid JSON" in failed
+    assert "- standard-seed0: failed: RuntimeError: out of memory" in failed
+    assert "- poly-seed0: missing: plan says ok but no results file" in failed
+    rows = {r[0]: r for r in _rows(text, "Accuracy")}
+    assert rows["poly"][3] == "missing" and rows["linear"][3] == "missing"
+    assert re.search(r"\| runs finished +\| 2 of 5 +\|", text)
+    assert "cannot be judged (runs missing)" in text
+
+
+def test_lr_and_class_tables_show_the_posts_values(tmp_path):
+    text = report.render(_folder(tmp_path, [_run("step", 0, 0.868), _run("poly", 0, 0.865)]))
+    lr = {(r[0], r[1]): r[2:] for r in _rows(text, "Learning rate")}
+    assert lr[("step", "100")] == ["2.4414e-05", "2.4414e-05"]
+    assert lr[("poly", "99")] == ["3.2000e-10", "3.2000e-10"]
+    classes = {r[0]: r for r in _rows(text, "Per-class F1")}
+    assert classes["cat"][1:] == ["0.90 / 0.74", "0.90 / 0.73"]
+
+
+def test_throughput_excludes_first_epoch_and_knows_h200(tmp_path):
+    text = report.render(_folder(tmp_path, [_run("linear", 0, 0.87, device="GPU: NVIDIA H200")]))
+    rows = {r[0]: r for r in _rows(text, "Throughput")}
+    assert rows["the post (its GPU)"][1:5] == ["86", "1,488", "34", "37"]
+    assert rows["linear"][1:5] == ["20", "6,400", "10.0", "40.0"]
+    # 3 x 0.265 GFLOP x 6,400 images/s = 5.09 TFLOP/s of 67
+    assert rows["linear"][5] == "7.6 % of 67 TFLOP/s FP32"
+
+
+def test_not_comparable_set_up_gets_no_verdict(tmp_path):
+    run = _run("linear", 0, 0.99, epochs=12, dataset="digits")
+    text = report.render(_folder(tmp_path, [run]))
+    assert "**Not comparable with the post's CIFAR-10 figures**" in text
+    (row,) = [r for r in _rows(text, "Accuracy") if r[0] == "linear"]
+    assert row[-1] == "not comparable (not the post's set-up)" and row[-2] == "-"
+
+
+def test_figures_are_written_and_linked(tmp_path):
+    folder = _folder(tmp_path, [_run("linear", 0, 0.87), _run("none", 0, 0.84)])
+    path = report.write(folder)
+    text = path.read_text()
+    for png in ("lr_linear.png", "train_linear.png", "lr_none.png", "val_accuracy.png"):
+        assert f"![{png}]({png})" in text
+        assert (folder / png).read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in folder.glob(".*")) == []  # no temporary files left
+
+
+def test_report_cli(tmp_path, capsys):
+    folder = _folder(tmp_path / "set", [_run("linear", 0, 0.87)])
+    assert main(["report", str(folder)]) == 0
+    assert f"[INFO] report: {folder / 'REPORT.md'}" in capsys.readouterr().out
+    assert main(["report", str(tmp_path / "nope")]) == 2
+    assert "no results folder at" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--schedules", "step,cosine"], "unknown schedule 'cosine'"),
+        (["--seeds", "0"], "seeds must be > 0"),
+        (["--epochs", "0"], "epochs must be > 0"),
+        (["--quick", "--subset", "99999"], "subset must be between 10"),
+    ],
+)
+def test_reproduce_bad_input(tmp_path, capsys, args, message):
+    assert main(["reproduce", "--out", str(tmp_path / "out"), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_corrupt_plan_is_a_clear_error(tmp_path, capsys):
+    folder = _folder(tmp_path, [_run("linear", 0, 0.87)])
+    (folder / "plan.json").write_text("{")
+    assert main(["report", str(folder)]) == 2
+    assert "plan.json: unreadable plan" in capsys.readouterr().err
+
+
+def test_quick_settings_are_stated():
+    quick = [reproduce.plan_experiments([n], True, None, None)[0] for n in experiments.EXPERIMENTS]
+    assert {(e.epochs, e.batch_size) for e in quick} == {(12, 64)}
+    assert quick[2].schedule().dropEvery == 2  # 15 x 12/100, so six drops as in the post
+    assert quick[0].model_args["stages"] == (1, 1, 1)
+    assert experiments.MODEL_ARGS["stages"] == (9, 9, 9)  # the post's set-up is untouched
