@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from bench import data, experiments, files, plots
+from bench import data, experiments, files, plots, results
 from bench.golden import progbar
 
 
@@ -52,9 +53,32 @@ def _positive(name: str, value: int | None) -> None:
         raise ValueError(f"{name} must be > 0, got {value}")
 
 
+def finished(path: Path, force: bool) -> bool:
+    """Whether ``path`` holds a finished run's valid results (so there is nothing to do).
+
+    An unreadable results file is an error rather than a reason to train again: it may be
+    the only copy of hours of work.
+    """
+    if force or not path.exists():
+        return False
+    results.read(path)  # ResultsError (a ValueError) names the file and the problem
+    return True
+
+
+def _interrupted(command: str, state_dir: Path) -> int:
+    print(
+        f"bench {command}: interrupted; run the same command again to resume "
+        f"(state kept in {state_dir})",
+        file=sys.stderr,
+    )
+    return 130
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """Train one of the post's experiments (its train.py), write results JSON and plots."""
     experiment = experiments.get(args.schedule)
+    if args.model == "quick":
+        experiment = replace(experiment, model_args=dict(experiments.QUICK_MODEL_ARGS))
     for name in ("epochs", "batch_size", "subset"):
         _positive(name.replace("_", "-"), getattr(args, name))
     if args.seed < 0:
@@ -63,6 +87,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     lr_plot, train_plot = (args.out / p for p in (args.lr_plot, args.train_plot))
     for folder in {args.out, lr_plot.parent, train_plot.parent}:
         files.check_writable(folder)
+    results_path = args.out / results.file_name(experiment.name, args.seed)
+    if finished(results_path, args.force):
+        print(f"[INFO] {results_path} is finished already; --force trains it again")
+        return 0
 
     # The post prints the schedule line before loading for its own schedules, after for
     # Keras' (none, standard): its train.py decides them at those two places.
@@ -78,17 +106,25 @@ def cmd_train(args: argparse.Namespace) -> int:
     # Imported only now: TensorFlow takes seconds to load, and bad input should not wait.
     from bench import train
 
-    results_data = train.run(
-        experiment,
-        dataset,
-        epochs=args.epochs,
-        seed=args.seed,
-        batch_size=args.batch_size,
-        subset=args.subset,
-        verbose=args.verbose,
-    )
+    state_dir = args.out / "state" / results_path.stem
+    try:
+        results_data = train.run(
+            experiment,
+            dataset,
+            epochs=args.epochs,
+            seed=args.seed,
+            batch_size=args.batch_size,
+            state_dir=state_dir,
+            subset=args.subset,
+            deterministic=args.deterministic,
+            force=args.force,
+            verbose=args.verbose,
+        )
+    except KeyboardInterrupt:
+        return _interrupted("train", state_dir)
     for path in train.save(results_data, experiment, args.out, lr_plot, train_plot):
         print(f"[INFO] wrote {path}")
+    train.finish(state_dir)
     return 0
 
 
@@ -115,15 +151,20 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     dataset = data.load(dataset_name, args.data_dir)
     if args.subset is not None:
         dataset = data.subset(dataset, args.subset, seed=0)
-    failed = reproduce.run_all(
-        out,
-        chosen,
-        dataset,
-        list(range(args.seeds)),
-        subset=args.subset,
-        quick=args.quick,
-        verbose=args.verbose,
-    )
+    try:
+        failed = reproduce.run_all(
+            out,
+            chosen,
+            dataset,
+            list(range(args.seeds)),
+            subset=args.subset,
+            quick=args.quick,
+            deterministic=args.deterministic,
+            force=args.force,
+            verbose=args.verbose,
+        )
+    except KeyboardInterrupt:
+        return _interrupted("reproduce", out / reproduce.STATE)
     from bench import report
 
     print(f"[INFO] results: {out / reproduce.RUNS}")
@@ -139,6 +180,19 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     print(f"[INFO] report: {report.write(args.folder)}")
     return 0
+
+
+def _add_run_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="TensorFlow op determinism on top of the seeding: bit-identical reruns",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="train again even if finished, dropping any interrupted state",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -214,6 +268,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="Keras' fit verbosity (1: progress bar)",
     )
+    _add_run_flags(p)
+    p.add_argument(
+        "--model",
+        choices=("post", "quick"),
+        default="post",
+        help="the post's ResNet, or the quick reproduction's small one",
+    )
     p.set_defaults(func=cmd_train)
 
     p = commands.add_parser("reproduce", help=cmd_reproduce.__doc__)
@@ -237,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="the run set's name (default: from its settings)")
     p.add_argument("--out", type=Path, help="results and report folder (default: reports/NAME)")
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Keras' fit verbosity")
+    _add_run_flags(p)
     p.set_defaults(func=cmd_reproduce)
 
     p = commands.add_parser("report", help=cmd_report.__doc__)

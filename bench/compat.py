@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import platform
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -69,6 +70,17 @@ def applied_lr(optimizer: Any) -> float:
         if callable(value):
             value = value(optimizer.iterations)
     return float(np.asarray(value))
+
+
+def backup_and_restore(backup_dir: Path) -> Any:
+    """Keras' BackupAndRestore, keeping the previous backup too where Keras can
+    (``double_checkpoint``, Keras >= 3.6), so a kill while saving loses one epoch at most."""
+    import inspect
+
+    cls = keras.callbacks.BackupAndRestore
+    if "double_checkpoint" in inspect.signature(cls).parameters:
+        return cls(str(backup_dir), double_checkpoint=True)
+    return cls(str(backup_dir))
 
 
 def _cpu_model() -> str:

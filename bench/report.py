@@ -49,23 +49,22 @@ def load(folder: Path) -> tuple[dict[str, list[dict]], list[tuple[str, str]], di
     """Results by experiment, (run, problem) for failed or missing runs, and the plan."""
     plan = reproduce.read_plan(folder)
     runs: dict[str, list[dict]] = {}
-    problems: list[tuple[str, str]] = []
-    seen = set()
+    problems: dict[str, str] = {}  # one line per run, however many ways it went wrong
     for path in sorted((folder / reproduce.RUNS).glob("*.json")):
-        seen.add(path.name)
         try:
             run = results.read(path)
         except results.ResultsError as exc:
-            problems.append((path.stem, f"unreadable results: {exc}"))
+            problems[path.stem] = f"unreadable results: {exc}"
             continue
         runs.setdefault(run["experiment"], []).append(run)
     for entry in (plan or {}).get("runs", []):
-        name = Path(entry.get("file", "")).name
+        path = folder / entry.get("file", "")
         if entry.get("status") != "ok":
-            problems.append((Path(name).stem, f"{entry.get('status')}: {entry.get('error', '')}"))
-        elif name not in seen:
-            problems.append((Path(name).stem, "missing: plan says ok but no results file"))
-    return runs, problems, plan
+            problem = f"{entry.get('status')}: {entry.get('error', '')}"
+            problems.setdefault(path.stem, problem)
+        elif not path.exists():
+            problems.setdefault(path.stem, "missing: plan says ok but no results file")
+    return runs, sorted(problems.items()), plan
 
 
 # --- numbers ---

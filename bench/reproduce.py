@@ -5,6 +5,7 @@ The folder it fills::
     OUT/plan.json          what was asked for and how each run ended (rewritten after
                            every run, atomically)
     OUT/runs/<exp>-seed<s>.json   one results file per finished run (bench.results)
+    OUT/state/<exp>-seed<s>/      an unfinished run's training state, for resuming
     OUT/REPORT.md, OUT/*.png      bench.report's output
 
 A run that raises is recorded as failed in plan.json with its error, and the others go
@@ -25,6 +26,7 @@ from bench import data, experiments, files, results
 
 PLAN = "plan.json"
 RUNS = "runs"
+STATE = "state"
 
 
 def write_plan(out: Path, plan: dict[str, Any]) -> None:
@@ -73,9 +75,16 @@ def run_all(
     *,
     subset: int | None,
     quick: bool,
+    deterministic: bool = False,
+    force: bool = False,
     verbose: int = 1,
 ) -> int:
-    """Train every (experiment, seed); return how many runs failed."""
+    """Train every (experiment, seed); return how many runs failed.
+
+    A run whose results file is there and valid is not trained again (unless ``force``);
+    an interrupted one resumes from its state in ``OUT/state/``. An unreadable results
+    file counts as a failed run: it is reported, not overwritten.
+    """
     from bench import train  # TensorFlow: imported once the input has been checked
 
     runs = [(e, seed) for e in chosen for seed in seeds]
@@ -98,11 +107,24 @@ def run_all(
     write_plan(out, plan)
     failed = 0
     for k, ((experiment, seed), entry) in enumerate(zip(runs, plan["runs"], strict=True), 1):
+        path = out / entry["file"]
+        head = f"[INFO] run {k} of {len(runs)}: {experiment.name}, seed {seed}"
+        if path.exists() and not force:
+            try:
+                results.read(path)
+                entry["status"] = "ok"
+                print(f"{head}: finished already ({path}; --force trains it again)")
+            except results.ResultsError as exc:
+                failed += 1
+                entry.update(status="failed", error=f"{exc} (delete it or use --force)")
+                print(f"[ERROR] {head[7:]}: {entry['error']}", file=sys.stderr)
+            write_plan(out, plan)
+            continue
         print(
-            f"[INFO] run {k} of {len(runs)}: {experiment.name}, seed {seed}, "
-            f"{experiment.epochs} epochs, {len(dataset.train_y):,} {dataset.name} images",
+            f"{head}, {experiment.epochs} epochs, {len(dataset.train_y):,} {dataset.name} images",
             flush=True,
         )
+        state_dir = out / STATE / path.stem
         try:
             run = train.run(
                 experiment,
@@ -110,10 +132,14 @@ def run_all(
                 epochs=experiment.epochs,
                 seed=seed,
                 batch_size=experiment.batch_size,
+                state_dir=state_dir,
                 subset=subset,
+                deterministic=deterministic,
+                force=force,
                 verbose=verbose,
             )
-            results.write(out / entry["file"], run)
+            results.write(path, run)
+            train.finish(state_dir)
             entry["status"] = "ok"
         except KeyboardInterrupt:
             entry["status"] = "interrupted"

@@ -14,27 +14,38 @@ scikit-learn's ``classification_report``. What differs, and why:
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import datetime
 import hashlib
+import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench import compat, data, experiments, plots, results
+from bench import compat, data, experiments, files, plots, results
 from bench.compat import keras, tf
 from bench.resnet import ResNet, forward_flops
 
+# Our per-epoch measures, as results.HISTORY_KEYS names them; in the CSV log as bench_<key>.
+STATS = ("lr", "seconds", "ms_per_step", "images_per_second")
+KERAS_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
 
 class EpochStats(keras.callbacks.Callback):
-    """Per epoch: wall seconds, training ms/step and images/s, and the applied rate."""
+    """Per epoch: the applied rate, wall seconds, training ms/step and images/s.
+
+    They go into the epoch's logs as ``bench_*`` so that Keras' CSVLogger, next in the
+    list, records them with Keras' own metrics; ``HideStats`` then takes them out again
+    before the progress bar and History see them.
+    """
 
     def __init__(self, train_images: int):
         super().__init__()
         self.train_images = train_images
-        self.rows: dict[str, list[float]] = {"lr": [], "seconds": [], "ms_per_step": []}
-        self.rows["images_per_second"] = []
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_start = time.perf_counter()
@@ -51,19 +62,112 @@ class EpochStats(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         train_seconds = self.train_end - self.train_start
-        self.rows["lr"].append(self.last_lr)
-        self.rows["seconds"].append(time.perf_counter() - self.epoch_start)
-        self.rows["ms_per_step"].append(1000 * train_seconds / self.steps)
-        self.rows["images_per_second"].append(self.train_images / train_seconds)
+        logs["bench_lr"] = self.last_lr
+        logs["bench_seconds"] = time.perf_counter() - self.epoch_start
+        logs["bench_ms_per_step"] = 1000 * train_seconds / self.steps
+        logs["bench_images_per_second"] = self.train_images / train_seconds
 
 
-def batches(x: np.ndarray, labels: np.ndarray, batch_size: int, seed: int | None = None) -> Any:
-    """uint8 images -> float32 [0, 1] batches with one-hot labels; shuffled when seeded."""
-    ds = tf.data.Dataset.from_tensor_slices((x, labels))
-    if seed is not None:  # like fit(shuffle=True): a new order every epoch
-        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size).map(lambda images, y: (tf.cast(images, tf.float32) / 255.0, y))
-    return ds.prefetch(tf.data.AUTOTUNE)
+class HideStats(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        for key in STATS:
+            logs.pop(f"bench_{key}", None)
+
+
+class EpochOrder(keras.callbacks.Callback):
+    """Shuffles each epoch by (seed, epoch) alone, so a resumed run sees the very batches an
+    uninterrupted one would (tf.data's own reshuffling restarts from epoch 0's order)."""
+
+    def __init__(self, seed: int):
+        super().__init__()
+        self.seed = seed
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch.assign(epoch)
+
+    def indices(self, n: int) -> Any:
+        seed = tf.stack([tf.constant(self.seed, tf.int64), self.epoch])
+        return tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=seed)
+
+
+def batches(
+    x: np.ndarray, labels: np.ndarray, batch_size: int, order: EpochOrder | None = None
+) -> Any:
+    """uint8 images -> float32 [0, 1] batches with their one-hot labels, in ``order``'s
+    order each epoch (in the data's own order without one)."""
+    images, targets = tf.constant(x), tf.constant(labels)
+    n = len(x)
+    if order is None:
+        index = tf.data.Dataset.range(n)
+    else:  # flat_map runs once per epoch, after on_epoch_begin has set the epoch
+        index = tf.data.Dataset.from_tensors(0).flat_map(
+            lambda _: tf.data.Dataset.from_tensor_slices(order.indices(n))
+        )
+    ds = index.batch(batch_size).map(
+        lambda i: (tf.cast(tf.gather(images, i), tf.float32) / 255.0, tf.gather(targets, i))
+    )
+    # flat_map hides the length; stating it lets Keras show "k/N" steps from epoch 1.
+    steps = experiments.steps_per_epoch(n, batch_size)
+    return ds.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(tf.data.AUTOTUNE)
+
+
+# --- the run's state, for resuming (bench.train.run's state_dir) ---
+
+IDENTITY = "run.json"
+LOG = "history.csv"
+BACKUP = "backup"
+
+
+def prepare_state(state_dir: Path, identity: dict[str, Any], force: bool = False) -> bool:
+    """Ready ``state_dir`` for a run; True when it holds an interrupted run to resume.
+
+    A run resumes only with the settings it started with (``identity``); anything else is
+    a ``ValueError`` unless ``force``, which throws the old state away.
+    """
+    state_dir = Path(state_dir)
+    if force and state_dir.exists():
+        shutil.rmtree(state_dir)
+    path = state_dir / IDENTITY
+    if path.exists():
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            saved = None
+        if saved != identity:
+            differ = sorted(k for k in identity if not saved or saved.get(k) != identity[k])
+            raise ValueError(
+                f"{state_dir} holds an interrupted run with other settings ({', '.join(differ)}"
+                "): run the same command as before to resume it, or add --force to start over"
+            )
+        if (state_dir / BACKUP).exists():
+            return True
+    state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / LOG).unlink(missing_ok=True)  # rows of an epoch that was never backed up
+    text = json.dumps(identity, indent=1, sort_keys=True)
+    files.atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+    return False
+
+
+def read_log(path: Path, epochs: int) -> dict[str, list[float]]:
+    """The per-epoch history from the CSV log, one row per epoch (a re-run epoch's last)."""
+    with Path(path).open(newline="", encoding="utf-8") as f:
+        rows = {int(row["epoch"]): row for row in csv.DictReader(f)}
+    if sorted(rows) != list(range(epochs)):
+        raise RuntimeError(f"{path} logs epochs {sorted(rows)}, expected 0..{epochs - 1}")
+    ordered = [rows[e] for e in range(epochs)]
+    history = {"epoch": list(range(1, epochs + 1))}
+    history |= {k: [float(r[k]) for r in ordered] for k in KERAS_KEYS}
+    history |= {k: [float(r[f"bench_{k}"]) for r in ordered] for k in STATS}
+    return history
+
+
+def finish(state_dir: Path) -> None:
+    """Drop a finished run's state (its results file holds everything), and the folder of
+    states once it is empty."""
+    shutil.rmtree(state_dir, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        Path(state_dir).parent.rmdir()
 
 
 def _fingerprint(dataset: data.Dataset) -> str:
@@ -99,12 +203,36 @@ def run(
     epochs: int,
     seed: int,
     batch_size: int,
+    state_dir: Path,
     subset: int | None = None,
+    deterministic: bool = False,
+    force: bool = False,
     verbose: int = 1,
 ) -> dict[str, Any]:
-    """Train ``experiment`` on ``dataset`` and return its results (see ``bench.results``)."""
+    """Train ``experiment`` on ``dataset`` and return its results (see ``bench.results``).
+
+    The training state lives in ``state_dir`` (Keras' BackupAndRestore, and a CSVLogger
+    of every epoch): the same call after an interruption continues where it stopped.
+    ``deterministic`` adds TensorFlow's op determinism to the seeding.
+    """
     started = _now()
+    identity = {
+        "experiment": experiment.name,
+        "epochs": epochs,
+        "seed": seed,
+        "batch_size": batch_size,
+        "dataset": dataset.name,
+        "subset": subset,
+        "model_args": json.loads(json.dumps(experiment.model_args)),
+        "schedule_args": experiment.schedule_args,
+        "deterministic": deterministic,
+        "data_sha256": _fingerprint(dataset),
+    }
+    if prepare_state(state_dir, identity, force):
+        print(f"[INFO] resuming the interrupted run kept in {state_dir}")
     keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
     classes = len(dataset.class_names)
     model = ResNet.build(**{**experiment.model_args, "classes": classes})
     model.compile(
@@ -113,20 +241,26 @@ def run(
         metrics=list(experiments.METRICS),
     )
     schedule = experiment.schedule(epochs)
-    stats = EpochStats(len(dataset.train_y))
-    callbacks = [stats]
-    if schedule is not None:
-        callbacks.insert(0, keras.callbacks.LearningRateScheduler(schedule))
+    order = EpochOrder(seed)
+    callbacks = [
+        order,
+        *([keras.callbacks.LearningRateScheduler(schedule)] if schedule is not None else []),
+        EpochStats(len(dataset.train_y)),
+        keras.callbacks.CSVLogger(str(state_dir / LOG), append=True),
+        HideStats(),
+        compat.backup_and_restore(state_dir / BACKUP),
+    ]
     train_y = data.one_hot(dataset.train_y, classes)
     test_y = data.one_hot(dataset.test_y, classes)
-    history = model.fit(
-        batches(dataset.train_x, train_y, batch_size, seed=seed),
+    model.fit(
+        batches(dataset.train_x, train_y, batch_size, order),
         validation_data=batches(dataset.test_x, test_y, batch_size),
         epochs=epochs,
         callbacks=callbacks,
         verbose=verbose,
-        shuffle=False,  # batches() already reshuffles every epoch
+        shuffle=False,  # EpochOrder shuffles
     )
+    history = read_log(state_dir / LOG, epochs)
 
     print("[INFO] evaluating network...")
     predictions = model.predict(batches(dataset.test_x, test_y, batch_size), verbose=0)
@@ -156,6 +290,7 @@ def run(
             "loss": experiments.LOSS,
             "model_args": {**experiment.model_args, "classes": classes},
             "forward_flops_per_image": forward_flops(model),
+            "deterministic": deterministic,
         },
         "seed": seed,
         "dataset": {
@@ -170,11 +305,7 @@ def run(
         "environment": {**compat.environment(), "git_commit": _git_commit()},
         "started": started,
         "finished": _now(),
-        "history": {
-            "epoch": list(range(1, epochs + 1)),
-            **{k: [float(v) for v in history.history[k]] for k in results.HISTORY_KEYS[1:5]},
-            **stats.rows,
-        },
+        "history": history,
         "evaluation": {
             "accuracy": float(report["accuracy"]),
             "report": report,

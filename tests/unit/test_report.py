@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from bench import experiments, golden, report, reproduce, results
+from bench import data, experiments, golden, report, reproduce, results
 from bench.cli import main
 
 POST = {r["experiment"]: r["val_accuracy"] for r in golden.epoch_lines() if r["epoch"] == 100}
@@ -219,3 +219,24 @@ def test_quick_settings_are_stated():
     assert quick[2].schedule().dropEvery == 2  # 15 x 12/100, so six drops as in the post
     assert quick[0].model_args["stages"] == (1, 1, 1)
     assert experiments.MODEL_ARGS["stages"] == (9, 9, 9)  # the post's set-up is untouched
+
+
+def test_reproduce_reports_a_corrupt_results_file_and_renders_the_rest(tmp_path, capsys):
+    # Nothing trains here: "none" is finished already, "linear"'s file is corrupt.
+    folder = _folder(tmp_path, [_run("none", 0, POST["none"])])
+    (folder / "runs" / "linear-seed0.json").write_text('{"schema_version": 1, "history"')
+    chosen = reproduce.plan_experiments(["none", "linear"], False, None, None)
+    digits = data.subset(data.load_digits(), 10, seed=0)
+    failed = reproduce.run_all(folder, chosen, digits, [0], subset=None, quick=False)
+    assert failed == 1
+    out, err = capsys.readouterr()
+    assert "run 1 of 2: none, seed 0: finished already" in out
+    assert "linear-seed0.json: not valid JSON" in err
+    assert (
+        (folder / "runs" / "linear-seed0.json").read_text().startswith('{"schema_version": 1, "h')
+    )
+    text = report.write(folder).read_text()
+    rows = {r[0]: r for r in _rows(text, "Accuracy")}
+    assert rows["none"][3] == "84.14 ± 0.00 (1)" and rows["linear"][3] == "missing"
+    assert text.count("- linear-seed0: unreadable results:") == 1
+    assert "- linear-seed0: failed:" not in text  # one line per run

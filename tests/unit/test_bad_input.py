@@ -1,0 +1,103 @@
+"""Every bad input the CLI and the loaders can meet: one line on stderr, exit code 2, and
+no file left behind. Each case runs `python -m bench` in a fresh folder; all fail before
+any training (a tiny run is set up by default, so a check that stopped working would fail
+in seconds rather than train for 100 epochs)."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import data, golden
+
+import cifar_files as cf
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ["--dataset", "digits", "-e", "1", "--subset", "20", "--model", "quick"]
+
+
+def _corrupt_cifar(tmp):
+    cf.write_folder(tmp / "c")
+    (tmp / "c" / cf.FOLDER / "test_batch").write_bytes(b"\x80\x02}(U")
+
+
+def _corrupt_results(tmp):
+    (tmp / "out").mkdir()
+    (tmp / "out" / "linear-seed42.json").write_text('{"schema_version": 1')
+
+
+def _results_folder(tmp, plan):
+    (tmp / "set" / "runs").mkdir(parents=True)
+    (tmp / "set" / "plan.json").write_text(plan)
+
+
+def _corrupt_golden(tmp):
+    shutil.copytree(ROOT / "golden", tmp / "golden")
+    text = (tmp / "golden" / "epoch_lines.csv").read_text().replace("0.8414", "x", 1)
+    (tmp / "golden" / "epoch_lines.csv").write_text(text)
+    _results_folder(tmp, json.dumps({"runs": []}))
+
+
+CASES = {
+    # name: (arguments, setup(tmp) or None, extra environment, the message)
+    "unknown schedule": (["train", *TINY, "-s", "cosine"], None, {}, "unknown schedule 'cosine'"),
+    "unknown schedule (reproduce)": (["reproduce", "--quick", "--schedules", "step,cos"], None, {},
+                                     "unknown schedule 'cos'"),
+    "zero epochs": (["train", *TINY, "-e", "0"], None, {}, "epochs must be > 0, got 0"),
+    "negative epochs": (["train", *TINY, "-e", "-3"], None, {}, "epochs must be > 0, got -3"),
+    "epochs not a number": (["train", *TINY, "-e", "two"], None, {}, "invalid int value: 'two'"),
+    "zero batch size": (["train", *TINY, "--batch-size", "0"], None, {}, "batch-size must be > 0"),
+    "zero subset": (["train", *TINY, "--subset", "0"], None, {}, "subset must be > 0"),
+    "subset larger than the data": (["train", *TINY, "--subset", "5000"], None, {},
+                                    "subset must be between 10 (one image per class)"),
+    "negative seed": (["train", *TINY, "--seed", "-1"], None, {}, "seed must be >= 0"),
+    "zero seeds": (["reproduce", "--quick", "--seeds", "0"], None, {}, "seeds must be > 0"),
+    "unknown dataset": (["train", *TINY, "--dataset", "mnist"], None, {}, "invalid choice"),
+    "missing CIFAR-10": (["train", "-e", "1"], None, {data.CIFAR10_ENV: "{tmp}/nowhere"},
+                         "no CIFAR-10 at"),
+    "corrupt CIFAR-10": (["train", "-e", "1", "--data-dir", "{tmp}/c"], _corrupt_cifar, {},
+                         "test_batch is corrupt or truncated"),
+    "unwritable output folder": (["train", *TINY, "--out", "{tmp}/blocker/out"], None, {},
+                                 "blocker is not a folder"),
+    "unwritable plot folder": (["train", *TINY, "-t", "{tmp}/blocker/x/t.png"], None, {},
+                               "blocker is not a folder"),
+    "unwritable report folder": (["reproduce", "--quick", "--out", "{tmp}/blocker/r"], None, {},
+                                 "blocker is not a folder"),
+    "corrupt results file": (["train", *TINY, "-s", "linear", "--seed", "42"], _corrupt_results,
+                             {}, "linear-seed42.json: not valid JSON"),
+    "missing results folder": (["report", "{tmp}/nope"], None, {}, "no results folder at"),
+    "corrupt plan": (["report", "{tmp}/set"], lambda tmp: _results_folder(tmp, "{"), {},
+                     "plan.json: unreadable plan"),
+    "corrupt golden file": (["report", "{tmp}/set"], _corrupt_golden,
+                            {golden.GOLDEN_ENV: "{tmp}/golden"},
+                            "epoch_lines.csv line 7, column 'val_accuracy': 'x' is not a number"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input(case, tmp_path):
+    args, setup, env, message = CASES[case]
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    if setup:
+        setup(tmp_path)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+
+    def fill(text):
+        return text.replace("{tmp}", str(tmp_path))
+
+    if args[0] == "train" and "--out" not in args:
+        args = [*args, "--out", "out"]
+    environment = {"PATH": "", "HOME": str(tmp_path), "KERAS_HOME": str(tmp_path / "keras"),
+                   **{k: fill(v) for k, v in env.items()}}  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", *map(fill, args)],
+        capture_output=True, text=True, cwd=tmp_path, env=environment, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert message in proc.stderr, proc.stderr
+    after = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    assert after == before  # nothing written, not even an empty folder
