@@ -27,8 +27,12 @@ def unit(session: nox.Session) -> None:
 
 @nox.session
 def smoke(session: nox.Session) -> None:
-    """The real ResNet trained for a few epochs on the CPU, on the embedded digits set."""
-    _pytest(session, "-m", "smoke", "--durations=10", "tests/smoke")
+    """The real ResNet trained for a few epochs on the CPU, on the embedded digits set.
+
+    Two workers (pytest-xdist): most of a smoke test is Keras tracing the model, which is
+    single-threaded, so two at once on two cores take 60 % of the time of one after another.
+    """
+    _pytest(session, "-m", "smoke", "-n", "2", "--durations=10", "tests/smoke")
 
 
 @nox.session

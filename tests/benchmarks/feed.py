@@ -32,7 +32,7 @@ def main(variant: str, n: int) -> dict:
 
     from bench import data, experiments
     from bench.compat import keras
-    from bench.train import batches
+    from bench.train import EpochOrder, batches
 
     model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.GlobalAveragePooling2D(),
                               keras.layers.Dense(10, activation="softmax")])  # fmt: skip
@@ -46,7 +46,9 @@ def main(variant: str, n: int) -> dict:
         x = images.astype("float") / 255.0
         model.fit(x=x, y=labels, batch_size=experiments.BATCH_SIZE, epochs=1, verbose=0)
     elif variant == "ours":
-        model.fit(batches(images, labels, experiments.BATCH_SIZE, seed=0), epochs=1, verbose=0)
+        order = EpochOrder(seed=0)  # the same shuffling a training run uses
+        model.fit(batches(images, labels, experiments.BATCH_SIZE, order), epochs=1, verbose=0,
+                  callbacks=[order])  # fmt: skip
     else:
         raise SystemExit(f"unknown variant {variant!r}: post or ours")
     seconds = time.perf_counter() - start

@@ -39,7 +39,7 @@ def tiny():
 def test_each_experiment_trains_and_records_its_rates(name, tiny, tmp_path, derivation):
     experiment = experiments.get(name)
     run = train.run(experiment, tiny, epochs=EPOCHS, seed=0, batch_size=BATCH, subset=SUBSET,
-                    verbose=0)  # fmt: skip
+                    state_dir=tmp_path / "state", verbose=0)  # fmt: skip
     written = train.save(run, experiment, tmp_path, tmp_path / "lr.png", tmp_path / "t.png")
     saved = results.read(tmp_path / results.file_name(name, 0))
     assert written[0] == tmp_path / f"{name}-seed0.json"
