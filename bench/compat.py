@@ -14,6 +14,7 @@ gets Keras 2 on TensorFlow >= 2.16 too.
 
 from __future__ import annotations
 
+import importlib
 import os
 import platform
 from pathlib import Path
@@ -26,7 +27,10 @@ if TYPE_CHECKING:
     from bench.experiments import Experiment
 
 keras = tf.keras
-KERAS_MAJOR = int(keras.__version__.split(".")[0])
+# tf.keras is a lazy alias without __version__ on TF <= 2.15: ask the package behind it
+# ("keras", or "tf_keras" with TF_USE_LEGACY_KERAS=1).
+KERAS_VERSION = importlib.import_module(keras.layers.Dense.__module__.split(".")[0]).__version__
+KERAS_MAJOR = int(KERAS_VERSION.split(".")[0])
 # The key LearningRateScheduler writes into History (and the progress bar shows).
 LR_HISTORY_KEY = "lr" if KERAS_MAJOR < 3 else "learning_rate"
 
@@ -36,7 +40,7 @@ def versions() -> dict[str, str]:
     return {
         "python": platform.python_version(),
         "tensorflow": tf.__version__,
-        "keras": keras.__version__,
+        "keras": KERAS_VERSION,
         "numpy": np.__version__,
     }
 

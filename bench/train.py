@@ -216,6 +216,7 @@ def run(
     ``deterministic`` adds TensorFlow's op determinism to the seeding.
     """
     started = _now()
+    checksum = _fingerprint(dataset)
     identity = {
         "experiment": experiment.name,
         "epochs": epochs,
@@ -226,7 +227,7 @@ def run(
         "model_args": json.loads(json.dumps(experiment.model_args)),
         "schedule_args": experiment.schedule_args,
         "deterministic": deterministic,
-        "data_sha256": _fingerprint(dataset),
+        "data_sha256": checksum,
     }
     if prepare_state(state_dir, identity, force):
         print(f"[INFO] resuming the interrupted run kept in {state_dir}")
@@ -300,7 +301,7 @@ def run(
             "test_images": len(dataset.test_y),
             "steps_per_epoch": experiments.steps_per_epoch(len(dataset.train_y), batch_size),
             "source": dataset.source,
-            "sha256": _fingerprint(dataset),
+            "sha256": checksum,
         },
         "environment": {**compat.environment(), "git_commit": _git_commit()},
         "started": started,
