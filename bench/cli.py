@@ -182,6 +182,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Compare two results sets (before/after an upgrade): exit 1 if anything regressed."""
+    from bench import compare
+
+    rows, regressions = compare.compare(args.baseline, args.new, args.max_slowdown)
+    print(compare.render(rows))
+    for regression in regressions:
+        print(f"[REGRESSION] {regression}")
+    print(f"[INFO] {len(regressions)} regression(s): {args.baseline} -> {args.new}")
+    return 1 if regressions else 0
+
+
 def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--deterministic",
@@ -300,6 +312,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Keras' fit verbosity")
     _add_run_flags(p)
     p.set_defaults(func=cmd_reproduce)
+
+    p = commands.add_parser("compare", help=cmd_compare.__doc__)
+    p.add_argument("baseline", type=Path, help="results folder before (e.g. reports/quick)")
+    p.add_argument("new", type=Path, help="results folder after")
+    p.add_argument(
+        "--max-slowdown",
+        type=float,
+        default=1.25,
+        help="largest accepted ms/step ratio new/baseline (default 1.25)",
+    )
+    p.set_defaults(func=cmd_compare)
 
     p = commands.add_parser("report", help=cmd_report.__doc__)
     p.add_argument("folder", type=Path, help="a folder written by bench reproduce")

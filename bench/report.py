@@ -149,7 +149,7 @@ def _pct(value: float) -> str:
     return f"{100 * value:.2f}"
 
 
-def _throughput(run: dict) -> dict[str, float]:
+def throughput(run: dict) -> dict[str, float]:
     history = run["history"]
     later = slice(1, None) if len(history["epoch"]) > 1 else slice(None)
     return {
@@ -387,7 +387,7 @@ def _throughput_section(runs: dict[str, list[dict]]) -> list[str]:
         ]
     ]
     for name, group in runs.items():
-        t = [_throughput(r) for r in group]
+        t = [throughput(r) for r in group]
         ips = statistics.fmean(x["images_per_second"] for x in t)
         table.append(
             [

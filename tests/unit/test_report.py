@@ -8,74 +8,12 @@ import math
 import re
 
 import pytest
+from results_factory import folder_of, make_run
 
-from bench import data, experiments, golden, report, reproduce, results
+from bench import data, experiments, golden, report, reproduce
 from bench.cli import main
 
 POST = {r["experiment"]: r["val_accuracy"] for r in golden.epoch_lines() if r["epoch"] == 100}
-CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-
-
-def _run(name, seed, accuracy, epochs=100, dataset="cifar10", device="CPU: x"):
-    """A results dict in the post's set-up whose final accuracy is ``accuracy``."""
-    lr = experiments.get(name).epoch_rates(epochs, batch="last")
-    per_class = {c: {"precision": 0.9, "recall": 0.9, "f1-score": 0.9, "support": 1000}
-                 for c in CLASSES}  # fmt: skip
-    return {
-        "schema_version": results.SCHEMA_VERSION,
-        "experiment": name,
-        "config": {
-            "epochs": epochs,
-            "batch_size": 128,
-            "init_lr": 0.1,
-            "momentum": 0.9,
-            "model_args": {
-                **experiments.MODEL_ARGS,
-                "stages": [9, 9, 9],
-                "filters": [64, 64, 128, 256],
-            },
-            "forward_flops_per_image": 265_163_776,
-        },
-        "seed": seed,
-        "dataset": {
-            "name": dataset,
-            "subset": None,
-            "train_images": 50_000,
-            "test_images": 10_000,
-            "steps_per_epoch": 391,
-            "source": "test",
-            "sha256": "ab" * 32,
-        },
-        "environment": {"tensorflow": "2.x", "devices": [device]},
-        "started": "t0",
-        "finished": "t1",
-        "history": {
-            "epoch": list(range(1, epochs + 1)),
-            "loss": [1.0] * epochs,
-            "accuracy": [0.9] * epochs,
-            "val_loss": [0.7] * epochs,
-            "val_accuracy": [accuracy] * epochs,
-            "lr": lr,
-            "seconds": [40.0] + [10.0] * (epochs - 1),
-            "ms_per_step": [90.0] + [20.0] * (epochs - 1),
-            "images_per_second": [1000.0] + [6400.0] * (epochs - 1),
-        },
-        "evaluation": {
-            "accuracy": accuracy,
-            "report": {**per_class, "accuracy": accuracy},
-            "report_text": "",
-        },
-    }
-
-
-def _folder(tmp_path, runs, plan=None):
-    for run in runs:
-        results.write(
-            tmp_path / reproduce.RUNS / results.file_name(run["experiment"], run["seed"]), run
-        )
-    if plan is not None:
-        reproduce.write_plan(tmp_path, plan)
-    return tmp_path
 
 
 def _rows(text, section):
@@ -93,9 +31,9 @@ def test_tolerance_formula():
 
 
 def test_reproduced_and_not(tmp_path):
-    runs = [_run(n, 0, POST[n] + 0.002) for n in experiments.EXPERIMENTS]
-    runs[2] = _run("step", 0, POST["step"] - 0.05)  # far below
-    text = report.render(_folder(tmp_path, runs))
+    runs = [make_run(n, 0, POST[n] + 0.002) for n in experiments.EXPERIMENTS]
+    runs[2] = make_run("step", 0, POST["step"] - 0.05)  # far below
+    text = report.render(folder_of(tmp_path, runs))
     rows = {r[0]: r for r in _rows(text, "Accuracy")}
     assert rows["linear"][-1] == "reproduced"
     assert rows["step"][-1] == "below the post"
@@ -104,8 +42,8 @@ def test_reproduced_and_not(tmp_path):
 
 
 def test_seeds_are_averaged(tmp_path):
-    runs = [_run("linear", s, a) for s, a in enumerate([0.870, 0.872, 0.874])]
-    text = report.render(_folder(tmp_path, runs))
+    runs = [make_run("linear", s, a) for s, a in enumerate([0.870, 0.872, 0.874])]
+    text = report.render(folder_of(tmp_path, runs))
     (row,) = [r for r in _rows(text, "Accuracy") if r[0] == "linear"]
     assert row[3] == "87.20 ± 0.20 (3)" and row[4] == "87.00 - 87.40"
 
@@ -121,19 +59,19 @@ def test_seeds_are_averaged(tmp_path):
     ],
 )
 def test_ranking(tmp_path, accuracies, verdict):
-    runs = [_run(n, 0, a) for n, a in accuracies.items()]
-    text = report.render(_folder(tmp_path, runs))
+    runs = [make_run(n, 0, a) for n, a in accuracies.items()]
+    text = report.render(folder_of(tmp_path, runs))
     assert f"- ours {verdict} the post's" in text
 
 
 def test_missing_and_failed_runs_are_marked(tmp_path):
-    runs = [_run(n, 0, POST[n]) for n in ("none", "step", "linear")]
+    runs = [make_run(n, 0, POST[n]) for n in ("none", "step", "linear")]
     plan = {"quick": False, "runs": [
         {"experiment": n, "seed": 0, "file": f"runs/{n}-seed0.json", "status": "ok"}
         for n in ("none", "step", "linear", "poly")
     ] + [{"experiment": "standard", "seed": 0, "file": "runs/standard-seed0.json",
           "status": "failed", "error": "RuntimeError: out of memory"}]}  # fmt: skip
-    folder = _folder(tmp_path, runs, plan)
+    folder = folder_of(tmp_path, runs, plan)
     (folder / "runs" / "linear-seed0.json").write_text("{broken")
     text = report.render(folder)
     failed = text.split("## Failed or missing runs")[1]
@@ -147,7 +85,9 @@ def test_missing_and_failed_runs_are_marked(tmp_path):
 
 
 def test_lr_and_class_tables_show_the_posts_values(tmp_path):
-    text = report.render(_folder(tmp_path, [_run("step", 0, 0.868), _run("poly", 0, 0.865)]))
+    text = report.render(
+        folder_of(tmp_path, [make_run("step", 0, 0.868), make_run("poly", 0, 0.865)])
+    )
     lr = {(r[0], r[1]): r[2:] for r in _rows(text, "Learning rate")}
     assert lr[("step", "100")] == ["2.4414e-05", "2.4414e-05"]
     assert lr[("poly", "99")] == ["3.2000e-10", "3.2000e-10"]
@@ -156,7 +96,9 @@ def test_lr_and_class_tables_show_the_posts_values(tmp_path):
 
 
 def test_throughput_excludes_first_epoch_and_knows_h200(tmp_path):
-    text = report.render(_folder(tmp_path, [_run("linear", 0, 0.87, device="GPU: NVIDIA H200")]))
+    text = report.render(
+        folder_of(tmp_path, [make_run("linear", 0, 0.87, device="GPU: NVIDIA H200")])
+    )
     rows = {r[0]: r for r in _rows(text, "Throughput")}
     assert rows["the post (its GPU)"][1:5] == ["86", "1,488", "34", "37"]
     assert rows["linear"][1:5] == ["20", "6,400", "10.0", "40.0"]
@@ -165,15 +107,15 @@ def test_throughput_excludes_first_epoch_and_knows_h200(tmp_path):
 
 
 def test_not_comparable_set_up_gets_no_verdict(tmp_path):
-    run = _run("linear", 0, 0.99, epochs=12, dataset="digits")
-    text = report.render(_folder(tmp_path, [run]))
+    run = make_run("linear", 0, 0.99, epochs=12, dataset="digits")
+    text = report.render(folder_of(tmp_path, [run]))
     assert "**Not comparable with the post's CIFAR-10 figures**" in text
     (row,) = [r for r in _rows(text, "Accuracy") if r[0] == "linear"]
     assert row[-1] == "not comparable (not the post's set-up)" and row[-2] == "-"
 
 
 def test_figures_are_written_and_linked(tmp_path):
-    folder = _folder(tmp_path, [_run("linear", 0, 0.87), _run("none", 0, 0.84)])
+    folder = folder_of(tmp_path, [make_run("linear", 0, 0.87), make_run("none", 0, 0.84)])
     path = report.write(folder)
     text = path.read_text()
     for png in ("lr_linear.png", "train_linear.png", "lr_none.png", "val_accuracy.png"):
@@ -183,7 +125,7 @@ def test_figures_are_written_and_linked(tmp_path):
 
 
 def test_report_cli(tmp_path, capsys):
-    folder = _folder(tmp_path / "set", [_run("linear", 0, 0.87)])
+    folder = folder_of(tmp_path / "set", [make_run("linear", 0, 0.87)])
     assert main(["report", str(folder)]) == 0
     assert f"[INFO] report: {folder / 'REPORT.md'}" in capsys.readouterr().out
     assert main(["report", str(tmp_path / "nope")]) == 2
@@ -207,7 +149,7 @@ def test_reproduce_bad_input(tmp_path, capsys, args, message):
 
 
 def test_corrupt_plan_is_a_clear_error(tmp_path, capsys):
-    folder = _folder(tmp_path, [_run("linear", 0, 0.87)])
+    folder = folder_of(tmp_path, [make_run("linear", 0, 0.87)])
     (folder / "plan.json").write_text("{")
     assert main(["report", str(folder)]) == 2
     assert "plan.json: unreadable plan" in capsys.readouterr().err
@@ -223,7 +165,7 @@ def test_quick_settings_are_stated():
 
 def test_reproduce_reports_a_corrupt_results_file_and_renders_the_rest(tmp_path, capsys):
     # Nothing trains here: "none" is finished already, "linear"'s file is corrupt.
-    folder = _folder(tmp_path, [_run("none", 0, POST["none"])])
+    folder = folder_of(tmp_path, [make_run("none", 0, POST["none"])])
     (folder / "runs" / "linear-seed0.json").write_text('{"schema_version": 1, "history"')
     chosen = reproduce.plan_experiments(["none", "linear"], False, None, None)
     digits = data.subset(data.load_digits(), 10, seed=0)

@@ -1,0 +1,98 @@
+"""``bench compare``: identical sets pass; an accuracy drop, a changed learning-rate history
+and a 2x slower step each fail, naming what regressed; unreadable input is exit 2."""
+
+import pytest
+from results_factory import folder_of, make_run
+
+from bench import experiments
+from bench.cli import main
+
+ACCURACY = {"none": 0.8414, "standard": 0.8151, "step": 0.868, "linear": 0.8724, "poly": 0.8651}
+
+
+def _set(path, change=lambda run: None, **kwargs):
+    runs = []
+    for name, accuracy in ACCURACY.items():
+        run = make_run(name, 0, accuracy, **kwargs)
+        change(run)
+        runs.append(run)
+    return folder_of(path, runs)
+
+
+def _compare(capsys, baseline, new, *extra):
+    code = main(["compare", str(baseline), str(new), *extra])
+    return code, capsys.readouterr()
+
+
+def test_identical_sets_pass(tmp_path, capsys):
+    code, out = _compare(capsys, _set(tmp_path / "a"), _set(tmp_path / "b"))
+    assert code == 0, out.out
+    assert "[INFO] 0 regression(s)" in out.out
+    assert out.out.count(" ok") == len(ACCURACY)
+
+
+def test_accuracy_drop_fails(tmp_path, capsys):
+    def drop(run):
+        if run["experiment"] == "linear":
+            run["evaluation"]["accuracy"] -= 0.03
+
+    code, out = _compare(capsys, _set(tmp_path / "a"), _set(tmp_path / "b", drop))
+    assert code == 1
+    assert "[REGRESSION] linear: accuracy fell 3.00 points (tolerance 1.08)" in out.out
+    assert "[INFO] 1 regression(s)" in out.out
+
+
+def test_a_small_accuracy_change_is_noise(tmp_path, capsys):
+    def wobble(run):
+        run["evaluation"]["accuracy"] -= 0.005
+
+    assert _compare(capsys, _set(tmp_path / "a"), _set(tmp_path / "b", wobble))[0] == 0
+
+
+def test_changed_lr_history_fails(tmp_path, capsys):
+    def lr(run):
+        if run["experiment"] == "standard":  # decay silently ignored: the rate stays 0.1
+            run["history"]["lr"] = [0.1] * len(run["history"]["lr"])
+
+    code, out = _compare(capsys, _set(tmp_path / "a"), _set(tmp_path / "b", lr))
+    assert code == 1
+    assert "[REGRESSION] standard: learning-rate history changed (seed 0)" in out.out
+
+
+def test_twice_slower_step_fails(tmp_path, capsys):
+    code, out = _compare(capsys, _set(tmp_path / "a"), _set(tmp_path / "b", ms=40.0))
+    assert code == 1
+    assert "[REGRESSION] step: a training step is 2.00x slower (limit 1.25x)" in out.out
+    assert _compare(capsys, _set(tmp_path / "c"), _set(tmp_path / "d", ms=40.0),
+                    "--max-slowdown", "2.5")[0] == 0  # fmt: skip
+
+
+def test_speed_is_not_judged_across_devices(tmp_path, capsys):
+    new = _set(tmp_path / "b", ms=40.0, device="GPU: NVIDIA H200")
+    code, out = _compare(capsys, _set(tmp_path / "a"), new)
+    assert code == 0 and "(other device)" in out.out
+
+
+def test_missing_experiment_fails(tmp_path, capsys):
+    new = _set(tmp_path / "b")
+    (new / "runs" / "poly-seed0.json").unlink()
+    code, out = _compare(capsys, _set(tmp_path / "a"), new)
+    assert code == 1 and f"[REGRESSION] poly: no results in {new}" in out.out
+
+
+@pytest.mark.parametrize("which", ["missing folder", "empty baseline", "corrupt plan"])
+def test_unreadable_input_is_exit_2(tmp_path, capsys, which):
+    baseline, new = _set(tmp_path / "a"), _set(tmp_path / "b")
+    if which == "missing folder":
+        new = tmp_path / "nope"
+    elif which == "empty baseline":
+        baseline = tmp_path / "empty"
+        baseline.mkdir()
+    else:
+        (new / "plan.json").write_text("{")
+    code, out = _compare(capsys, baseline, new)
+    assert code == 2 and out.err.count("\n") == 1, out.err
+
+
+def test_the_sets_cover_every_experiment():
+    assert set(ACCURACY) == set(experiments.EXPERIMENTS)
