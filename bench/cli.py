@@ -304,7 +304,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--dataset", choices=data.DATASETS, help="default: cifar10 (digits with --quick)"
     )
     p.add_argument("--data-dir", type=Path, help="CIFAR-10 archive or folder (as for train)")
-    p.add_argument("--epochs", type=int, help="default: the post's 100 (12 with --quick)")
+    p.add_argument(
+        "--epochs",
+        type=int,
+        help=f"default: the post's 100 ({experiments.QUICK_EPOCHS} with --quick)",
+    )
     p.add_argument("--subset", type=int, help="train on N images (seeded, stratified)")
     p.add_argument("--batch-size", type=int, help="default: the post's 128 (64 with --quick)")
     p.add_argument("--name", help="the run set's name (default: from its settings)")

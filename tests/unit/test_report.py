@@ -157,8 +157,8 @@ def test_corrupt_plan_is_a_clear_error(tmp_path, capsys):
 
 def test_quick_settings_are_stated():
     quick = [reproduce.plan_experiments([n], True, None, None)[0] for n in experiments.EXPERIMENTS]
-    assert {(e.epochs, e.batch_size) for e in quick} == {(12, 64)}
-    assert quick[2].schedule().dropEvery == 2  # 15 x 12/100, so six drops as in the post
+    assert {(e.epochs, e.batch_size) for e in quick} == {(10, 64)}
+    assert quick[2].schedule().dropEvery == 2  # 15 x 10/100 = 1.5, rounded: five drops
     assert quick[0].model_args["stages"] == (1, 1, 1)
     assert experiments.MODEL_ARGS["stages"] == (9, 9, 9)  # the post's set-up is untouched
 
