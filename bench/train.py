@@ -178,15 +178,19 @@ def _fingerprint(dataset: data.Dataset) -> str:
 
 
 def _git_commit() -> str | None:
-    """The suite's own commit (with "+dirty" for uncommitted changes), if run from a checkout."""
+    """The suite's own commit, "+dirty" if its code differs from it (reports/, which runs
+    write into, does not count), or None outside a checkout."""
     import subprocess
 
-    here = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                              check=True).stdout.strip()  # fmt: skip
+
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
-                                text=True, check=True).stdout.strip()  # fmt: skip
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=here, capture_output=True, text=True).stdout.strip()  # fmt: skip
+        commit = git("rev-parse", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!reports")
     except (OSError, subprocess.CalledProcessError):
         return None
     return commit + ("+dirty" if dirty else "")
