@@ -41,10 +41,10 @@ REQUIRED = (
     "schema_version", "experiment", "config", "seed", "dataset",
     "environment", "started", "finished", "history", "evaluation",
 )  # fmt: skip
-HISTORY_KEYS = (
-    "epoch", "loss", "accuracy", "val_loss", "val_accuracy",
-    "lr", "seconds", "ms_per_step", "images_per_second",
-)  # fmt: skip
+# Keras' own per-epoch metrics, and the suite's measures (bench.train.EpochStats).
+KERAS_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
+MEASURES = ("lr", "seconds", "ms_per_step", "images_per_second")
+HISTORY_KEYS = ("epoch", *KERAS_METRICS, *MEASURES)
 
 
 class ResultsError(ValueError):

@@ -30,10 +30,6 @@ from bench import compat, data, experiments, files, plots, results
 from bench.compat import keras, tf
 from bench.resnet import ResNet, forward_flops
 
-# Our per-epoch measures, as results.HISTORY_KEYS names them; in the CSV log as bench_<key>.
-STATS = ("lr", "seconds", "ms_per_step", "images_per_second")
-KERAS_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
-
 
 class EpochStats(keras.callbacks.Callback):
     """Per epoch: the applied rate, wall seconds, training ms/step and images/s.
@@ -70,7 +66,7 @@ class EpochStats(keras.callbacks.Callback):
 
 class HideStats(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
-        for key in STATS:
+        for key in results.MEASURES:  # in the CSV log as bench_<key>
             logs.pop(f"bench_{key}", None)
 
 
@@ -157,8 +153,8 @@ def read_log(path: Path, epochs: int) -> dict[str, list[float]]:
         raise RuntimeError(f"{path} logs epochs {sorted(rows)}, expected 0..{epochs - 1}")
     ordered = [rows[e] for e in range(epochs)]
     history = {"epoch": list(range(1, epochs + 1))}
-    history |= {k: [float(r[k]) for r in ordered] for k in KERAS_KEYS}
-    history |= {k: [float(r[f"bench_{k}"]) for r in ordered] for k in STATS}
+    history |= {k: [float(r[k]) for r in ordered] for k in results.KERAS_METRICS}
+    history |= {k: [float(r[f"bench_{k}"]) for r in ordered] for k in results.MEASURES}
     return history
 
 
