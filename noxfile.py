@@ -1,7 +1,11 @@
 """Sessions: `nox -s unit`, `nox -s smoke` and `nox -s lint` (CI runs these three),
-`nox -s bench` (pytest-benchmark), `nox -s repro -- --quick` (the quick reproduction).
+`nox -s bench` (pytest-benchmark), `nox -s repro -- --quick` (the quick reproduction),
+`nox -s compat` (the TensorFlow release matrix, `nox -s lock` re-pins it) and
+`nox -s nightly` (tf-nightly, for early warning).
 Every test session prints the Python, TensorFlow and Keras versions in pytest's header
 before the first test."""
+
+from pathlib import Path
 
 import nox
 
@@ -11,6 +15,22 @@ nox.options.error_on_missing_interpreters = True
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 # TensorFlow's C++ start-up chatter hides the test output.
 ENV = {"TF_CPP_MIN_LOG_LEVEL": "2"}
+
+# The TensorFlow matrix: row -> what the row asks pip for. The rows are the oldest release
+# we support, the last with Keras 2, the first with Keras 3 (with Keras 3.0: left alone pip
+# pairs it with the newest Keras), the latest, and the latest with Keras 2 again through
+# tf-keras. `nox -s lock` pins each row's whole environment
+# into constraints/<row>.txt; `nox -s compat` installs from those pins only.
+COMPAT = {
+    "2.12": ["tensorflow==2.12.*"],
+    "2.15": ["tensorflow==2.15.*"],
+    "2.16": ["tensorflow==2.16.*", "keras==3.0.*"],
+    "2.21": ["tensorflow==2.21.*"],
+    "2.21-tf-keras": ["tensorflow==2.21.*", "tf-keras==2.21.*"],
+}
+# TF_USE_LEGACY_KERAS is what makes tf.keras mean tf-keras on TensorFlow >= 2.16.
+LEGACY_ENV = {"TF_USE_LEGACY_KERAS": "1"}
+CONSTRAINTS = Path("constraints")
 
 
 def _pytest(session: nox.Session, *args: str) -> None:
@@ -56,3 +76,55 @@ def repro(session: nox.Session) -> None:
     main job), or `nox -s repro -- --data-dir PATH` for the post's full runs."""
     session.install("-e", ".")
     session.run("python", "-m", "bench", "reproduce", *session.posargs, env=ENV)
+
+
+def _row_env(row: str) -> dict[str, str]:
+    return {**ENV, **(LEGACY_ENV if row.endswith("tf-keras") else {})}
+
+
+@nox.session
+@nox.parametrize("row", list(COMPAT))
+def lock(session: nox.Session, row: str) -> None:
+    """Re-pin a matrix row: resolve its TensorFlow with our dependencies, freeze the result."""
+    session.install(*COMPAT[row], "-e", ".", *nox.project.dependency_groups(PYPROJECT, "test"))
+    frozen = session.run("python", "-m", "pip", "freeze", "--exclude-editable", silent=True)
+    CONSTRAINTS.mkdir(exist_ok=True)
+    header = f"# nox -s 'lock(row={row!r})': {' '.join(COMPAT[row])} with our dependencies\n"
+    (CONSTRAINTS / f"{row}.txt").write_text(header + frozen, encoding="utf-8")
+
+
+def _compat_checks(session: nox.Session, env: dict[str, str], row: str | None) -> None:
+    """What each TensorFlow gets: the unit suite, a two-epoch training run, the drift probe
+    (whose result becomes the row's column in reports/api-drift.md; printed only without)."""
+    session.run("python", "-m", "pytest", "--strict-markers", "-q", "tests/unit", env=env)
+    out = Path(session.create_tmp()) / "train"
+    session.run("python", "-m", "bench", "train", "--dataset", "digits", "--model", "quick",
+                "--epochs", "2", "--schedule", "standard", "--force", "--out", str(out),
+                "--lr-plot", "lr.png", "--train-plot", "training.png", env=env)  # fmt: skip
+    where = ["--name", row] if row else ["--print-only"]
+    session.run("python", "-m", "bench", "drift", *where, env=env)
+
+
+@nox.session
+@nox.parametrize("row", list(COMPAT))
+def compat(session: nox.Session, row: str) -> None:
+    """One TensorFlow release, from its pinned environment: `nox -s compat` runs every row,
+    `nox -s "compat(row='2.15')"` one. Each row adds its column to reports/api-drift.md."""
+    constraints = CONSTRAINTS / f"{row}.txt"
+    session.install("-c", str(constraints), *COMPAT[row], "-e", ".",
+                    *nox.project.dependency_groups(PYPROJECT, "test"))  # fmt: skip
+    _compat_checks(session, _row_env(row), row)
+
+
+@nox.session
+def nightly(session: nox.Session) -> None:
+    """tf-nightly, unpinned: early warning of the next release's drift. Not part of CI.
+
+    tf-nightly installs the `tensorflow` module under another distribution name, so our
+    package goes in without its dependencies (pip would add a released tensorflow) and the
+    others are named here from pyproject.toml.
+    """
+    others = [d for d in PYPROJECT["project"]["dependencies"] if not d.startswith("tensorflow")]
+    session.install("tf-nightly", *others, *nox.project.dependency_groups(PYPROJECT, "test"))
+    session.install("--no-deps", "-e", ".")
+    _compat_checks(session, ENV, None)

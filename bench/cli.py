@@ -38,12 +38,13 @@ def cmd_schedules(args: argparse.Namespace) -> int:
     )
     print(tabulate(rows, headers=["epoch", *(e.name for e in chosen)], disable_numparse=True))
     if args.plot_dir is not None:
+        steps = experiments.steps_per_epoch(experiments.TRAIN_IMAGES)
         for e in chosen:
-            schedule = e.schedule(args.epochs)
-            if schedule is None or e.lr_plot is None:
+            figure = e.lr_figure(args.epochs, steps)
+            if figure is None or e.lr_plot is None:
                 continue
             path = args.plot_dir / e.lr_plot
-            plots.save(schedule.plot(range(args.epochs)), path)
+            plots.save(figure, path)
             print(f"[INFO] wrote {path}")
     return 0
 
@@ -132,8 +133,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     """Run the post's experiments (x seeds), then write the markdown report."""
     from bench import reproduce
 
-    names = [n.strip() for n in args.schedules.split(",")] if args.schedules else None
-    names = names or list(experiments.EXPERIMENTS)
+    names = experiments.names(args.schedules)
     for name in ("epochs", "batch_size", "subset", "seeds"):
         _positive(name.replace("_", "-"), getattr(args, name))
     chosen = reproduce.plan_experiments(names, args.quick, args.epochs, args.batch_size)
@@ -194,6 +194,23 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 1 if regressions else 0
 
 
+def cmd_drift(args: argparse.Namespace) -> int:
+    """Probe the post's Keras calls on the installed TensorFlow; merge into the drift table."""
+    from tabulate import tabulate
+
+    from bench import drift
+
+    row = drift.current_row(args.name)
+    print(f"API drift on {drift.column(row)}:")
+    table = [[p["use"], p["outcome"], p["effect"]] for p in row["probes"]]
+    print(tabulate(table, headers=["the post's use", "outcome", "effect"]))
+    if args.print_only:
+        return 0
+    report = drift.save(row, args.rows, args.report)
+    print(f"[INFO] saved {args.rows / (row['row'] + '.json')}; merged table: {report}")
+    return 0
+
+
 def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--deterministic",
@@ -217,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--schedule",
         action="append",
         metavar="NAME",
-        help=f"one of {', '.join(experiments.EXPERIMENTS)} (repeatable; default: all)",
+        help=f"one of {', '.join(experiments.ALL)} (repeatable; default: the post's five)",
     )
     p.add_argument("-e", "--epochs", type=int, default=experiments.EPOCHS, help="# of epochs")
     p.add_argument("--plot-dir", type=Path, help="also write the post's lr_*_schedule.png here")
@@ -226,7 +243,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("train", help=cmd_train.__doc__)
     # The post's four flags, with its defaults.
     p.add_argument(
-        "-s", "--schedule", default="", help="none (the default), standard, step, linear or poly"
+        "-s",
+        "--schedule",
+        default="",
+        help="none (the default), standard, step, linear or poly; or beyond the post: "
+        + ", ".join(experiments.EXTRA),
     )
     p.add_argument(
         "-e", "--epochs", type=int, default=experiments.EPOCHS, help="# of epochs to train for"
@@ -290,7 +311,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = commands.add_parser("reproduce", help=cmd_reproduce.__doc__)
-    p.add_argument("--schedules", help="comma-separated experiments (default: all five)")
+    p.add_argument(
+        "--schedules",
+        help="comma-separated experiments, or post (the post's five, the default), "
+        "extra (the schedules beyond the post) or all",
+    )
     p.add_argument(
         "--seeds", type=int, default=1, help="seeds per experiment: 0, 1, ... (default 1)"
     )
@@ -327,6 +352,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest accepted ms/step ratio new/baseline (default 1.25)",
     )
     p.set_defaults(func=cmd_compare)
+
+    p = commands.add_parser("drift", help=cmd_drift.__doc__)
+    p.add_argument(
+        "--rows", type=Path, default=Path("reports/api-drift"), help="folder of saved rows"
+    )
+    p.add_argument(
+        "--report", type=Path, default=Path("reports/api-drift.md"), help="the merged table"
+    )
+    p.add_argument("--print-only", action="store_true", help="print this release's row only")
+    p.add_argument(
+        "--name",
+        help="the row's file name in --rows (default: from the versions; nox -s "
+        "compat passes its matrix row, so a re-run replaces its own column)",
+    )
+    p.set_defaults(func=cmd_drift)
 
     p = commands.add_parser("report", help=cmd_report.__doc__)
     p.add_argument("folder", type=Path, help="a folder written by bench reproduce")

@@ -45,7 +45,7 @@ def compare(
     if not old_runs:
         raise ValueError(f"{baseline}: no readable results to compare against")
     rows, regressions = [], []
-    for name in [n for n in experiments.EXPERIMENTS if n in old_runs]:
+    for name in [n for n in experiments.ALL if n in old_runs]:
         old = old_runs[name]
         cur = new_runs.get(name, [])
         if not cur:

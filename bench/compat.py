@@ -35,6 +35,16 @@ KERAS_MAJOR = int(KERAS_VERSION.split(".")[0])
 LR_HISTORY_KEY = "lr" if KERAS_MAJOR < 3 else "learning_rate"
 
 
+def _takes(cls: Any, argument: str) -> bool:
+    import inspect
+
+    return argument in inspect.signature(cls).parameters
+
+
+# Keras' CosineDecay grew a linear warm-up (warmup_target, warmup_steps) in Keras 2.13.
+COSINE_WARMUP = _takes(keras.optimizers.schedules.CosineDecay, "warmup_target")
+
+
 def versions() -> dict[str, str]:
     """Python, TensorFlow, Keras and numpy versions, for headers and results files."""
     return {
@@ -45,8 +55,9 @@ def versions() -> dict[str, str]:
     }
 
 
-def sgd(init_lr: float, momentum: float, decay: float = 0.0) -> Any:
-    """SGD that applies ``init_lr / (1 + decay * t)`` at update ``t`` on every Keras."""
+def sgd(init_lr: Any, momentum: float, decay: float = 0.0) -> Any:
+    """SGD that applies ``init_lr / (1 + decay * t)`` at update ``t`` on every Keras
+    (``init_lr``: a rate, or with ``decay`` 0 a ``LearningRateSchedule``)."""
     if decay == 0:
         return keras.optimizers.SGD(learning_rate=init_lr, momentum=momentum)
     legacy = getattr(keras.optimizers, "legacy", None)
@@ -73,16 +84,15 @@ def applied_lr(optimizer: Any) -> float:
         value = optimizer.learning_rate
         if callable(value):
             value = value(optimizer.iterations)
-    return float(np.asarray(value))
+    # .numpy(), not np.asarray: Keras 3's Variable.__array__ warns under numpy 2.
+    return float(value.numpy() if hasattr(value, "numpy") else value)
 
 
 def backup_and_restore(backup_dir: Path) -> Any:
     """Keras' BackupAndRestore, keeping the previous backup too where Keras can
     (``double_checkpoint``, Keras >= 3.6), so a kill while saving loses one epoch at most."""
-    import inspect
-
     cls = keras.callbacks.BackupAndRestore
-    if "double_checkpoint" in inspect.signature(cls).parameters:
+    if _takes(cls, "double_checkpoint"):
         return cls(str(backup_dir), double_checkpoint=True)
     return cls(str(backup_dir))
 

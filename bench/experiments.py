@@ -12,7 +12,17 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from bench.schedules import LearningRateDecay, PolynomialDecay, StepDecay, TimeBasedDecay
+from bench.schedules import (
+    CyclicLR,
+    ExponentialDecay,
+    IterationDecay,
+    LearningRateDecay,
+    OneCycle,
+    PolynomialDecay,
+    StepDecay,
+    TimeBasedDecay,
+    WarmupCosineDecay,
+)
 
 INIT_LR = 1e-1
 MOMENTUM = 0.9
@@ -34,8 +44,8 @@ MODEL_ARGS: dict[str, Any] = {
 TRAIN_IMAGES = 50_000
 
 _SCHEDULE_CLASSES: dict[str, type[LearningRateDecay]] = {
-    "StepDecay": StepDecay,
-    "PolynomialDecay": PolynomialDecay,
+    cls.__name__: cls
+    for cls in (StepDecay, PolynomialDecay, ExponentialDecay, CyclicLR, OneCycle, WarmupCosineDecay)
 }
 
 
@@ -57,7 +67,10 @@ class Experiment:
 
     ``schedule_class``/``schedule_args`` name the per-epoch schedule the post hands to
     ``LearningRateScheduler`` (``maxEpochs`` is the run's epoch count, as in the post);
-    ``time_based`` marks Keras' optimizer ``decay = INIT_LR / epochs``.
+    ``time_based`` marks Keras' optimizer ``decay = INIT_LR / epochs``. The experiments
+    beyond the post add per-iteration schedules (the optimizer's own ``learning_rate``),
+    whose lengths are given as fractions of the run (``run_args``), and ``plateau``:
+    Keras' ``ReduceLROnPlateau`` with these arguments.
     """
 
     name: str
@@ -73,17 +86,36 @@ class Experiment:
     batch_size: int = BATCH_SIZE
     epochs: int = EPOCHS
     model_args: dict[str, Any] = field(default_factory=lambda: dict(MODEL_ARGS))
+    plateau: dict[str, Any] | None = None
+    in_post: bool = True  # one of the post's five runs (with its figures to compare)
 
-    def schedule(self, epochs: int | None = None) -> LearningRateDecay | None:
-        """The callable for ``LearningRateScheduler``, or None where the post uses none."""
+    def schedule(
+        self, epochs: int | None = None, steps: int | None = None
+    ) -> LearningRateDecay | None:
+        """The schedule for a run of ``epochs`` epochs of ``steps`` updates (default: the
+        post's 391), or None where the run uses none."""
         epochs = self._epochs(epochs)
         if self.schedule_class is None:
             return None
         cls = _SCHEDULE_CLASSES[self.schedule_class]
-        args = dict(self.schedule_args)
-        if cls is PolynomialDecay:
-            args["maxEpochs"] = epochs
-        return cls(**args)
+        return cls(**run_args(cls, self.schedule_args, epochs, steps or _post_steps()))
+
+    @property
+    def per_iteration(self) -> bool:
+        """Whether the schedule changes the rate every update (the optimizer's own
+        ``learning_rate``) rather than every epoch (``LearningRateScheduler``)."""
+        cls = _SCHEDULE_CLASSES.get(self.schedule_class or "")
+        return cls is not None and issubclass(cls, IterationDecay)
+
+    def lr_figure(self, epochs: int | None = None, steps: int | None = None) -> Any:
+        """The schedule's plot over the run (per update for a per-iteration schedule), or
+        None without a schedule."""
+        epochs = self._epochs(epochs)
+        steps = steps or _post_steps()
+        schedule = self.schedule(epochs, steps)
+        if schedule is None:
+            return None
+        return schedule.plot(range(epochs * steps if self.per_iteration else epochs))
 
     def decay(self, epochs: int | None = None) -> float:
         """The optimizer's ``decay`` argument in the post: ``1e-1 / epochs`` for "standard"."""
@@ -106,10 +138,14 @@ class Experiment:
         value; otherwise it is the time-based rate (constant for "none").
         """
         epochs = self._epochs(epochs)
-        schedule = self.schedule(epochs)
+        if self.plateau is not None:
+            raise ValueError(f"{self.name}: the rate follows val_loss; it has no table")
+        steps = steps_per_epoch(images, self.batch_size)
+        schedule = self.schedule(epochs, steps)
+        if isinstance(schedule, IterationDecay):
+            return schedule.epoch_table(epochs, steps, batch)
         if schedule is not None:
             return schedule.table(epochs)
-        steps = steps_per_epoch(images, self.batch_size)
         return self.time_decay(epochs).epoch_table(epochs, steps, batch)
 
     def _epochs(self, epochs: int | None) -> int:
@@ -165,12 +201,118 @@ EXPERIMENTS: dict[str, Experiment] = {
 }
 
 
+def _post_steps() -> int:
+    return steps_per_epoch(TRAIN_IMAGES)
+
+
+def run_args(
+    cls: type[LearningRateDecay], args: dict[str, Any], epochs: int, steps: int
+) -> dict[str, Any]:
+    """``args`` for a run of ``epochs`` epochs of ``steps`` updates: the post's
+    ``maxEpochs = epochs``, and the fractions of the run the extra schedules are given in
+    (``half_cycle``, ``warmup``, ``amplitude_end``) turned into update counts."""
+    args = dict(args)
+    total = epochs * steps
+    if cls is PolynomialDecay:
+        args["maxEpochs"] = epochs
+    if cls is CyclicLR:
+        args["step_size"] = max(1, round(args.pop("half_cycle") * total))
+        if "amplitude_end" in args:  # exp_range: the amplitude left after the last update
+            args["gamma"] = args.pop("amplitude_end") ** (1 / total)
+    if cls is OneCycle:
+        args["total_steps"] = total
+    if cls is WarmupCosineDecay:
+        args["warmupSteps"] = round(args.pop("warmup") * total)
+        args["decaySteps"] = total - args["warmupSteps"]
+    return args
+
+
+# Beyond the post: the schedules it names and leaves out, at its initial rate 1e-1.
+# Cycles of a tenth of the run (Smith suggests 4-20 epochs per cycle; this is 10 of 100).
+_CYCLIC = {"base_lr": 1e-3, "max_lr": INIT_LR, "half_cycle": 0.05}
+EXTRA: dict[str, Experiment] = {
+    e.name: e
+    for e in (
+        Experiment(
+            name="exponential",
+            cli_value="exponential",
+            info="[INFO] using 'exponential' learning rate decay...",
+            train_plot="train_exponential_schedule.png",
+            lr_plot="lr_exponential_schedule.png",
+            schedule_class="ExponentialDecay",
+            schedule_args={"initAlpha": INIT_LR, "decayRate": 0.95},
+            in_post=False,
+        ),
+        *(
+            Experiment(
+                name=f"cyclic-{mode}",
+                cli_value=f"cyclic-{mode}",
+                info=f"[INFO] using '{mode}' cyclical learning rates...",
+                train_plot=f"train_cyclic_{mode}_schedule.png",
+                lr_plot=f"lr_cyclic_{mode}_schedule.png",
+                schedule_class="CyclicLR",
+                schedule_args={**_CYCLIC, "mode": mode, **extra},
+                in_post=False,
+            )
+            for mode, extra in (
+                ("triangular", {}),
+                ("triangular2", {}),
+                ("exp_range", {"amplitude_end": 0.01}),
+            )
+        ),
+        Experiment(
+            name="one-cycle",
+            cli_value="one-cycle",
+            info="[INFO] using the one-cycle policy...",
+            train_plot="train_one_cycle_schedule.png",
+            lr_plot="lr_one_cycle_schedule.png",
+            schedule_class="OneCycle",
+            schedule_args={"max_lr": INIT_LR, "pct_start": 0.3},
+            in_post=False,
+        ),
+        Experiment(
+            name="cosine-warmup",
+            cli_value="cosine-warmup",
+            info="[INFO] using cosine decay with linear warm-up...",
+            train_plot="train_cosine_warmup_schedule.png",
+            lr_plot="lr_cosine_warmup_schedule.png",
+            schedule_class="WarmupCosineDecay",
+            schedule_args={"initAlpha": 0.0, "warmupTarget": INIT_LR, "warmup": 0.05},
+            in_post=False,
+        ),
+        Experiment(
+            name="plateau",
+            cli_value="plateau",
+            info="[INFO] using ReduceLROnPlateau...",
+            train_plot="train_plateau_schedule.png",
+            # Divide by 4 (step's factor) after 5 epochs without a better val_loss.
+            plateau={"monitor": "val_loss", "factor": 0.25, "patience": 5, "min_lr": 1e-5},
+            in_post=False,
+        ),
+    )
+}
+ALL: dict[str, Experiment] = {**EXPERIMENTS, **EXTRA}
+
+
 def get(name: str) -> Experiment:
     """The experiment called ``name`` (or the post's ``--schedule`` value: "" is "none")."""
-    for experiment in EXPERIMENTS.values():
+    for experiment in ALL.values():
         if name in (experiment.name, experiment.cli_value):
             return experiment
-    raise ValueError(f"unknown schedule {name!r}: choose one of {', '.join(EXPERIMENTS)}")
+    raise ValueError(f"unknown schedule {name!r}: choose one of {', '.join(ALL)}")
+
+
+def names(spec: str | None) -> list[str]:
+    """Experiment names from a ``--schedules`` value: a comma-separated list of names,
+    ``post`` (the post's five, the default), ``extra`` (the rest) or ``all``."""
+    groups = {"post": list(EXPERIMENTS), "extra": list(EXTRA), "all": list(ALL)}
+    chosen: list[str] = []
+    for part in (spec or "post").split(","):
+        part = part.strip()
+        for name in groups.get(part) or [get(part).name]:
+            if name not in chosen:
+                chosen.append(name)
+    return chosen
 
 
 # --- the quick reproduction (README's main job): the post's five experiments, scaled to
@@ -186,14 +328,18 @@ def scaled(experiment: Experiment, epochs: int, **changes: Any) -> Experiment:
     """``experiment`` for a run of ``epochs`` epochs, with the step schedule's drops scaled.
 
     linear, poly and standard already follow the run's epochs (maxEpochs=epochs,
-    decay=lr/epochs); step's dropEvery=15 is scaled by epochs/100 (at least 1) so a short
-    run's rate still falls in steps all through it, as the post's does.
+    decay=lr/epochs), and the extra schedules its length; step's dropEvery=15 and
+    plateau's patience=5 are scaled by epochs/100 (at least 1) so a short run's rate still
+    falls in steps all through it, as the post's does.
     """
     _check_positive_int("epochs", epochs)
     args = dict(experiment.schedule_args)
     if "dropEvery" in args:
         args["dropEvery"] = max(1, round(args["dropEvery"] * epochs / EPOCHS))
-    return replace(experiment, epochs=epochs, schedule_args=args, **changes)
+    plateau = experiment.plateau
+    if plateau is not None:
+        plateau = {**plateau, "patience": max(1, round(plateau["patience"] * epochs / EPOCHS))}
+    return replace(experiment, epochs=epochs, schedule_args=args, plateau=plateau, **changes)
 
 
 def quick(experiment: Experiment) -> Experiment:

@@ -198,13 +198,33 @@ def time_based_examples() -> list[dict[str, Any]]:
 
 def schedule_tables() -> dict[str, list[float]]:
     """Per-epoch rate tables (column -> rate at epochs 0..N-1), derived independently."""
+    return _derived("schedule_tables.csv", "epoch", _rate)
+
+
+def extra_schedule_tables() -> dict[str, list[float]]:
+    """The schedules beyond the post at each epoch's first update (derived independently;
+    a warm-up may start at rate 0)."""
+    return _derived("extra_schedule_tables.csv", "epoch", _non_negative_rate)
+
+
+def iteration_tables() -> dict[str, list[float]]:
+    """Every update of the small per-iteration set-up (derived independently)."""
+    return _derived("iteration_tables.csv", "iteration", _non_negative_rate)
+
+
+def _non_negative_rate(text: str) -> float:
+    value = _number(text)
+    if value < 0:
+        raise ValueError("a learning rate >= 0")
+    return value
+
+
+def _derived(name: str, index: str, rate: Callable[[str], float]) -> dict[str, list[float]]:
     rows = _read(
-        "schedule_tables.csv",
-        # "epoch" then one rate column per schedule; a header without both fails as a mismatch.
-        lambda header: {"epoch": _epoch, **{c: _rate for c in header[1:] or ["<schedule>"]}},
+        name,
+        # The index then one rate column per schedule; a header without both fails as a mismatch.
+        lambda header: {index: _epoch, **{c: rate for c in header[1:] or ["<schedule>"]}},
     )
-    if [row["epoch"] for row in rows] != list(range(len(rows))):
-        raise GoldenError(
-            f"{golden_dir() / 'schedule_tables.csv'}: epochs must run 0, 1, 2, ... without gaps"
-        )
+    if [row[index] for row in rows] != list(range(len(rows))):
+        raise GoldenError(f"{golden_dir() / name}: {index}s must run 0, 1, 2, ... without gaps")
     return {column: [row[column] for row in rows] for column in list(rows[0])[1:]}

@@ -103,14 +103,21 @@ def _post_final() -> dict[str, dict]:
 
 
 def accuracy_rows(runs: dict[str, list[dict]]) -> list[dict[str, Any]]:
+    """One row per experiment of the post (run or missing) and per extra one that ran."""
     post = _post_final()
     rows = []
-    for name in experiments.EXPERIMENTS:
+    for name in [n for n in experiments.ALL if n in experiments.EXPERIMENTS or n in runs]:
         group = runs.get(name, [])
-        row: dict[str, Any] = {"experiment": name, "post": post[name], "n": len(group)}
+        row: dict[str, Any] = {"experiment": name, "post": post.get(name), "n": len(group)}
         if group:
             accs = [r["evaluation"]["accuracy"] for r in group]
             mean, std = _mean_std(accs)
+            row.update(mean=mean, std=std, min=min(accs), max=max(accs))
+            row["val_loss"] = statistics.fmean(r["history"]["val_loss"][-1] for r in group)
+            if name not in post:
+                row.update(diff=None, tol=None, verdict="not in the post")
+                rows.append(row)
+                continue
             tol = tolerance(
                 post[name]["val_accuracy"], group[0]["dataset"]["test_images"], std, len(accs)
             )
@@ -121,16 +128,7 @@ def accuracy_rows(runs: dict[str, list[dict]]) -> list[dict[str, Any]]:
                 verdict = "reproduced"
             else:
                 verdict = "above the post" if diff > 0 else "below the post"
-            row.update(
-                mean=mean,
-                std=std,
-                min=min(accs),
-                max=max(accs),
-                diff=diff,
-                tol=tol,
-                verdict=verdict,
-                val_loss=statistics.fmean(r["history"]["val_loss"][-1] for r in group),
-            )
+            row.update(diff=diff, tol=tol, verdict=verdict)
         rows.append(row)
     return rows
 
@@ -139,7 +137,7 @@ def ranking(rows: list[dict[str, Any]]) -> tuple[str, bool | None]:
     """Our order by mean accuracy, and whether it matches the post's grouping."""
     means = {r["experiment"]: r["mean"] for r in rows if "mean" in r}
     order = " > ".join(sorted(means, key=means.get, reverse=True))
-    if set(means) != set(experiments.EXPERIMENTS):
+    if not set(experiments.EXPERIMENTS) <= set(means):
         return order, None
     best = min(means["step"], means["linear"], means["poly"])
     return order, best > means["none"] > means["standard"]
@@ -213,7 +211,7 @@ def _figures(folder: Path, runs: dict[str, list[dict]]) -> list[str]:
 def render(folder: Path) -> str:
     """The report's markdown for ``folder`` (figures are written as a side effect)."""
     runs, problems, plan = load(folder)
-    ordered = {n: runs[n] for n in experiments.EXPERIMENTS if n in runs}
+    ordered = {n: runs[n] for n in experiments.ALL if n in runs}
     rows = accuracy_rows(ordered)
     figures = _figures(folder, ordered)
     sections = [
@@ -274,18 +272,20 @@ def _setup_section(runs: dict[str, list[dict]], plan: dict | None) -> list[str]:
 def _accuracy_section(rows: list[dict[str, Any]]) -> list[str]:
     table = []
     for r in rows:
-        post = [r["experiment"], _pct(r["post"]["val_accuracy"]), f"{r['post']['val_loss']:.4f}"]
+        theirs = r["post"]
+        post = [r["experiment"], *(("-", "-") if theirs is None else
+                (_pct(theirs["val_accuracy"]), f"{theirs['val_loss']:.4f}"))]  # fmt: skip
         if "mean" not in r:
             table.append([*post, "missing", "", "", "", "", "no run"])
             continue
-        comparable_row = not r["verdict"].startswith("not comparable")
+        comparable_row = r["tol"] is not None and not r["verdict"].startswith("not comparable")
         table.append(
             [
                 *post,
                 f"{_pct(r['mean'])} ± {_pct(r['std'])} ({r['n']})",
                 f"{_pct(r['min'])} - {_pct(r['max'])}",
                 f"{r['val_loss']:.4f}",
-                f"{100 * r['diff']:+.2f}",
+                "-" if r["diff"] is None else f"{100 * r['diff']:+.2f}",
                 f"± {100 * r['tol']:.2f}" if comparable_row else "-",
                 r["verdict"],
             ]

@@ -6,6 +6,13 @@ start of every epoch and uses the float it returns for the whole epoch. ``StepDe
 ``learning_rate_schedulers.py``. ``TimeBasedDecay`` is Keras' old optimizer ``decay``
 (the post's "standard" experiment), which is a function of the *iteration*, not the epoch.
 
+Beyond the post (the schedules it points to, for comparison): ``ExponentialDecay`` per
+epoch; per iteration, ``CyclicLR`` in the three modes of the Keras ``CyclicLR`` callback
+(Smith, 2017), ``OneCycle`` (PyTorch's ``OneCycleLR``: cosine warm-up, then cosine
+annealing) and ``WarmupCosineDecay`` (Keras' ``CosineDecay`` with ``warmup_target``).
+Per-iteration schedules derive from ``IterationDecay``; ``rate_at`` gives any schedule's
+rate at an iteration, which ``bench.keras_schedule`` hands to the optimizer.
+
 Decisions the post leaves open:
 
 - ``PolynomialDecay`` past ``maxEpochs``: the post's ``(1 - e / maxEpochs) ** power``
@@ -53,6 +60,13 @@ class LearningRateDecay:
 
     def __call__(self, epoch: int) -> float:
         raise NotImplementedError
+
+    def rate_at(self, iteration: int, steps_per_epoch: int) -> float:
+        """The rate of update ``iteration`` (0-based) when an epoch has ``steps_per_epoch``
+        updates: a per-epoch schedule holds its epoch's rate for the whole epoch, as
+        ``LearningRateScheduler`` does."""
+        _positive("steps_per_epoch", steps_per_epoch)
+        return self(iteration // steps_per_epoch)
 
     def table(self, epochs: int | Iterable[int]) -> list[float]:
         """The rates at ``epochs`` (an int ``n`` means ``0 .. n-1``), as Python floats."""
@@ -125,24 +139,31 @@ class PolynomialDecay(LearningRateDecay):
         )
 
 
-class TimeBasedDecay(LearningRateDecay):
-    """Keras' old optimizer ``decay`` (the post's "standard"): ``initAlpha / (1 + decay * t)``.
+class ExponentialDecay(LearningRateDecay):
+    """``initAlpha * decayRate ** epoch``: the exponential decay the post names and leaves
+    out; Keras' ``ExponentialDecay(decay_steps=steps_per_epoch, staircase=True)``."""
 
-    ``t`` is the number of updates already applied, so the first batch uses ``initAlpha``
-    and the rate falls after every batch, not every epoch - the post's point.
-    """
+    def __init__(self, initAlpha: float = 0.01, decayRate: float = 0.95):
+        _positive("initAlpha", initAlpha)
+        _check("decayRate", decayRate, "in (0, 1]", _is_number(decayRate) and 0 < decayRate <= 1)
+        self.initAlpha = initAlpha
+        self.decayRate = decayRate
+
+    def __call__(self, epoch: int) -> float:
+        _non_negative("epoch", epoch)
+        return float(self.initAlpha * self.decayRate**epoch)
+
+    def __repr__(self) -> str:
+        return f"ExponentialDecay(initAlpha={self.initAlpha!r}, decayRate={self.decayRate!r})"
+
+
+class IterationDecay(LearningRateDecay):
+    """A schedule of the update count: ``self(t)`` is the rate of update ``t`` (0-based)."""
 
     unit = "Iteration"
 
-    def __init__(self, initAlpha: float = 0.01, decay: float = 0.0):
-        _positive("initAlpha", initAlpha)
-        _non_negative("decay", decay)
-        self.initAlpha = initAlpha
-        self.decay = decay
-
-    def __call__(self, iteration: int) -> float:
-        _non_negative("iteration", iteration)
-        return float(self.initAlpha / (1 + self.decay * iteration))
+    def rate_at(self, iteration: int, steps_per_epoch: int) -> float:
+        return self(iteration)
 
     def epoch_table(
         self,
@@ -157,5 +178,168 @@ class TimeBasedDecay(LearningRateDecay):
         offset = 0 if batch == "first" else steps_per_epoch - 1
         return [self(e * steps_per_epoch + offset) for e in range(epochs)]
 
+
+class TimeBasedDecay(IterationDecay):
+    """Keras' old optimizer ``decay`` (the post's "standard"): ``initAlpha / (1 + decay * t)``.
+
+    ``t`` is the number of updates already applied, so the first batch uses ``initAlpha``
+    and the rate falls after every batch, not every epoch - the post's point.
+    """
+
+    def __init__(self, initAlpha: float = 0.01, decay: float = 0.0):
+        _positive("initAlpha", initAlpha)
+        _non_negative("decay", decay)
+        self.initAlpha = initAlpha
+        self.decay = decay
+
+    def __call__(self, iteration: int) -> float:
+        _non_negative("iteration", iteration)
+        return float(self.initAlpha / (1 + self.decay * iteration))
+
     def __repr__(self) -> str:
         return f"TimeBasedDecay(initAlpha={self.initAlpha!r}, decay={self.decay!r})"
+
+
+CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
+
+
+class CyclicLR(IterationDecay):
+    """Cyclical learning rates (Smith, 2017) with the Keras ``CyclicLR`` callback's names.
+
+    The rate climbs linearly from ``base_lr`` to ``max_lr`` over ``step_size`` updates and
+    falls back over as many. ``triangular`` keeps the amplitude, ``triangular2`` halves it
+    every cycle, ``exp_range`` scales it by ``gamma ** t``. The callback sets ``base_lr``
+    before the first update and the rate for update ``t`` after update ``t - 1``, so update
+    ``t`` uses the formula at ``t``.
+    """
+
+    def __init__(
+        self,
+        base_lr: float = 0.001,
+        max_lr: float = 0.006,
+        step_size: int = 2000,
+        mode: str = "triangular",
+        gamma: float = 1.0,
+    ):
+        _positive("base_lr", base_lr)
+        _check("max_lr", max_lr, f"a finite number >= base_lr ({base_lr!r})",
+               _is_number(max_lr) and max_lr >= base_lr)  # fmt: skip
+        _positive("step_size", step_size)
+        _check("mode", mode, f"one of {', '.join(CYCLIC_MODES)}", mode in CYCLIC_MODES)
+        _check("gamma", gamma, "in (0, 1]", _is_number(gamma) and 0 < gamma <= 1)
+        self.base_lr = base_lr
+        self.max_lr = max_lr
+        self.step_size = step_size
+        self.mode = mode
+        self.gamma = gamma
+
+    def __call__(self, iteration: int) -> float:
+        _non_negative("iteration", iteration)
+        cycle = math.floor(1 + iteration / (2 * self.step_size))
+        x = abs(iteration / self.step_size - 2 * cycle + 1)
+        if self.mode == "triangular":
+            scale = 1.0
+        elif self.mode == "triangular2":
+            scale = 1 / 2.0 ** (cycle - 1)
+        else:
+            scale = self.gamma**iteration
+        return float(self.base_lr + (self.max_lr - self.base_lr) * max(0.0, 1 - x) * scale)
+
+    def __repr__(self) -> str:
+        return (
+            f"CyclicLR(base_lr={self.base_lr!r}, max_lr={self.max_lr!r}, "
+            f"step_size={self.step_size!r}, mode={self.mode!r}, gamma={self.gamma!r})"
+        )
+
+
+def _cosine(start: float, end: float, fraction: float) -> float:
+    """From ``start`` (fraction 0) to ``end`` (fraction 1) along half a cosine."""
+    return end + (start - end) / 2 * (1 + math.cos(math.pi * fraction))
+
+
+class OneCycle(IterationDecay):
+    """One cycle (Smith, 2018), as PyTorch's ``OneCycleLR`` (two phases, cosine).
+
+    From ``max_lr / div_factor`` up to ``max_lr`` over the first ``pct_start`` of
+    ``total_steps`` updates, then down to ``max_lr / div_factor / final_div_factor`` at the
+    last update. Past ``total_steps`` it stays at the final rate (PyTorch raises there).
+    """
+
+    def __init__(
+        self,
+        max_lr: float = 0.1,
+        total_steps: int = 1000,
+        pct_start: float = 0.3,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+    ):
+        _positive("max_lr", max_lr)
+        _check("total_steps", total_steps, "a whole number >= 2",
+               isinstance(total_steps, int) and not isinstance(total_steps, bool)
+               and total_steps >= 2)  # fmt: skip
+        _check("pct_start", pct_start, "in (0, 1)", _is_number(pct_start) and 0 < pct_start < 1)
+        _positive("div_factor", div_factor)
+        _positive("final_div_factor", final_div_factor)
+        self.max_lr = max_lr
+        self.total_steps = total_steps
+        self.pct_start = pct_start
+        self.div_factor = div_factor
+        self.final_div_factor = final_div_factor
+
+    def __call__(self, iteration: int) -> float:
+        _non_negative("iteration", iteration)
+        initial = self.max_lr / self.div_factor
+        final = initial / self.final_div_factor
+        peak = float(self.pct_start * self.total_steps) - 1
+        last = self.total_steps - 1
+        if iteration <= peak:
+            return float(_cosine(initial, self.max_lr, iteration / peak))
+        return float(_cosine(self.max_lr, final, min(1.0, (iteration - peak) / (last - peak))))
+
+    def __repr__(self) -> str:
+        return (
+            f"OneCycle(max_lr={self.max_lr!r}, total_steps={self.total_steps!r}, "
+            f"pct_start={self.pct_start!r}, div_factor={self.div_factor!r}, "
+            f"final_div_factor={self.final_div_factor!r})"
+        )
+
+
+class WarmupCosineDecay(IterationDecay):
+    """Linear warm-up from ``initAlpha`` to ``warmupTarget`` over ``warmupSteps`` updates,
+    then cosine decay to ``alpha * warmupTarget`` over ``decaySteps`` (and flat after):
+    Keras' ``CosineDecay(initAlpha, decaySteps, alpha, warmup_target, warmup_steps)``."""
+
+    def __init__(
+        self,
+        initAlpha: float = 0.0,
+        warmupTarget: float = 0.1,
+        warmupSteps: int = 0,
+        decaySteps: int = 1000,
+        alpha: float = 0.0,
+    ):
+        _non_negative("initAlpha", initAlpha)
+        _positive("warmupTarget", warmupTarget)
+        _non_negative("warmupSteps", warmupSteps)
+        _positive("decaySteps", decaySteps)
+        _check("alpha", alpha, "in [0, 1]", _is_number(alpha) and 0 <= alpha <= 1)
+        self.initAlpha = initAlpha
+        self.warmupTarget = warmupTarget
+        self.warmupSteps = warmupSteps
+        self.decaySteps = decaySteps
+        self.alpha = alpha
+
+    def __call__(self, iteration: int) -> float:
+        _non_negative("iteration", iteration)
+        if iteration < self.warmupSteps:
+            rise = (self.warmupTarget - self.initAlpha) * iteration / self.warmupSteps
+            return float(self.initAlpha + rise)
+        done = min(iteration - self.warmupSteps, self.decaySteps) / self.decaySteps
+        end = self.alpha * self.warmupTarget
+        return float(_cosine(self.warmupTarget, end, done))
+
+    def __repr__(self) -> str:
+        return (
+            f"WarmupCosineDecay(initAlpha={self.initAlpha!r}, "
+            f"warmupTarget={self.warmupTarget!r}, warmupSteps={self.warmupSteps!r}, "
+            f"decaySteps={self.decaySteps!r}, alpha={self.alpha!r})"
+        )

@@ -226,6 +226,7 @@ def run(
         "subset": subset,
         "model_args": json.loads(json.dumps(experiment.model_args)),
         "schedule_args": experiment.schedule_args,
+        "plateau": experiment.plateau,
         "deterministic": deterministic,
         "data_sha256": checksum,
     }
@@ -236,16 +237,16 @@ def run(
         tf.config.experimental.enable_op_determinism()
     classes = len(dataset.class_names)
     model = ResNet.build(**{**experiment.model_args, "classes": classes})
+    steps = experiments.steps_per_epoch(len(dataset.train_y), batch_size)
+    schedule = experiment.schedule(epochs, steps)
     model.compile(
-        loss=experiments.LOSS,
-        optimizer=compat.make_optimizer(experiment, epochs),
+        loss=experiments.LOSS, optimizer=_optimizer(experiment, schedule, epochs, steps),
         metrics=list(experiments.METRICS),
-    )
-    schedule = experiment.schedule(epochs)
+    )  # fmt: skip
     order = EpochOrder(seed)
     callbacks = [
         order,
-        *([keras.callbacks.LearningRateScheduler(schedule)] if schedule is not None else []),
+        *_rate_callbacks(experiment, schedule),
         EpochStats(len(dataset.train_y)),
         keras.callbacks.CSVLogger(str(state_dir / LOG), append=True),
         HideStats(),
@@ -288,6 +289,8 @@ def run(
             "batch_size": batch_size,
             "epochs": epochs,
             "schedule": repr(schedule) if schedule is not None else None,
+            "per_iteration": experiment.per_iteration,
+            "plateau": experiment.plateau,
             "loss": experiments.LOSS,
             "model_args": {**experiment.model_args, "classes": classes},
             "forward_flops_per_image": forward_flops(model),
@@ -299,7 +302,7 @@ def run(
             "subset": subset,
             "train_images": len(dataset.train_y),
             "test_images": len(dataset.test_y),
-            "steps_per_epoch": experiments.steps_per_epoch(len(dataset.train_y), batch_size),
+            "steps_per_epoch": steps,
             "source": dataset.source,
             "sha256": checksum,
         },
@@ -313,6 +316,26 @@ def run(
             "report_text": report_text,
         },
     }
+
+
+def _optimizer(experiment: experiments.Experiment, schedule: Any, epochs: int, steps: int) -> Any:
+    """The post's SGD; a per-iteration schedule is its ``learning_rate`` (Keras evaluates it
+    before every update), every other rate starts at the post's 1e-1."""
+    if not experiment.per_iteration:
+        return compat.make_optimizer(experiment, epochs)
+    from bench.keras_schedule import to_keras
+
+    return compat.sgd(to_keras(schedule, steps, epochs), experiment.momentum)
+
+
+def _rate_callbacks(experiment: experiments.Experiment, schedule: Any) -> list[Any]:
+    """The post's LearningRateScheduler for a per-epoch schedule; ReduceLROnPlateau for
+    the plateau experiment."""
+    if experiment.plateau is not None:
+        return [keras.callbacks.ReduceLROnPlateau(**experiment.plateau, verbose=1)]
+    if schedule is None or experiment.per_iteration:
+        return []
+    return [keras.callbacks.LearningRateScheduler(schedule)]
 
 
 def save(
@@ -329,8 +352,8 @@ def save(
     ]
     title = f"Training Loss and Accuracy on {data.TITLES[results_data['dataset']['name']]}"
     written.append(plots.save(plots.training_figure(results_data["history"], title), train_plot))
-    schedule = experiment.schedule(results_data["config"]["epochs"])
-    if schedule is not None:  # the post draws the rate only for its own schedules
-        epochs = range(results_data["config"]["epochs"])
-        written.append(plots.save(schedule.plot(epochs), lr_plot))
+    epochs, steps = results_data["config"]["epochs"], results_data["dataset"]["steps_per_epoch"]
+    figure = experiment.lr_figure(epochs, steps)
+    if figure is not None:  # the post draws the rate only for its own schedules
+        written.append(plots.save(figure, lr_plot))
     return written

@@ -1,9 +1,10 @@
 """``bench reproduce`` end to end on the CPU at a tiny scale: the GPU suite's code path."""
 
+import numpy as np
 import pytest
-from report_checks import check_report
+from report_checks import accuracy_rows, check_report
 
-from bench import experiments
+from bench import experiments, results
 from bench.cli import main
 
 pytestmark = pytest.mark.smoke
@@ -21,3 +22,31 @@ def test_quick_reproduction_writes_a_complete_report(tmp_path, capsys):
     assert out.rstrip().endswith(f"[INFO] report: {tmp_path / 'REPORT.md'}")
     text = check_report(tmp_path, names, seeds=1, epochs=1)
     assert "**Not comparable with the post's CIFAR-10 figures** (`--quick`)" in text
+
+
+def test_the_schedules_beyond_the_post_train_and_are_reported(tmp_path, capsys):
+    """Each extra experiment, 2 epochs of 3 updates (40 images, batch 16): the rate each
+    epoch's last update used is the schedule's; plateau's follows Keras' callback."""
+    code = main(["reproduce", "--quick", "--schedules", "extra", "--epochs", "2", "--subset", "40",
+                 "--batch-size", "16", "--verbose", "0", "--out", str(tmp_path)])  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    names = list(experiments.EXTRA)
+    for k, name in enumerate(names, 1):
+        assert f"[INFO] run {k} of {len(names)}: {name}, seed 0, 2 epochs" in out
+    text = check_report(tmp_path, names, seeds=1, epochs=2)
+    rows = accuracy_rows(text)
+    assert all(rows[name][-1] == "not in the post" for name in names)
+    assert all(rows[name][-1] == "no run" for name in experiments.EXPERIMENTS)
+    for name in names:
+        run = results.read(tmp_path / "runs" / results.file_name(name, 0))
+        assert run["dataset"]["steps_per_epoch"] == 3
+        experiment = experiments.scaled(experiments.get(name), 2)
+        if experiment.plateau is None:
+            schedule = experiment.schedule(2, 3)
+            want = [float(np.float32(schedule.rate_at(3 * e + 2, 3))) for e in range(2)]
+            assert run["history"]["lr"] == want, name
+            assert run["config"]["per_iteration"] == experiment.per_iteration
+        else:
+            assert run["history"]["lr"][0] == pytest.approx(experiments.INIT_LR)
+            assert run["config"]["plateau"]["patience"] == 1

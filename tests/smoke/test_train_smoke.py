@@ -88,3 +88,18 @@ def test_cli_learns_digits(tmp_path, derivation):
     assert saved["dataset"]["subset"] == 600
     for png in ("training.png", "lr.png"):
         assert (tmp_path / png).read_bytes()[:8] == PNG
+
+
+def test_cli_trains_a_per_iteration_schedule_and_plots_every_update(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "train", "-s", "cyclic-triangular2", "--dataset",
+         "digits", "-e", "2", "--subset", "40", "--batch-size", "16", "--model", "quick",
+         "--out", str(tmp_path), "--verbose", "0"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith("[INFO] using 'triangular2' cyclical learning rates...\n")
+    saved = results.read(tmp_path / "cyclic-triangular2-seed42.json")
+    assert saved["config"]["per_iteration"] is True
+    assert saved["config"]["schedule"].startswith("CyclicLR(base_lr=0.001, max_lr=0.1, step_size=1")
+    assert (tmp_path / "lr.png").read_bytes()[:8] == PNG

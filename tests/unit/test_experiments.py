@@ -93,7 +93,9 @@ def test_the_posts_cli_values_are_accepted():
 def test_unknown_schedule_names_the_choices():
     with pytest.raises(
         ValueError,
-        match=r"^unknown schedule 'cosine': choose one of none, standard, step, linear, poly$",
+        match=r"^unknown schedule 'cosine': choose one of none, standard, step, linear, poly, "
+        r"exponential, cyclic-triangular, cyclic-triangular2, cyclic-exp_range, one-cycle, "
+        r"cosine-warmup, plateau$",
     ):
         experiments.get("cosine")
 

@@ -113,6 +113,14 @@ def test_header_only_file(golden_copy):
 
 def test_schedule_tables_are_what_the_derivation_writes(derivation):
     assert (GOLDEN / "schedule_tables.csv").read_text() == derivation.render()
+    written = derivation.render_all()
+    assert sorted(p.name for p in written) == [
+        "extra_schedule_tables.csv",
+        "iteration_tables.csv",
+        "schedule_tables.csv",
+    ]
+    for path, text in written.items():
+        assert (GOLDEN / path.name).read_text() == text, f"{path.name} is stale"
 
 
 def test_derivation_imports_nothing_from_bench():
