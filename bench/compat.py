@@ -76,16 +76,21 @@ def applied_lr(optimizer: Any) -> float:
     """The learning rate the optimizer's next update will use, as a Python float.
 
     Not ``optimizer.learning_rate`` alone: the legacy optimizer reports its base rate
-    there and applies ``_decayed_lr``, and a schedule must be evaluated at the iteration.
+    there and applies ``_decayed_lr``, and Keras 2's new optimizer reports the rate its
+    *last* update used when the rate is a schedule; a schedule is evaluated at the
+    update count here instead.
     """
     if hasattr(optimizer, "_decayed_lr"):
         value = optimizer._decayed_lr(tf.float32)
+    elif isinstance(getattr(optimizer, "_learning_rate", None), _SCHEDULE):
+        value = optimizer._learning_rate(optimizer.iterations)
     else:
         value = optimizer.learning_rate
-        if callable(value):
-            value = value(optimizer.iterations)
     # .numpy(), not np.asarray: Keras 3's Variable.__array__ warns under numpy 2.
     return float(value.numpy() if hasattr(value, "numpy") else value)
+
+
+_SCHEDULE = keras.optimizers.schedules.LearningRateSchedule
 
 
 def backup_and_restore(backup_dir: Path) -> Any:

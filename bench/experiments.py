@@ -227,70 +227,45 @@ def run_args(
     return args
 
 
+def _beyond(name: str, info: str, schedule_class: str | None = None, **fields: Any) -> Experiment:
+    """An experiment beyond the post, its files named after it the post's way."""
+    stem = name.replace("-", "_")
+    return Experiment(
+        name=name,
+        cli_value=name,
+        info=f"[INFO] using {info}...",
+        train_plot=f"train_{stem}_schedule.png",
+        lr_plot=f"lr_{stem}_schedule.png" if schedule_class else None,
+        schedule_class=schedule_class,
+        in_post=False,
+        **fields,
+    )
+
+
 # Beyond the post: the schedules it names and leaves out, at its initial rate 1e-1.
 # Cycles of a tenth of the run (Smith suggests 4-20 epochs per cycle; this is 10 of 100).
 _CYCLIC = {"base_lr": 1e-3, "max_lr": INIT_LR, "half_cycle": 0.05}
 EXTRA: dict[str, Experiment] = {
     e.name: e
     for e in (
-        Experiment(
-            name="exponential",
-            cli_value="exponential",
-            info="[INFO] using 'exponential' learning rate decay...",
-            train_plot="train_exponential_schedule.png",
-            lr_plot="lr_exponential_schedule.png",
-            schedule_class="ExponentialDecay",
-            schedule_args={"initAlpha": INIT_LR, "decayRate": 0.95},
-            in_post=False,
-        ),
-        *(
-            Experiment(
-                name=f"cyclic-{mode}",
-                cli_value=f"cyclic-{mode}",
-                info=f"[INFO] using '{mode}' cyclical learning rates...",
-                train_plot=f"train_cyclic_{mode}_schedule.png",
-                lr_plot=f"lr_cyclic_{mode}_schedule.png",
-                schedule_class="CyclicLR",
-                schedule_args={**_CYCLIC, "mode": mode, **extra},
-                in_post=False,
-            )
-            for mode, extra in (
-                ("triangular", {}),
-                ("triangular2", {}),
-                ("exp_range", {"amplitude_end": 0.01}),
-            )
-        ),
-        Experiment(
-            name="one-cycle",
-            cli_value="one-cycle",
-            info="[INFO] using the one-cycle policy...",
-            train_plot="train_one_cycle_schedule.png",
-            lr_plot="lr_one_cycle_schedule.png",
-            schedule_class="OneCycle",
-            schedule_args={"max_lr": INIT_LR, "pct_start": 0.3},
-            in_post=False,
-        ),
-        Experiment(
-            name="cosine-warmup",
-            cli_value="cosine-warmup",
-            info="[INFO] using cosine decay with linear warm-up...",
-            train_plot="train_cosine_warmup_schedule.png",
-            lr_plot="lr_cosine_warmup_schedule.png",
-            schedule_class="WarmupCosineDecay",
-            schedule_args={"initAlpha": 0.0, "warmupTarget": INIT_LR, "warmup": 0.05},
-            in_post=False,
-        ),
-        Experiment(
-            name="plateau",
-            cli_value="plateau",
-            info="[INFO] using ReduceLROnPlateau...",
-            train_plot="train_plateau_schedule.png",
-            # Divide by 4 (step's factor) after 5 epochs without a better val_loss.
-            plateau={"monitor": "val_loss", "factor": 0.25, "patience": 5, "min_lr": 1e-5},
-            in_post=False,
-        ),
+        _beyond("exponential", "'exponential' learning rate decay", "ExponentialDecay",
+                schedule_args={"initAlpha": INIT_LR, "decayRate": 0.95}),
+        _beyond("cyclic-triangular", "'triangular' cyclical learning rates", "CyclicLR",
+                schedule_args={**_CYCLIC, "mode": "triangular"}),
+        _beyond("cyclic-triangular2", "'triangular2' cyclical learning rates", "CyclicLR",
+                schedule_args={**_CYCLIC, "mode": "triangular2"}),
+        # exp_range: 1 % of the amplitude is left at the last update.
+        _beyond("cyclic-exp_range", "'exp_range' cyclical learning rates", "CyclicLR",
+                schedule_args={**_CYCLIC, "mode": "exp_range", "amplitude_end": 0.01}),
+        _beyond("one-cycle", "the one-cycle policy", "OneCycle",
+                schedule_args={"max_lr": INIT_LR, "pct_start": 0.3}),
+        _beyond("cosine-warmup", "cosine decay with linear warm-up", "WarmupCosineDecay",
+                schedule_args={"initAlpha": 0.0, "warmupTarget": INIT_LR, "warmup": 0.05}),
+        # Divide by 4 (step's factor) after 5 epochs without a better val_loss.
+        _beyond("plateau", "ReduceLROnPlateau",
+                plateau={"monitor": "val_loss", "factor": 0.25, "patience": 5, "min_lr": 1e-5}),
     )
-}
+}  # fmt: skip
 ALL: dict[str, Experiment] = {**EXPERIMENTS, **EXTRA}
 
 

@@ -318,13 +318,17 @@ def _accuracy_section(rows: list[dict[str, Any]]) -> list[str]:
 
 def _ranking_section(rows: list[dict[str, Any]]) -> list[str]:
     order, matches = ranking(rows)
-    verdict = {True: "matches", False: "does not match", None: "cannot be judged (runs missing)"}
+    verdict = {
+        True: "matches the post's",
+        False: "does not match the post's",
+        None: "cannot be judged against the post's (runs missing)",
+    }
     return [
         "## Ranking",
         "",
         f"- the post: {POST_RANKING}",
         f"- ours: {order or 'none'}",
-        f"- ours {verdict[matches]} the post's",
+        f"- ours {verdict[matches]}",
         "",
     ]
 

@@ -68,6 +68,11 @@ class LearningRateDecay:
         _positive("steps_per_epoch", steps_per_epoch)
         return self(iteration // steps_per_epoch)
 
+    def __repr__(self) -> str:
+        # Constructor arguments are stored under their own names, in their order.
+        args = ", ".join(f"{name}={value!r}" for name, value in vars(self).items())
+        return f"{type(self).__name__}({args})"
+
     def table(self, epochs: int | Iterable[int]) -> list[float]:
         """The rates at ``epochs`` (an int ``n`` means ``0 .. n-1``), as Python floats."""
         steps = range(epochs) if isinstance(epochs, int) else epochs
@@ -106,12 +111,6 @@ class StepDecay(LearningRateDecay):
         exp = math.floor((1 + epoch) / self.dropEvery)
         return float(self.initAlpha * self.factor**exp)
 
-    def __repr__(self) -> str:
-        return (
-            f"StepDecay(initAlpha={self.initAlpha!r}, factor={self.factor!r}, "
-            f"dropEvery={self.dropEvery!r})"
-        )
-
 
 class PolynomialDecay(LearningRateDecay):
     """``initAlpha * (1 - epoch / maxEpochs) ** power``; ``power=1`` is linear decay.
@@ -132,12 +131,6 @@ class PolynomialDecay(LearningRateDecay):
         base = max(0.0, 1 - (epoch / float(self.maxEpochs)))
         return float(self.initAlpha * base**self.power)
 
-    def __repr__(self) -> str:
-        return (
-            f"PolynomialDecay(maxEpochs={self.maxEpochs!r}, initAlpha={self.initAlpha!r}, "
-            f"power={self.power!r})"
-        )
-
 
 class ExponentialDecay(LearningRateDecay):
     """``initAlpha * decayRate ** epoch``: the exponential decay the post names and leaves
@@ -152,9 +145,6 @@ class ExponentialDecay(LearningRateDecay):
     def __call__(self, epoch: int) -> float:
         _non_negative("epoch", epoch)
         return float(self.initAlpha * self.decayRate**epoch)
-
-    def __repr__(self) -> str:
-        return f"ExponentialDecay(initAlpha={self.initAlpha!r}, decayRate={self.decayRate!r})"
 
 
 class IterationDecay(LearningRateDecay):
@@ -195,9 +185,6 @@ class TimeBasedDecay(IterationDecay):
     def __call__(self, iteration: int) -> float:
         _non_negative("iteration", iteration)
         return float(self.initAlpha / (1 + self.decay * iteration))
-
-    def __repr__(self) -> str:
-        return f"TimeBasedDecay(initAlpha={self.initAlpha!r}, decay={self.decay!r})"
 
 
 CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
@@ -245,12 +232,6 @@ class CyclicLR(IterationDecay):
             scale = self.gamma**iteration
         return float(self.base_lr + (self.max_lr - self.base_lr) * max(0.0, 1 - x) * scale)
 
-    def __repr__(self) -> str:
-        return (
-            f"CyclicLR(base_lr={self.base_lr!r}, max_lr={self.max_lr!r}, "
-            f"step_size={self.step_size!r}, mode={self.mode!r}, gamma={self.gamma!r})"
-        )
-
 
 def _cosine(start: float, end: float, fraction: float) -> float:
     """From ``start`` (fraction 0) to ``end`` (fraction 1) along half a cosine."""
@@ -296,13 +277,6 @@ class OneCycle(IterationDecay):
             return float(_cosine(initial, self.max_lr, iteration / peak))
         return float(_cosine(self.max_lr, final, min(1.0, (iteration - peak) / (last - peak))))
 
-    def __repr__(self) -> str:
-        return (
-            f"OneCycle(max_lr={self.max_lr!r}, total_steps={self.total_steps!r}, "
-            f"pct_start={self.pct_start!r}, div_factor={self.div_factor!r}, "
-            f"final_div_factor={self.final_div_factor!r})"
-        )
-
 
 class WarmupCosineDecay(IterationDecay):
     """Linear warm-up from ``initAlpha`` to ``warmupTarget`` over ``warmupSteps`` updates,
@@ -336,10 +310,3 @@ class WarmupCosineDecay(IterationDecay):
         done = min(iteration - self.warmupSteps, self.decaySteps) / self.decaySteps
         end = self.alpha * self.warmupTarget
         return float(_cosine(self.warmupTarget, end, done))
-
-    def __repr__(self) -> str:
-        return (
-            f"WarmupCosineDecay(initAlpha={self.initAlpha!r}, "
-            f"warmupTarget={self.warmupTarget!r}, warmupSteps={self.warmupSteps!r}, "
-            f"decaySteps={self.decaySteps!r}, alpha={self.alpha!r})"
-        )

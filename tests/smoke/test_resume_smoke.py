@@ -41,14 +41,24 @@ def _wait_for_epochs(log, proc, epochs, timeout=300):
     raise AssertionError(f"{log} did not reach {epochs} epochs in {timeout} s")
 
 
+def _fresh(name, out):
+    """The CLI in a new process, as a user runs it; its stdout."""
+    proc = _start(name, out)
+    stdout, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stderr[-2000:]
+    return stdout
+
+
 def _history(path):
     return json.loads(path.read_text())["history"]
 
 
 @pytest.mark.parametrize("name", ["linear", "standard"])
 def test_sigkill_then_resume_equals_an_uninterrupted_run(name, tmp_path, capsys):
-    assert main(_args(name, tmp_path / "straight")) == 0
-    capsys.readouterr()
+    """Every run in a fresh process, as a user's are. Keras 2 (TF 2.15) gave a run inside
+    this test process losses one float32 ulp off a fresh process's, after the process had
+    run other models; two fresh processes agree bit for bit on every release we test."""
+    _fresh(name, tmp_path / "straight")
     out = tmp_path / "killed"
     state = out / "state" / f"{name}-seed1"
     proc = _start(name, out)
@@ -57,8 +67,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(name, tmp_path, capsys)
     proc.wait()
     assert not (out / f"{name}-seed1.json").exists()
 
-    assert main(_args(name, out)) == 0
-    assert f"resuming the interrupted run kept in {state}" in capsys.readouterr().out
+    assert f"resuming the interrupted run kept in {state}" in _fresh(name, out)
     straight = _history(tmp_path / "straight" / f"{name}-seed1.json")
     resumed = _history(out / f"{name}-seed1.json")
     assert resumed["epoch"] == list(range(1, EPOCHS + 1))

@@ -25,6 +25,14 @@ def test_prints_the_posts_lr_column(capsys):
     assert table[2]["standard"] == "0.0719"
 
 
+def test_prints_and_plots_a_schedule_beyond_the_post(tmp_path, capsys):
+    assert main(["schedules", "-s", "one-cycle", "-e", "10", "--plot-dir", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split() == ["epoch", "one-cycle"]
+    assert [line.split()[1] for line in lines[3:5]] == ["0.0040", "0.0280"]  # peak at update 1,172 of 3,910
+    assert [p.name for p in tmp_path.iterdir()] == ["lr_one_cycle_schedule.png"]
+
+
 def test_writes_the_posts_lr_plots(tmp_path, capsys):
     assert main(["schedules", "-e", "10", "--plot-dir", str(tmp_path)]) == 0
     written = sorted(p.name for p in tmp_path.iterdir())
@@ -36,6 +44,7 @@ def test_writes_the_posts_lr_plots(tmp_path, capsys):
     ("args", "message"),
     [
         (["schedules", "-s", "cosine"], "unknown schedule 'cosine'"),
+        (["schedules", "-s", "plateau"], "plateau: the rate follows val_loss; it has no table"),
         (["schedules", "-e", "0"], "epochs must be a whole number > 0, got 0"),
         (["schedules", "-e", "ten"], "invalid int value: 'ten'"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),

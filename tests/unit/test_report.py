@@ -8,6 +8,7 @@ import math
 import re
 
 import pytest
+from report_checks import accuracy_rows
 from results_factory import folder_of, make_run
 
 from bench import data, experiments, golden, report, reproduce
@@ -81,7 +82,7 @@ def test_missing_and_failed_runs_are_marked(tmp_path):
     rows = {r[0]: r for r in _rows(text, "Accuracy")}
     assert rows["poly"][3] == "missing" and rows["linear"][3] == "missing"
     assert re.search(r"\| runs finished +\| 2 of 5 +\|", text)
-    assert "cannot be judged (runs missing)" in text
+    assert "- ours cannot be judged against the post's (runs missing)" in text
 
 
 def test_lr_and_class_tables_show_the_posts_values(tmp_path):
@@ -182,3 +183,17 @@ def test_reproduce_reports_a_corrupt_results_file_and_renders_the_rest(tmp_path,
     assert rows["none"][3] == "84.14 ± 0.00 (1)" and rows["linear"][3] == "missing"
     assert text.count("- linear-seed0: unreadable results:") == 1
     assert "- linear-seed0: failed:" not in text  # one line per run
+
+
+def test_experiments_beyond_the_post_are_listed_after_its_five_without_a_verdict(tmp_path):
+    accuracies = {"step": 0.87, "linear": 0.87, "poly": 0.87, "none": 0.84, "standard": 0.82}
+    runs = [make_run(n, 0, a) for n, a in {**accuracies, "one-cycle": 0.9, "plateau": 0.8}.items()]
+    text = report.render(folder_of(tmp_path, runs))
+    rows = accuracy_rows(text)
+    assert list(rows) == [*experiments.EXPERIMENTS, "one-cycle", "plateau"]
+    one_cycle = rows["one-cycle"]
+    assert one_cycle[1:3] == ["-", "-"] and one_cycle[-1] == "not in the post"
+    assert one_cycle[3] == "90.00 ± 0.00 (1)"
+    # The post's grouping is judged on its five; the extras only join the order.
+    assert "- ours: one-cycle > step > linear > poly > none > standard > plateau" in text
+    assert "- ours matches the post's" in text
