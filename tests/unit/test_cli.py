@@ -29,7 +29,8 @@ def test_prints_and_plots_a_schedule_beyond_the_post(tmp_path, capsys):
     assert main(["schedules", "-s", "one-cycle", "-e", "10", "--plot-dir", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].split() == ["epoch", "one-cycle"]
-    assert [line.split()[1] for line in lines[3:5]] == ["0.0040", "0.0280"]  # peak at update 1,172 of 3,910
+    # 10 x 391 updates, peak at update 1,172: 0.1 - 0.048 * (1 + cos(pi * 391 / 1172)) at 391.
+    assert [line.split()[1] for line in lines[3:5]] == ["0.0040", "0.0280"]
     assert [p.name for p in tmp_path.iterdir()] == ["lr_one_cycle_schedule.png"]
 
 
