@@ -89,7 +89,7 @@ def lock(session: nox.Session, row: str) -> None:
     session.install(*COMPAT[row], "-e", ".", *nox.project.dependency_groups(PYPROJECT, "test"))
     frozen = session.run("python", "-m", "pip", "freeze", "--exclude-editable", silent=True)
     CONSTRAINTS.mkdir(exist_ok=True)
-    header = f"# nox -s 'lock(row={row!r})': {' '.join(COMPAT[row])} with our dependencies\n"
+    header = f"# nox -s \"lock(row='{row}')\": {' '.join(COMPAT[row])} with our dependencies\n"
     (CONSTRAINTS / f"{row}.txt").write_text(header + frozen, encoding="utf-8")
 
 
