@@ -21,6 +21,7 @@ import hashlib
 import json
 import shutil
 import time
+import types
 from pathlib import Path
 from typing import Any
 
@@ -145,10 +146,15 @@ def prepare_state(state_dir: Path, identity: dict[str, Any], force: bool = False
     return False
 
 
+def _log_rows(path: Path) -> dict[int, dict[str, str]]:
+    """The CSV log's rows by 0-based epoch (a re-run epoch's last row wins)."""
+    with Path(path).open(newline="", encoding="utf-8") as f:
+        return {int(row["epoch"]): row for row in csv.DictReader(f)}
+
+
 def read_log(path: Path, epochs: int) -> dict[str, list[float]]:
     """The per-epoch history from the CSV log, one row per epoch (a re-run epoch's last)."""
-    with Path(path).open(newline="", encoding="utf-8") as f:
-        rows = {int(row["epoch"]): row for row in csv.DictReader(f)}
+    rows = _log_rows(path)
     if sorted(rows) != list(range(epochs)):
         raise RuntimeError(f"{path} logs epochs {sorted(rows)}, expected 0..{epochs - 1}")
     ordered = [rows[e] for e in range(epochs)]
@@ -246,7 +252,7 @@ def run(
     order = EpochOrder(seed)
     callbacks = [
         order,
-        *_rate_callbacks(experiment, schedule),
+        *_rate_callbacks(experiment, schedule, state_dir / LOG),
         EpochStats(len(dataset.train_y)),
         keras.callbacks.CSVLogger(str(state_dir / LOG), append=True),
         HideStats(),
@@ -328,9 +334,51 @@ def _optimizer(experiment: experiments.Experiment, schedule: Any, epochs: int, s
     return compat.sgd(to_keras(schedule, steps, epochs), experiment.momentum)
 
 
-def _rate_callbacks(experiment: experiments.Experiment, schedule: Any) -> list[Any]:
+class ResumablePlateau(keras.callbacks.ReduceLROnPlateau):
+    """Keras' ReduceLROnPlateau, able to resume.
+
+    It keeps its best loss and patience count in itself, which BackupAndRestore does not
+    save; so before the first epoch of a resumed run the epochs already logged are replayed
+    through Keras' own ``on_epoch_end``, against a stand-in optimizer, and the real one
+    (whose rate the backup restored) is left alone.
+    """
+
+    def __init__(self, log: Path, init_lr: float, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.log, self.init_lr = Path(log), init_lr
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self.replayed = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not self.replayed:  # the first epoch run here: BackupAndRestore has said which
+            self.replayed = True
+            self._replay(epoch)
+
+    def _replay(self, epochs: int) -> None:
+        if epochs == 0:
+            return
+        rows = _log_rows(self.log)
+        model, verbose = self.model, self.verbose
+        stand_in = types.SimpleNamespace(optimizer=compat.sgd(self.init_lr, 0.0))
+        self.set_model(stand_in)
+        self.verbose = 0
+        try:
+            for epoch in range(epochs):
+                self.on_epoch_end(epoch, {self.monitor: float(rows[epoch][self.monitor])})
+        finally:
+            self.set_model(model)
+            self.verbose = verbose
+
+
+def _rate_callbacks(
+    experiment: experiments.Experiment, schedule: Any, log: Path | None = None
+) -> list[Any]:
     """The post's LearningRateScheduler for a per-epoch schedule; ReduceLROnPlateau for
-    the plateau experiment."""
+    the plateau experiment (resumable when given the run's CSV ``log``)."""
+    if experiment.plateau is not None and log is not None:
+        return [ResumablePlateau(log, experiment.init_lr, **experiment.plateau, verbose=1)]
     if experiment.plateau is not None:
         return [keras.callbacks.ReduceLROnPlateau(**experiment.plateau, verbose=1)]
     if schedule is None or experiment.per_iteration:

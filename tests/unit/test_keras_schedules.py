@@ -24,7 +24,7 @@ from bench.schedules import (
     StepDecay,
     TimeBasedDecay,
 )
-from bench.train import _rate_callbacks
+from bench.train import ResumablePlateau, _rate_callbacks
 
 SPE = 391  # the post's updates per epoch
 schedules = keras.optimizers.schedules
@@ -206,3 +206,35 @@ def test_plateau_divides_the_rate_once_val_loss_stops_improving():
     assert per_epoch[0] == pytest.approx(0.1)
     assert all(b == pytest.approx(a * 0.25) or b == a for a, b in itertools.pairwise(per_epoch))
     assert per_epoch[-1] < 0.1
+
+
+def _plateau_rates(log, split, resumable):
+    """Per-epoch rates of 6 epochs with a val_loss that never improves (no bias, zero
+    inputs: log 2 whatever the weights), as one fit or as a fit resumed after ``split``
+    epochs with a new callback (as a new process would build it; the model keeps its
+    optimizer, as BackupAndRestore would restore it)."""
+    args = {**experiments.get("plateau").plateau, "patience": 2}
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, "softmax", use_bias=False)])
+    model.compile(optimizer=compat.sgd(0.1, 0.9), loss="categorical_crossentropy")
+    rates = []
+    for first, last in ((0, split), (split, 6)) if split else ((0, 6),):
+        applied = AppliedRates()
+        plateau = (ResumablePlateau(log, 0.1, **args) if resumable
+                   else keras.callbacks.ReduceLROnPlateau(**args))  # fmt: skip
+        logger = keras.callbacks.CSVLogger(str(log), append=True)
+        model.fit(X, Y, batch_size=BATCH, initial_epoch=first, epochs=last, shuffle=False,
+                  validation_data=(np.zeros_like(X), Y), verbose=0,
+                  callbacks=[plateau, logger, applied])  # fmt: skip
+        rates += applied.rates[::STEPS]
+    return rates
+
+
+def test_plateau_resumes_with_its_patience_count(tmp_path):
+    straight = _plateau_rates(tmp_path / "straight.csv", None, resumable=True)
+    assert straight == _f32([0.1, 0.1, 0.1, 0.025, 0.025, 0.00625])  # patience 2, factor 1/4
+    resumed = _plateau_rates(tmp_path / "resumed.csv", 2, resumable=True)
+    assert resumed == straight
+    # Keras' own callback restarts its count after the resume and drops later.
+    forgetful = _plateau_rates(tmp_path / "forgetful.csv", 2, resumable=False)
+    assert forgetful == _f32([0.1, 0.1, 0.1, 0.1, 0.1, 0.025])
