@@ -19,8 +19,8 @@ ENV = {"TF_CPP_MIN_LOG_LEVEL": "2"}
 # The TensorFlow matrix: row -> what the row asks pip for. The rows are the oldest release
 # we support, the last with Keras 2, the first with Keras 3 (with Keras 3.0: left alone pip
 # pairs it with the newest Keras), the latest, and the latest with Keras 2 again through
-# tf-keras. `nox -s lock` pins each row's whole environment
-# into constraints/<row>.txt; `nox -s compat` installs from those pins only.
+# tf-keras. `nox -s lock` pins each row's whole environment into constraints/<row>.txt;
+# `nox -s compat` installs from those pins only.
 COMPAT = {
     "2.12": ["tensorflow==2.12.*"],
     "2.15": ["tensorflow==2.15.*"],
@@ -79,7 +79,9 @@ def repro(session: nox.Session) -> None:
 
 
 def _row_env(row: str) -> dict[str, str]:
-    return {**ENV, **(LEGACY_ENV if row.endswith("tf-keras") else {})}
+    """A row that installs tf-keras runs with it as tf.keras."""
+    legacy = any(requirement.startswith("tf-keras") for requirement in COMPAT[row])
+    return {**ENV, **(LEGACY_ENV if legacy else {})}
 
 
 @nox.session
@@ -100,7 +102,7 @@ def _compat_checks(session: nox.Session, env: dict[str, str], row: str | None) -
     out = Path(session.create_tmp()) / "train"
     session.run("python", "-m", "bench", "train", "--dataset", "digits", "--model", "quick",
                 "--epochs", "2", "--schedule", "standard", "--force", "--out", str(out),
-                "--lr-plot", "lr.png", "--train-plot", "training.png", env=env)  # fmt: skip
+                env=env)  # fmt: skip
     where = ["--name", row] if row else ["--print-only"]
     session.run("python", "-m", "bench", "drift", *where, env=env)
 

@@ -206,8 +206,8 @@ def cmd_drift(args: argparse.Namespace) -> int:
     print(tabulate(table, headers=["the post's use", "outcome", "effect"]))
     if args.print_only:
         return 0
-    report = drift.save(row, args.rows, args.report)
-    print(f"[INFO] saved {args.rows / (row['row'] + '.json')}; merged table: {report}")
+    saved, report = drift.save(row, args.rows, args.report)
+    print(f"[INFO] saved {saved}; merged table: {report}")
     return 0
 
 

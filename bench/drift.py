@@ -33,8 +33,6 @@ import numpy as np
 from bench import compat, files
 
 OUTCOMES = ("works", "warns", "ignored", "raises")
-ROWS_DIR = Path("reports/api-drift")
-REPORT = Path("reports/api-drift.md")
 # The optimizer probes: UPDATES updates from rate LR with time-based decay DECAY.
 LR = 0.1
 DECAY = 0.5
@@ -397,9 +395,11 @@ def column(row: dict[str, Any]) -> str:
     return f"TF {v['tensorflow']}, {keras} {v['keras']}"
 
 
-def save(row: dict[str, Any], rows_dir: Path = ROWS_DIR, report: Path = REPORT) -> Path:
-    """Save ``row`` and re-render ``report`` from every row saved in ``rows_dir``."""
+def save(row: dict[str, Any], rows_dir: Path, report: Path) -> tuple[Path, Path]:
+    """Save ``row`` in ``rows_dir`` and re-render ``report`` from every row saved there;
+    the two paths written."""
     text = json.dumps(row, indent=2) + "\n"
-    files.atomic_write(Path(rows_dir) / f"{row['row']}.json", lambda f: f.write(text.encode()))
+    saved = files.atomic_write(Path(rows_dir) / f"{row['row']}.json",
+                               lambda f: f.write(text.encode()))  # fmt: skip
     merged = render(read_rows(rows_dir))
-    return files.atomic_write(Path(report), lambda f: f.write(merged.encode()))
+    return saved, files.atomic_write(Path(report), lambda f: f.write(merged.encode()))

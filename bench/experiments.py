@@ -141,12 +141,8 @@ class Experiment:
         if self.plateau is not None:
             raise ValueError(f"{self.name}: the rate follows val_loss; it has no table")
         steps = steps_per_epoch(images, self.batch_size)
-        schedule = self.schedule(epochs, steps)
-        if isinstance(schedule, IterationDecay):
-            return schedule.epoch_table(epochs, steps, batch)
-        if schedule is not None:
-            return schedule.table(epochs)
-        return self.time_decay(epochs).epoch_table(epochs, steps, batch)
+        schedule = self.schedule(epochs, steps) or self.time_decay(epochs)
+        return schedule.epoch_table(epochs, steps, batch)
 
     def _epochs(self, epochs: int | None) -> int:
         epochs = self.epochs if epochs is None else epochs

@@ -73,6 +73,20 @@ class LearningRateDecay:
         args = ", ".join(f"{name}={value!r}" for name, value in vars(self).items())
         return f"{type(self).__name__}({args})"
 
+    def epoch_table(
+        self,
+        epochs: int,
+        steps_per_epoch: int,
+        batch: Literal["first", "last"] = "first",
+    ) -> list[float]:
+        """The rate used by the first (or last) batch of each of ``epochs`` epochs (for a
+        per-epoch schedule both are ``table(epochs)``)."""
+        _positive("epochs", epochs)
+        _positive("steps_per_epoch", steps_per_epoch)
+        _check("batch", batch, "'first' or 'last'", batch in ("first", "last"))
+        offset = 0 if batch == "first" else steps_per_epoch - 1
+        return [self.rate_at(e * steps_per_epoch + offset, steps_per_epoch) for e in range(epochs)]
+
     def table(self, epochs: int | Iterable[int]) -> list[float]:
         """The rates at ``epochs`` (an int ``n`` means ``0 .. n-1``), as Python floats."""
         steps = range(epochs) if isinstance(epochs, int) else epochs
@@ -154,19 +168,6 @@ class IterationDecay(LearningRateDecay):
 
     def rate_at(self, iteration: int, steps_per_epoch: int) -> float:
         return self(iteration)
-
-    def epoch_table(
-        self,
-        epochs: int,
-        steps_per_epoch: int,
-        batch: Literal["first", "last"] = "first",
-    ) -> list[float]:
-        """The rate used by the first (or last) batch of each of ``epochs`` epochs."""
-        _positive("epochs", epochs)
-        _positive("steps_per_epoch", steps_per_epoch)
-        _check("batch", batch, "'first' or 'last'", batch in ("first", "last"))
-        offset = 0 if batch == "first" else steps_per_epoch - 1
-        return [self(e * steps_per_epoch + offset) for e in range(epochs)]
 
 
 class TimeBasedDecay(IterationDecay):

@@ -372,15 +372,11 @@ class ResumablePlateau(keras.callbacks.ReduceLROnPlateau):
             self.verbose = verbose
 
 
-def _rate_callbacks(
-    experiment: experiments.Experiment, schedule: Any, log: Path | None = None
-) -> list[Any]:
+def _rate_callbacks(experiment: experiments.Experiment, schedule: Any, log: Path) -> list[Any]:
     """The post's LearningRateScheduler for a per-epoch schedule; ReduceLROnPlateau for
-    the plateau experiment (resumable when given the run's CSV ``log``)."""
-    if experiment.plateau is not None and log is not None:
-        return [ResumablePlateau(log, experiment.init_lr, **experiment.plateau, verbose=1)]
+    the plateau experiment, resuming from the run's CSV ``log``."""
     if experiment.plateau is not None:
-        return [keras.callbacks.ReduceLROnPlateau(**experiment.plateau, verbose=1)]
+        return [ResumablePlateau(log, experiment.init_lr, **experiment.plateau, verbose=1)]
     if schedule is None or experiment.per_iteration:
         return []
     return [keras.callbacks.LearningRateScheduler(schedule)]
