@@ -1,12 +1,13 @@
-"""The one place that knows how TensorFlow / Keras releases differ (DESIGN.md section 3b).
+"""The one place that knows how TensorFlow / Keras releases differ (docs/keras-drift.md).
 
 The post's ``SGD(lr=1e-1, momentum=0.9, decay=decay)`` no longer works as written, and
 fails in the worst way on two fronts: Keras 2's new optimizer ignores ``lr=`` (the rate
 silently stays 0.01), and Keras 3 ignores ``decay=`` with only a warning (the "standard"
 experiment silently becomes "none"). So we never pass ``lr=`` or ``decay=`` to the new
 optimizer: the time-based decay is the legacy optimizer's own ``decay`` on Keras 2 and an
-``InverseTimeDecay(lr0, decay_steps=1, decay_rate=decay)`` schedule elsewhere, which DESIGN
-measured bit-identical to the legacy decay.
+``InverseTimeDecay(lr0, decay_steps=1, decay_rate=decay)`` schedule elsewhere: the same
+rates (measured bit-identical to the legacy decay for updates 0..1000 on Keras 2; see
+docs/keras-drift.md, and ``tests/unit/test_keras.py`` recovers the applied rates).
 
 Keras is TensorFlow's own (``tf.keras``), so ``TF_USE_LEGACY_KERAS=1`` with ``tf-keras``
 gets Keras 2 on TensorFlow >= 2.16 too.
@@ -31,18 +32,12 @@ keras = tf.keras
 # ("keras", or "tf_keras" with TF_USE_LEGACY_KERAS=1).
 KERAS_VERSION = importlib.import_module(keras.layers.Dense.__module__.split(".")[0]).__version__
 KERAS_MAJOR = int(KERAS_VERSION.split(".")[0])
-# The key LearningRateScheduler writes into History (and the progress bar shows).
-LR_HISTORY_KEY = "lr" if KERAS_MAJOR < 3 else "learning_rate"
 
 
 def _takes(cls: Any, argument: str) -> bool:
     import inspect
 
     return argument in inspect.signature(cls).parameters
-
-
-# Keras' CosineDecay grew a linear warm-up (warmup_target, warmup_steps) in Keras 2.13.
-COSINE_WARMUP = _takes(keras.optimizers.schedules.CosineDecay, "warmup_target")
 
 
 def versions() -> dict[str, str]:
@@ -131,9 +126,3 @@ def environment() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
     }
-
-
-def producer(tensor: Any) -> Any:
-    """The layer that produced a functional-model tensor (Keras 3 calls it an operation)."""
-    history = tensor._keras_history
-    return getattr(history, "operation", None) or history.layer

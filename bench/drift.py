@@ -26,13 +26,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from bench import compat, files
 
-OUTCOMES = ("works", "warns", "ignored", "raises")
 # The optimizer probes: UPDATES updates from rate LR with time-based decay DECAY.
 LR = 0.1
 DECAY = 0.5
@@ -42,7 +41,7 @@ UPDATES = 3
 @dataclass(frozen=True)
 class Probe:
     use: str  # the post's code, as the post writes it
-    outcome: str  # one of OUTCOMES
+    outcome: Literal["works", "warns", "ignored", "raises"]
     effect: str  # what was observed
     message: str = ""  # the warning or exception text, first line
 
@@ -109,8 +108,8 @@ def _run(use: str, call: Callable[[], tuple[bool, str]]) -> Probe:
     return Probe(use, "warns" if message else "works", effect, message)
 
 
-def _rates_applied(optimizer: Any, momentum: float) -> list[float]:
-    """The rate each of UPDATES updates applied to a weight whose gradient is 1.
+def rates_applied(optimizer: Any, momentum: float, updates: int = UPDATES) -> list[float]:
+    """The rate each of ``updates`` updates applied to a weight whose gradient is 1.
 
     SGD's velocity is ``v = momentum * v - rate``; the weight moves by ``v``, so each
     update's rate is read back from two successive moves.
@@ -121,7 +120,7 @@ def _rates_applied(optimizer: Any, momentum: float) -> list[float]:
     layer.build((None, 1))
     weight = layer.kernel
     rates, previous = [], 0.0
-    for _ in range(UPDATES):
+    for _ in range(updates):
         before = float(weight.numpy().ravel()[0])
         optimizer.apply_gradients([(tf.ones_like(weight), weight)])
         velocity = float(weight.numpy().ravel()[0]) - before
@@ -133,7 +132,7 @@ def _rates_applied(optimizer: Any, momentum: float) -> list[float]:
 def _sgd(factory: Callable[..., Any], momentum: float = 0.0, **kwargs: Any) -> tuple[bool, str]:
     """Build an SGD with ``kwargs`` and compare the rates it applies with what the post
     means by them: ``lr`` is the initial rate and ``decay`` the time-based decay."""
-    rates = _rates_applied(factory(momentum=momentum, **kwargs), momentum)
+    rates = rates_applied(factory(momentum=momentum, **kwargs), momentum)
     decay = kwargs.get("decay", 0.0)
     meant = [LR / (1 + decay * t) for t in range(UPDATES)]
     shown = ", ".join(f"{r:.4g}" for r in rates)

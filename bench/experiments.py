@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from bench.checks import whole_number
 from bench.schedules import (
     CyclicLR,
     ExponentialDecay,
@@ -51,14 +52,7 @@ _SCHEDULE_CLASSES: dict[str, type[LearningRateDecay]] = {
 
 def steps_per_epoch(images: int, batch_size: int = BATCH_SIZE) -> int:
     """Batches per epoch as Keras counts them (a last, partial batch counts)."""
-    _check_positive_int("images", images)
-    _check_positive_int("batch_size", batch_size)
-    return math.ceil(images / batch_size)
-
-
-def _check_positive_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a whole number > 0, got {value!r}")
+    return math.ceil(whole_number("images", images) / whole_number("batch_size", batch_size))
 
 
 @dataclass(frozen=True)
@@ -76,8 +70,7 @@ class Experiment:
     name: str
     cli_value: str  # what the post passes to --schedule ("" means no schedule)
     info: str  # the post's "[INFO] ..." line for this schedule
-    train_plot: str  # the post's output file names
-    lr_plot: str | None = None
+    lr_plot: str | None = None  # the post's file name for the schedule's figure
     schedule_class: str | None = None
     schedule_args: dict[str, Any] = field(default_factory=dict)
     time_based: bool = False
@@ -87,7 +80,6 @@ class Experiment:
     epochs: int = EPOCHS
     model_args: dict[str, Any] = field(default_factory=lambda: dict(MODEL_ARGS))
     plateau: dict[str, Any] | None = None
-    in_post: bool = True  # one of the post's five runs (with its figures to compare)
 
     def schedule(
         self, epochs: int | None = None, steps: int | None = None
@@ -106,16 +98,6 @@ class Experiment:
         ``learning_rate``) rather than every epoch (``LearningRateScheduler``)."""
         cls = _SCHEDULE_CLASSES.get(self.schedule_class or "")
         return cls is not None and issubclass(cls, IterationDecay)
-
-    def lr_figure(self, epochs: int | None = None, steps: int | None = None) -> Any:
-        """The schedule's plot over the run (per update for a per-iteration schedule), or
-        None without a schedule."""
-        epochs = self._epochs(epochs)
-        steps = steps or _post_steps()
-        schedule = self.schedule(epochs, steps)
-        if schedule is None:
-            return None
-        return schedule.plot(range(epochs * steps if self.per_iteration else epochs))
 
     def decay(self, epochs: int | None = None) -> float:
         """The optimizer's ``decay`` argument in the post: ``1e-1 / epochs`` for "standard"."""
@@ -145,56 +127,35 @@ class Experiment:
         return schedule.epoch_table(epochs, steps, batch)
 
     def _epochs(self, epochs: int | None) -> int:
-        epochs = self.epochs if epochs is None else epochs
-        _check_positive_int("epochs", epochs)
-        return epochs
+        return whole_number("epochs", self.epochs if epochs is None else epochs)
+
+
+def _post(name: str, info: str, schedule_class: str | None = None, **fields: Any) -> Experiment:
+    """One of the post's five: ``train.py --schedule name``, its "[INFO]" line, and the
+    post's file name for its rate figure where it draws one."""
+    return Experiment(
+        name=name,
+        cli_value="" if name == "none" else name,
+        info=f"[INFO] {info}",
+        lr_plot=f"lr_{name}_schedule.png" if schedule_class else None,
+        schedule_class=schedule_class,
+        **fields,
+    )
 
 
 EXPERIMENTS: dict[str, Experiment] = {
     e.name: e
     for e in (
-        Experiment(
-            name="none",
-            cli_value="",
-            info="[INFO] no learning rate schedule being used",
-            train_plot="train_no_schedule.png",
-        ),
-        Experiment(
-            name="standard",
-            cli_value="standard",
-            info="[INFO] using 'keras standard' learning rate decay...",
-            train_plot="train_standard_schedule.png",
-            time_based=True,
-        ),
-        Experiment(
-            name="step",
-            cli_value="step",
-            info="[INFO] using 'step-based' learning rate decay...",
-            train_plot="train_step_schedule.png",
-            lr_plot="lr_step_schedule.png",
-            schedule_class="StepDecay",
-            schedule_args={"initAlpha": INIT_LR, "factor": 0.25, "dropEvery": 15},
-        ),
-        Experiment(
-            name="linear",
-            cli_value="linear",
-            info="[INFO] using 'linear' learning rate decay...",
-            train_plot="train_linear_schedule.png",
-            lr_plot="lr_linear_schedule.png",
-            schedule_class="PolynomialDecay",
-            schedule_args={"initAlpha": INIT_LR, "power": 1},
-        ),
-        Experiment(
-            name="poly",
-            cli_value="poly",
-            info="[INFO] using 'polynomial' learning rate decay...",
-            train_plot="train_poly_schedule.png",
-            lr_plot="lr_poly_schedule.png",
-            schedule_class="PolynomialDecay",
-            schedule_args={"initAlpha": INIT_LR, "power": 5},
-        ),
+        _post("none", "no learning rate schedule being used"),
+        _post("standard", "using 'keras standard' learning rate decay...", time_based=True),
+        _post("step", "using 'step-based' learning rate decay...", "StepDecay",
+              schedule_args={"initAlpha": INIT_LR, "factor": 0.25, "dropEvery": 15}),
+        _post("linear", "using 'linear' learning rate decay...", "PolynomialDecay",
+              schedule_args={"initAlpha": INIT_LR, "power": 1}),
+        _post("poly", "using 'polynomial' learning rate decay...", "PolynomialDecay",
+              schedule_args={"initAlpha": INIT_LR, "power": 5}),
     )
-}
+}  # fmt: skip
 
 
 def _post_steps() -> int:
@@ -230,10 +191,8 @@ def _beyond(name: str, info: str, schedule_class: str | None = None, **fields: A
         name=name,
         cli_value=name,
         info=f"[INFO] using {info}...",
-        train_plot=f"train_{stem}_schedule.png",
         lr_plot=f"lr_{stem}_schedule.png" if schedule_class else None,
         schedule_class=schedule_class,
-        in_post=False,
         **fields,
     )
 
@@ -303,7 +262,7 @@ def scaled(experiment: Experiment, epochs: int, **changes: Any) -> Experiment:
     plateau's patience=5 are scaled by epochs/100 (at least 1) so a short run's rate still
     falls in steps all through it, as the post's does.
     """
-    _check_positive_int("epochs", epochs)
+    whole_number("epochs", epochs)
     args = dict(experiment.schedule_args)
     if "dropEvery" in args:
         args["dropEvery"] = max(1, round(args["dropEvery"] * epochs / EPOCHS))
@@ -318,3 +277,52 @@ def quick(experiment: Experiment) -> Experiment:
     return scaled(
         experiment, QUICK_EPOCHS, batch_size=QUICK_BATCH_SIZE, model_args=dict(QUICK_MODEL_ARGS)
     )
+
+
+def configure(
+    name: str,
+    *,
+    quick_setup: bool = False,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    model: Literal["post", "quick"] = "post",
+) -> Experiment:
+    """The experiment ``name`` with a command's overrides: the one place they are applied.
+
+    ``quick_setup`` is the quick reproduction's (``quick``); ``epochs`` then rescales it
+    (``scaled``), while for the post's set-up it only sets the run's length (step keeps
+    dropEvery=15, as the post's ``train.py -e N`` would). ``model="quick"`` is the quick
+    reproduction's small ResNet.
+    """
+    experiment = get(name)
+    if quick_setup:
+        experiment = quick(experiment)
+        if epochs is not None:
+            experiment = scaled(experiment, epochs)
+    elif epochs is not None:
+        experiment = replace(experiment, epochs=whole_number("epochs", epochs))
+    if batch_size is not None:
+        experiment = replace(experiment, batch_size=whole_number("batch_size", batch_size))
+    if model == "quick":
+        experiment = replace(experiment, model_args=dict(QUICK_MODEL_ARGS))
+    return experiment
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run: an experiment (every hyperparameter), a seed, and the data it trains on.
+
+    ``bench.train.run`` reads every setting from here, and a resumed or finished run is
+    recognised by them.
+    """
+
+    experiment: Experiment
+    seed: int = 42
+    dataset: str = "cifar10"
+    subset: int | None = None
+    deterministic: bool = False
+
+    def __post_init__(self) -> None:
+        whole_number("seed", self.seed, minimum=0)
+        if self.subset is not None:
+            whole_number("subset", self.subset)

@@ -30,16 +30,6 @@ def golden_dir() -> Path:
     return Path(os.environ.get(GOLDEN_ENV) or Path(__file__).resolve().parent.parent / "golden")
 
 
-def progbar(value: float) -> str:
-    """``value`` as Keras' progress bar prints a metric (``0.0990``, ``2.4414e-05``).
-
-    Keras 2 and 3 both use ``%.4f`` when ``abs(value) > 1e-3``, else ``%.4e``. The post's
-    last linear rate prints ``0.0010`` only because Keras logs float32(1e-3), which is a
-    hair above 1e-3; the float64 1e-3 itself would print ``1.0000e-03``.
-    """
-    return f"{value:.4f}" if abs(value) > 1e-3 else f"{value:.4e}"
-
-
 # --- cell parsers: each returns the value or raises ValueError with what it expected ---
 
 
@@ -192,7 +182,7 @@ def classification_reports() -> list[dict[str, Any]]:
 
 
 def time_based_examples() -> list[dict[str, Any]]:
-    """Worked values of Keras' time-based decay (the post's example, DESIGN's figures)."""
+    """Worked values of Keras' time-based decay (the post's example, the post's own run)."""
     return _read("time_based_examples.csv", _SCHEMAS["time_based_examples.csv"])
 
 

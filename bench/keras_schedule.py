@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.checks import whole_number
 from bench.compat import keras, tf
 from bench.schedules import LearningRateDecay
 
@@ -25,8 +26,7 @@ class TabulatedSchedule(keras.optimizers.schedules.LearningRateSchedule):
     """``schedule.rate_at(step, steps_per_epoch)`` for steps ``0 .. iterations - 1``."""
 
     def __init__(self, schedule: LearningRateDecay, steps_per_epoch: int, iterations: int):
-        if not isinstance(iterations, int) or iterations <= 0:
-            raise ValueError(f"iterations must be a whole number > 0, got {iterations!r}")
+        whole_number("iterations", iterations)
         self.schedule = schedule
         self.steps_per_epoch = steps_per_epoch
         self.iterations = iterations

@@ -1,12 +1,19 @@
-"""The post's training figure, drawn without pyplot's global state, and saved whole."""
+"""Every figure the suite draws, without pyplot's global state, and saving one whole.
+
+The post's learning-rate and training figures, and the report's (built from results
+dicts); nothing here computes a number a table shows.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.files import atomic_write
+
+if TYPE_CHECKING:
+    from bench.experiments import Experiment
 
 
 def rate_figure(
@@ -64,6 +71,62 @@ def training_figure(history: Mapping[str, Sequence[float]], title: str) -> Any:
         ax.set_ylabel("Loss/Accuracy")
         ax.legend()
     return fig
+
+
+def schedule_figure(experiment: Experiment, epochs: int, steps: int) -> Any:
+    """The experiment's schedule over a run of ``epochs`` x ``steps`` updates (per update
+    for a per-iteration schedule), or None where it has none."""
+    schedule = experiment.schedule(epochs, steps)
+    if schedule is None:
+        return None
+    return schedule.plot(range(epochs * steps if experiment.per_iteration else epochs))
+
+
+def save_run_figures(
+    run: dict[str, Any], experiment: Experiment, lr_plot: Path, train_plot: Path
+) -> list[Path]:
+    """The post's two figures of a finished run, saved (the rate only where it has a
+    schedule); the paths written."""
+    from bench.data import TITLES
+
+    title = f"Training Loss and Accuracy on {TITLES[run['dataset']['name']]}"
+    written = [save(training_figure(run["history"], title), train_plot)]
+    figure = schedule_figure(experiment, experiment.epochs, run["dataset"]["steps_per_epoch"])
+    if figure is not None:
+        written.append(save(figure, lr_plot))
+    return written
+
+
+def report_figure_names(runs: Mapping[str, Any]) -> list[str]:
+    """The report's figure files, in the order it shows them."""
+    per_run = [f"{kind}_{name}.png" for name in runs for kind in ("lr", "train")]
+    return [*per_run, "val_accuracy.png"] if runs else []
+
+
+def report_figures(runs: Mapping[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """The report's figures by file name (``report_figure_names``): each experiment's rate
+    and training curves (its first seed), then every experiment's mean val_accuracy."""
+    import statistics
+
+    figures = {}
+    for name, group in runs.items():
+        first = min(group, key=lambda r: r["seed"])
+        history = first["history"]
+        figures[f"lr_{name}.png"] = rate_figure(
+            range(len(history["lr"])), history["lr"], f"Learning Rate Schedule ({name})"
+        )
+        title = f"Training Loss and Accuracy ({name}, {first['dataset']['name']})"
+        figures[f"train_{name}.png"] = training_figure(history, title)
+    if runs:
+        curves = {
+            name: [statistics.fmean(v)
+                   for v in zip(*(r["history"]["val_accuracy"] for r in group), strict=True)]
+            for name, group in runs.items()
+        }  # fmt: skip
+        figures["val_accuracy.png"] = overlay_figure(
+            curves, "Validation accuracy, all experiments", "val_accuracy"
+        )
+    return figures
 
 
 def save(fig: Any, path: Path) -> Path:

@@ -1,87 +1,226 @@
-"""The results file of one training run: its schema, how it is written and read.
+"""The results file of one training run: its one definition, how it is built, written, read.
 
-One JSON object per run, written atomically (``bench.files.atomic_write``)::
-
-    schema_version  int   SCHEMA_VERSION; readers refuse other versions
-    experiment      str   a name from bench.experiments ("none", "standard", ...)
-    config          obj   init_lr, momentum, decay, batch_size, epochs, schedule (repr or
-                          null), loss, model_args, forward_flops_per_image - what the run
-                          was built from
-    seed            int   keras.utils.set_random_seed's seed
-    dataset         obj   name, subset (null or the --subset asked for), train_images,
-                          test_images, steps_per_epoch, source, sha256 (of the images
-                          and labels actually used)
-    environment     obj   python, tensorflow, keras, numpy, cuda, cudnn, devices, cpu,
-                          cpu_count, platform, git_commit (null outside a checkout)
-    started, finished     ISO 8601 UTC times
-    history         obj   per epoch, lists of equal length `epochs`:
-                            epoch             1-based, as Keras prints it
-                            loss, accuracy, val_loss, val_accuracy   Keras' History
-                            lr                the rate the optimizer applied to the
-                                              epoch's last batch, whatever Keras calls it
-                            seconds           wall time of the epoch, validation included
-                            ms_per_step       training time / steps (the first epoch
-                                              includes tracing and compilation)
-                            images_per_second training images / training time
-    evaluation      obj   accuracy, and scikit-learn's classification_report as a dict
-                          ("report") and as the text the post prints ("report_text")
+One JSON object per run. ``SCHEMA`` below is the definition: every field any reader uses,
+its type and range, with a description; ``validate`` checks a whole file against it (with
+``jsonschema``) and adds what JSON Schema cannot say: every per-epoch list is
+``config.epochs`` long, ``history.epoch`` runs 1..N, and no number is NaN or infinite.
+``build`` makes a results dict (training and the tests' examples both use it); ``write``
+writes one whole or not at all; ``read`` gives a validated one or a ``ResultsError``
+(a ``ValueError``) naming the file and the field.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
+from bench import experiments
 from bench.files import atomic_write
 
 SCHEMA_VERSION = 1
-REQUIRED = (
-    "schema_version", "experiment", "config", "seed", "dataset",
-    "environment", "started", "finished", "history", "evaluation",
-)  # fmt: skip
-# Keras' own per-epoch metrics, and the suite's measures (bench.train.EpochStats).
+# Keras' own per-epoch metrics, and the suite's measures (bench.train.EpochLog).
 KERAS_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 MEASURES = ("lr", "seconds", "ms_per_step", "images_per_second")
 HISTORY_KEYS = ("epoch", *KERAS_METRICS, *MEASURES)
+
+
+def _number(minimum: float = -math.inf, maximum: float = math.inf, desc: str = "") -> dict:
+    schema: dict[str, Any] = {"type": "number", "description": desc}
+    if minimum > -math.inf:
+        schema["minimum"] = minimum
+    if maximum < math.inf:
+        schema["maximum"] = maximum
+    return schema
+
+
+def _count(desc: str, minimum: int = 1) -> dict:
+    return {"type": "integer", "minimum": minimum, "description": desc}
+
+
+def _text(desc: str) -> dict:
+    return {"type": "string", "description": desc}
+
+
+def _obj(desc: str, required: dict[str, dict], optional: dict[str, dict] | None = None) -> dict:
+    return {
+        "type": "object",
+        "description": desc,
+        "properties": {**required, **(optional or {})},
+        "required": list(required),
+    }
+
+
+def _nullable(schema: dict) -> dict:
+    return {"anyOf": [schema, {"type": "null"}], "description": schema.get("description", "")}
+
+
+def _series(item: dict, desc: str) -> dict:
+    return {"type": "array", "items": item, "description": f"per epoch: {desc}"}
+
+
+_FRACTION = _number(0, 1)
+_CLASS_ROW = _obj(
+    "scikit-learn's figures for one class or average",
+    {k: _FRACTION for k in ("precision", "recall", "f1-score")} | {"support": _number(0)},
+)
+_SHA256 = {"type": "string", "pattern": "^[0-9a-f]{64}$", "description": "hex sha256"}
+
+# The definition of a results file. A declarative table: longer than a screen on purpose.
+SCHEMA: dict[str, Any] = _obj(
+    "one training run",
+    {
+        "schema_version": {"const": SCHEMA_VERSION, "description": "readers refuse others"},
+        "experiment": {"enum": list(experiments.ALL), "description": "bench.experiments name"},
+        "config": _obj(
+            "what the run was built from",
+            {
+                "init_lr": _number(0, desc="the optimizer's initial rate"),
+                "momentum": _number(0, 1),
+                "decay": _number(0, desc="the optimizer's time-based decay (standard)"),
+                "batch_size": _count("images per update"),
+                "epochs": _count("epochs trained; every history list has this length"),
+                "schedule": _nullable(_text("repr of the bench.schedules schedule")),
+                "loss": _text("Keras loss name"),
+                "model_args": _obj(
+                    "ResNet.build's arguments",
+                    {
+                        **{k: _count(k) for k in ("width", "height", "depth", "classes")},
+                        "stages": {"type": "array", "items": _count("modules"), "minItems": 1},
+                        "filters": {"type": "array", "items": _count("filters"), "minItems": 2},
+                        "reg": _number(0),
+                    },
+                ),
+                "forward_flops_per_image": _number(0, desc="FLOPs of one forward pass"),
+                "deterministic": {"type": "boolean"},
+            },
+            {
+                "per_iteration": {"type": "boolean", "description": "rate set every update"},
+                "plateau": _nullable({"type": "object", "description": "ReduceLROnPlateau"}),
+            },
+        ),
+        "seed": _count("keras.utils.set_random_seed's seed", minimum=0),
+        "dataset": _obj(
+            "the images actually used",
+            {
+                "name": {"enum": ["cifar10", "digits"]},
+                "subset": _nullable(_count("--subset asked for")),
+                "train_images": _count("training images"),
+                "test_images": _count("test (validation) images"),
+                "steps_per_epoch": _count("updates per epoch"),
+                "source": _text("where it was read from"),
+                "sha256": _SHA256,
+            },
+        ),
+        "environment": _obj(
+            "where it ran",
+            {
+                **{k: _text(k) for k in ("python", "tensorflow", "keras", "numpy")},
+                **{k: _nullable(_text(k)) for k in ("cuda", "cudnn", "git_commit")},
+                "devices": {"type": "array", "items": _text("TYPE: name"), "minItems": 1},
+                "cpu": _text("CPU model"),
+                "cpu_count": _nullable(_count("cores")),
+                "platform": _text("platform.platform()"),
+            },
+        ),
+        "started": _text("ISO 8601 UTC"),
+        "finished": _text("ISO 8601 UTC"),
+        "history": _obj(
+            "Keras' per-epoch metrics and the suite's measures",
+            {
+                "epoch": _series(_count("1-based"), "1, 2, ... as Keras prints it"),
+                "loss": _series(_number(0), "training loss"),
+                "accuracy": _series(_FRACTION, "training accuracy"),
+                "val_loss": _series(_number(0), "test-set loss"),
+                "val_accuracy": _series(_FRACTION, "test-set accuracy"),
+                "lr": _series(_number(0), "the rate applied to the epoch's last batch"),
+                "seconds": _series(_number(0), "wall time, validation included"),
+                "ms_per_step": _series(_number(0), "training time / steps"),
+                "images_per_second": _series(_number(0), "training images / training time"),
+            },
+        ),
+        "evaluation": _obj(
+            "the test set after the last epoch",
+            {
+                "accuracy": _FRACTION,
+                "report": {
+                    "type": "object",
+                    "description": "classification_report(output_dict=True)",
+                    "properties": {"accuracy": _FRACTION},
+                    "required": ["accuracy", "macro avg", "weighted avg"],
+                    "additionalProperties": _CLASS_ROW,
+                    "minProperties": 4,
+                },
+                "report_text": _text("the report as the post prints it"),
+            },
+        ),
+    },
+)
 
 
 class ResultsError(ValueError):
     """A results file is missing, unreadable or does not follow the schema."""
 
 
+_NAME = re.compile(r"^(?P<experiment>.+)-seed(?P<seed>\d+)\.json$")
+
+
 def file_name(experiment: str, seed: int) -> str:
     return f"{experiment}-seed{seed}.json"
 
 
+def _validator() -> Any:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(SCHEMA)
+
+
+def _where(error: Any) -> str:
+    path = ".".join(str(p) for p in error.absolute_path)
+    return f"{path or 'the file'}: {error.message}"
+
+
 def validate(results: Any, where: str = "results") -> dict[str, Any]:
-    """``results`` if it follows the schema, else ``ResultsError`` naming the problem."""
-
-    def fail(problem: str) -> ResultsError:
-        return ResultsError(f"{where}: {problem}")
-
+    """``results`` if every field follows ``SCHEMA``, else ``ResultsError`` naming one."""
     if not isinstance(results, dict):
-        raise fail("not a JSON object")
-    missing = [k for k in REQUIRED if k not in results]
-    if missing:
-        raise fail(f"missing {', '.join(missing)}")
-    if results["schema_version"] != SCHEMA_VERSION:
-        raise fail(f"schema_version {results['schema_version']!r}, expected {SCHEMA_VERSION}")
-    history = results["history"]
-    epochs = results["config"].get("epochs") if isinstance(results["config"], dict) else None
-    if not isinstance(history, dict) or not isinstance(epochs, int) or epochs <= 0:
-        raise fail("history must be an object and config.epochs a whole number > 0")
+        raise ResultsError(f"{where}: not a JSON object")
+    from jsonschema.exceptions import best_match
+
+    error = best_match(_validator().iter_errors(results))
+    if error is not None:
+        raise ResultsError(f"{where}: {_where(error)}")
+    try:
+        json.dumps(results, allow_nan=False)
+    except ValueError:
+        raise ResultsError(f"{where}: holds a NaN or infinite number") from None
+    epochs, history = results["config"]["epochs"], results["history"]
     for key in HISTORY_KEYS:
-        values = history.get(key)
-        if not isinstance(values, list) or len(values) != epochs:
-            got = len(values) if isinstance(values, list) else "none"
-            raise fail(f"history.{key} must list {epochs} epochs, has {got}")
-        if not all(isinstance(v, int | float) and math.isfinite(v) for v in values):
-            raise fail(f"history.{key} holds a value that is not a finite number")
+        if len(history[key]) != epochs:
+            raise ResultsError(
+                f"{where}: history.{key} must list {epochs} epochs, has {len(history[key])}"
+            )
     if history["epoch"] != list(range(1, epochs + 1)):
-        raise fail(f"history.epoch must run 1..{epochs}")
+        raise ResultsError(f"{where}: history.epoch must run 1..{epochs}")
     return results
+
+
+def build(**fields: Any) -> dict[str, Any]:
+    """A validated results dict from its top-level fields (all but ``schema_version``),
+    as a reader will read it back (tuples become lists, numpy numbers Python ones)."""
+    try:
+        text = json.dumps({"schema_version": SCHEMA_VERSION, **fields}, allow_nan=False,
+                          default=_plain)  # fmt: skip
+    except ValueError:
+        raise ResultsError("results: holds a NaN or infinite number") from None
+    return validate(json.loads(text))
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item"):  # a numpy scalar
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def write(path: Path, results: dict[str, Any]) -> Path:
@@ -91,14 +230,35 @@ def write(path: Path, results: dict[str, Any]) -> Path:
     return atomic_write(Path(path), lambda f: f.write(text.encode("utf-8")))
 
 
+class _NotFiniteError(ValueError):
+    pass
+
+
+def _no_constant(name: str) -> None:
+    raise _NotFiniteError(name)  # Python's json reads NaN and Infinity, which JSON does not allow
+
+
 def read(path: Path) -> dict[str, Any]:
-    """The validated results in ``path``."""
+    """The validated results in ``path``; its name must say its experiment and seed."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_bytes().decode("utf-8")
     except OSError as exc:
         raise ResultsError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ResultsError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     try:
-        results = json.loads(text)
+        results = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise ResultsError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    return validate(results, str(path))
+    except _NotFiniteError as exc:
+        raise ResultsError(f"{path}: holds a NaN or infinite number ({exc})") from None
+    except (ValueError, RecursionError) as exc:
+        raise ResultsError(f"{path}: not valid JSON ({exc})") from None
+    validate(results, str(path))
+    named = _NAME.match(Path(path).name)
+    if named and file_name(results["experiment"], results["seed"]) != Path(path).name:
+        raise ResultsError(
+            f"{path}: holds {results['experiment']} seed {results['seed']}, "
+            "not what its name says (a copied file?)"
+        )
+    return results

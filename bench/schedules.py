@@ -27,9 +27,12 @@ Decisions the post leaves open:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, fields
 from numbers import Real
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+from bench.checks import whole_number
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -45,27 +48,59 @@ def _is_number(value: object) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _positive(name: str, value: object) -> None:
-    _check(name, value, "a finite number > 0", _is_number(value) and value > 0)
+Rule = Callable[[str, object], None]
 
 
-def _non_negative(name: str, value: object) -> None:
-    _check(name, value, "a finite number >= 0", _is_number(value) and value >= 0)
+def _rule(allowed: str, ok: Callable[[float], bool]) -> Rule:
+    """A check of a number: ``ValueError`` "NAME must be ALLOWED, got VALUE" unless ``ok``."""
+    return lambda name, value: _check(name, value, allowed, _is_number(value) and ok(value))
 
 
-class LearningRateDecay:
-    """Base of every schedule: ``self(i)`` is the rate at step ``i`` of ``unit``."""
+_positive = _rule("a finite number > 0", lambda v: v > 0)
+_non_negative = _rule("a finite number >= 0", lambda v: v >= 0)
+_up_to_one = _rule("in (0, 1]", lambda v: 0 < v <= 1)
+_inside_unit = _rule("in (0, 1)", lambda v: 0 < v < 1)
+_unit = _rule("in [0, 1]", lambda v: 0 <= v <= 1)
+
+
+def _one_of(allowed: tuple[str, ...]) -> Rule:
+    return lambda name, value: _check(name, value, f"one of {', '.join(allowed)}",
+                                      value in allowed)  # fmt: skip
+
+
+# Every schedule is a dataclass whose arguments each name their check (``_arg``), applied
+# at construction by ``_Checked.__post_init__``: a typo fails before an hour of training.
+_schedule = dataclass(repr=False, eq=False)
+
+
+def _arg(default: Any, check: Rule) -> Any:
+    return field(default=default, metadata={"check": check})
+
+
+class _Checked:
+    def __post_init__(self) -> None:
+        for f in fields(self):  # type: ignore[arg-type]
+            f.metadata["check"](f.name, getattr(self, f.name))
+
+
+class LearningRateDecay(_Checked):
+    """Base of every schedule: ``self(i)`` is the rate at step ``i`` of ``unit``, which a
+    schedule gives as ``rate(i)``."""
 
     unit = "Epoch"
 
-    def __call__(self, epoch: int) -> float:
+    def __call__(self, step: int) -> float:
+        _non_negative(self.unit.lower(), step)
+        return float(self.rate(step))
+
+    def rate(self, step: int) -> float:
         raise NotImplementedError
 
     def rate_at(self, iteration: int, steps_per_epoch: int) -> float:
         """The rate of update ``iteration`` (0-based) when an epoch has ``steps_per_epoch``
         updates: a per-epoch schedule holds its epoch's rate for the whole epoch, as
         ``LearningRateScheduler`` does."""
-        _positive("steps_per_epoch", steps_per_epoch)
+        whole_number("steps_per_epoch", steps_per_epoch)
         return self(iteration // steps_per_epoch)
 
     def __repr__(self) -> str:
@@ -81,8 +116,8 @@ class LearningRateDecay:
     ) -> list[float]:
         """The rate used by the first (or last) batch of each of ``epochs`` epochs (for a
         per-epoch schedule both are ``table(epochs)``)."""
-        _positive("epochs", epochs)
-        _positive("steps_per_epoch", steps_per_epoch)
+        whole_number("epochs", epochs)
+        whole_number("steps_per_epoch", steps_per_epoch)
         _check("batch", batch, "'first' or 'last'", batch in ("first", "last"))
         offset = 0 if batch == "first" else steps_per_epoch - 1
         return [self.rate_at(e * steps_per_epoch + offset, steps_per_epoch) for e in range(epochs)]
@@ -104,6 +139,7 @@ class LearningRateDecay:
         return rate_figure(steps, self.table(steps), title, xlabel=f"{self.unit} #")
 
 
+@_schedule
 class StepDecay(LearningRateDecay):
     """``initAlpha * factor ** floor((1 + epoch) / dropEvery)`` (the post's code).
 
@@ -112,53 +148,41 @@ class StepDecay(LearningRateDecay):
     the floor; its code, which we follow, has it.
     """
 
-    def __init__(self, initAlpha: float = 0.01, factor: float = 0.25, dropEvery: int = 10):
-        _positive("initAlpha", initAlpha)
-        _check("factor", factor, "in (0, 1]", _is_number(factor) and 0 < factor <= 1)
-        _positive("dropEvery", dropEvery)
-        self.initAlpha = initAlpha
-        self.factor = factor
-        self.dropEvery = dropEvery
+    initAlpha: float = _arg(0.01, _positive)
+    factor: float = _arg(0.25, _up_to_one)
+    dropEvery: int = _arg(10, _positive)
 
-    def __call__(self, epoch: int) -> float:
-        _non_negative("epoch", epoch)
+    def rate(self, epoch: int) -> float:
         exp = math.floor((1 + epoch) / self.dropEvery)
-        return float(self.initAlpha * self.factor**exp)
+        return self.initAlpha * self.factor**exp
 
 
+@_schedule
 class PolynomialDecay(LearningRateDecay):
     """``initAlpha * (1 - epoch / maxEpochs) ** power``; ``power=1`` is linear decay.
 
     Past ``maxEpochs`` the base is clamped at 0 (see the module docstring).
     """
 
-    def __init__(self, maxEpochs: int = 100, initAlpha: float = 0.01, power: float = 1.0):
-        _positive("maxEpochs", maxEpochs)
-        _positive("initAlpha", initAlpha)
-        _non_negative("power", power)
-        self.maxEpochs = maxEpochs
-        self.initAlpha = initAlpha
-        self.power = power
+    maxEpochs: int = _arg(100, _positive)
+    initAlpha: float = _arg(0.01, _positive)
+    power: float = _arg(1.0, _non_negative)
 
-    def __call__(self, epoch: int) -> float:
-        _non_negative("epoch", epoch)
+    def rate(self, epoch: int) -> float:
         base = max(0.0, 1 - (epoch / float(self.maxEpochs)))
-        return float(self.initAlpha * base**self.power)
+        return self.initAlpha * base**self.power
 
 
+@_schedule
 class ExponentialDecay(LearningRateDecay):
     """``initAlpha * decayRate ** epoch``: the exponential decay the post names and leaves
     out; Keras' ``ExponentialDecay(decay_steps=steps_per_epoch, staircase=True)``."""
 
-    def __init__(self, initAlpha: float = 0.01, decayRate: float = 0.95):
-        _positive("initAlpha", initAlpha)
-        _check("decayRate", decayRate, "in (0, 1]", _is_number(decayRate) and 0 < decayRate <= 1)
-        self.initAlpha = initAlpha
-        self.decayRate = decayRate
+    initAlpha: float = _arg(0.01, _positive)
+    decayRate: float = _arg(0.95, _up_to_one)
 
-    def __call__(self, epoch: int) -> float:
-        _non_negative("epoch", epoch)
-        return float(self.initAlpha * self.decayRate**epoch)
+    def rate(self, epoch: int) -> float:
+        return self.initAlpha * self.decayRate**epoch
 
 
 class IterationDecay(LearningRateDecay):
@@ -170,6 +194,7 @@ class IterationDecay(LearningRateDecay):
         return self(iteration)
 
 
+@_schedule
 class TimeBasedDecay(IterationDecay):
     """Keras' old optimizer ``decay`` (the post's "standard"): ``initAlpha / (1 + decay * t)``.
 
@@ -177,20 +202,17 @@ class TimeBasedDecay(IterationDecay):
     and the rate falls after every batch, not every epoch - the post's point.
     """
 
-    def __init__(self, initAlpha: float = 0.01, decay: float = 0.0):
-        _positive("initAlpha", initAlpha)
-        _non_negative("decay", decay)
-        self.initAlpha = initAlpha
-        self.decay = decay
+    initAlpha: float = _arg(0.01, _positive)
+    decay: float = _arg(0.0, _non_negative)
 
-    def __call__(self, iteration: int) -> float:
-        _non_negative("iteration", iteration)
-        return float(self.initAlpha / (1 + self.decay * iteration))
+    def rate(self, iteration: int) -> float:
+        return self.initAlpha / (1 + self.decay * iteration)
 
 
 CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
 
 
+@_schedule
 class CyclicLR(IterationDecay):
     """Cyclical learning rates (Smith, 2017) with the Keras ``CyclicLR`` callback's names.
 
@@ -201,28 +223,18 @@ class CyclicLR(IterationDecay):
     ``t`` uses the formula at ``t``.
     """
 
-    def __init__(
-        self,
-        base_lr: float = 0.001,
-        max_lr: float = 0.006,
-        step_size: int = 2000,
-        mode: str = "triangular",
-        gamma: float = 1.0,
-    ):
-        _positive("base_lr", base_lr)
-        _check("max_lr", max_lr, f"a finite number >= base_lr ({base_lr!r})",
-               _is_number(max_lr) and max_lr >= base_lr)  # fmt: skip
-        _positive("step_size", step_size)
-        _check("mode", mode, f"one of {', '.join(CYCLIC_MODES)}", mode in CYCLIC_MODES)
-        _check("gamma", gamma, "in (0, 1]", _is_number(gamma) and 0 < gamma <= 1)
-        self.base_lr = base_lr
-        self.max_lr = max_lr
-        self.step_size = step_size
-        self.mode = mode
-        self.gamma = gamma
+    base_lr: float = _arg(0.001, _positive)
+    max_lr: float = _arg(0.006, _positive)  # and >= base_lr: __post_init__
+    step_size: int = _arg(2000, _positive)
+    mode: str = _arg("triangular", _one_of(CYCLIC_MODES))
+    gamma: float = _arg(1.0, _up_to_one)
 
-    def __call__(self, iteration: int) -> float:
-        _non_negative("iteration", iteration)
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check("max_lr", self.max_lr, f"a finite number >= base_lr ({self.base_lr!r})",
+               self.max_lr >= self.base_lr)  # fmt: skip
+
+    def rate(self, iteration: int) -> float:
         cycle = math.floor(1 + iteration / (2 * self.step_size))
         x = abs(iteration / self.step_size - 2 * cycle + 1)
         if self.mode == "triangular":
@@ -231,7 +243,7 @@ class CyclicLR(IterationDecay):
             scale = 1 / 2.0 ** (cycle - 1)
         else:
             scale = self.gamma**iteration
-        return float(self.base_lr + (self.max_lr - self.base_lr) * max(0.0, 1 - x) * scale)
+        return self.base_lr + (self.max_lr - self.base_lr) * max(0.0, 1 - x) * scale
 
 
 def _cosine(start: float, end: float, fraction: float) -> float:
@@ -239,6 +251,7 @@ def _cosine(start: float, end: float, fraction: float) -> float:
     return end + (start - end) / 2 * (1 + math.cos(math.pi * fraction))
 
 
+@_schedule
 class OneCycle(IterationDecay):
     """One cycle (Smith, 2018), as PyTorch's ``OneCycleLR`` (two phases, cosine).
 
@@ -247,67 +260,37 @@ class OneCycle(IterationDecay):
     last update. Past ``total_steps`` it stays at the final rate (PyTorch raises there).
     """
 
-    def __init__(
-        self,
-        max_lr: float = 0.1,
-        total_steps: int = 1000,
-        pct_start: float = 0.3,
-        div_factor: float = 25.0,
-        final_div_factor: float = 1e4,
-    ):
-        _positive("max_lr", max_lr)
-        _check("total_steps", total_steps, "a whole number >= 2",
-               isinstance(total_steps, int) and not isinstance(total_steps, bool)
-               and total_steps >= 2)  # fmt: skip
-        _check("pct_start", pct_start, "in (0, 1)", _is_number(pct_start) and 0 < pct_start < 1)
-        _positive("div_factor", div_factor)
-        _positive("final_div_factor", final_div_factor)
-        self.max_lr = max_lr
-        self.total_steps = total_steps
-        self.pct_start = pct_start
-        self.div_factor = div_factor
-        self.final_div_factor = final_div_factor
+    max_lr: float = _arg(0.1, _positive)
+    total_steps: int = _arg(1000, lambda name, value: whole_number(name, value, minimum=2))
+    pct_start: float = _arg(0.3, _inside_unit)
+    div_factor: float = _arg(25.0, _positive)
+    final_div_factor: float = _arg(1e4, _positive)
 
-    def __call__(self, iteration: int) -> float:
-        _non_negative("iteration", iteration)
+    def rate(self, iteration: int) -> float:
         initial = self.max_lr / self.div_factor
         final = initial / self.final_div_factor
         peak = float(self.pct_start * self.total_steps) - 1
         last = self.total_steps - 1
         if iteration <= peak:
-            return float(_cosine(initial, self.max_lr, iteration / peak))
-        return float(_cosine(self.max_lr, final, min(1.0, (iteration - peak) / (last - peak))))
+            return _cosine(initial, self.max_lr, iteration / peak)
+        return _cosine(self.max_lr, final, min(1.0, (iteration - peak) / (last - peak)))
 
 
+@_schedule
 class WarmupCosineDecay(IterationDecay):
     """Linear warm-up from ``initAlpha`` to ``warmupTarget`` over ``warmupSteps`` updates,
     then cosine decay to ``alpha * warmupTarget`` over ``decaySteps`` (and flat after):
     Keras' ``CosineDecay(initAlpha, decaySteps, alpha, warmup_target, warmup_steps)``."""
 
-    def __init__(
-        self,
-        initAlpha: float = 0.0,
-        warmupTarget: float = 0.1,
-        warmupSteps: int = 0,
-        decaySteps: int = 1000,
-        alpha: float = 0.0,
-    ):
-        _non_negative("initAlpha", initAlpha)
-        _positive("warmupTarget", warmupTarget)
-        _non_negative("warmupSteps", warmupSteps)
-        _positive("decaySteps", decaySteps)
-        _check("alpha", alpha, "in [0, 1]", _is_number(alpha) and 0 <= alpha <= 1)
-        self.initAlpha = initAlpha
-        self.warmupTarget = warmupTarget
-        self.warmupSteps = warmupSteps
-        self.decaySteps = decaySteps
-        self.alpha = alpha
+    initAlpha: float = _arg(0.0, _non_negative)
+    warmupTarget: float = _arg(0.1, _positive)
+    warmupSteps: int = _arg(0, _non_negative)
+    decaySteps: int = _arg(1000, _positive)
+    alpha: float = _arg(0.0, _unit)
 
-    def __call__(self, iteration: int) -> float:
-        _non_negative("iteration", iteration)
+    def rate(self, iteration: int) -> float:
         if iteration < self.warmupSteps:
             rise = (self.warmupTarget - self.initAlpha) * iteration / self.warmupSteps
-            return float(self.initAlpha + rise)
+            return self.initAlpha + rise
         done = min(iteration - self.warmupSteps, self.decaySteps) / self.decaySteps
-        end = self.alpha * self.warmupTarget
-        return float(_cosine(self.warmupTarget, end, done))
+        return _cosine(self.warmupTarget, self.alpha * self.warmupTarget, done)

@@ -1,4 +1,4 @@
-"""One run of the post's ``train.py``: build, fit, evaluate, write results and plots.
+"""One run of the post's ``train.py``: build, fit, evaluate, return its results.
 
 The post's script, line for line where it still works: ``ResNet.build`` with its
 arguments, SGD with momentum 0.9 (and Keras' time-based decay for "standard", through
@@ -14,12 +14,9 @@ scikit-learn's ``classification_report``. What differs, and why:
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import datetime
 import hashlib
 import json
-import shutil
 import time
 import types
 from pathlib import Path
@@ -27,21 +24,21 @@ from typing import Any
 
 import numpy as np
 
-from bench import compat, data, experiments, files, plots, results
+from bench import compat, data, experiments, results, state
 from bench.compat import keras, tf
 from bench.resnet import ResNet, forward_flops
 
 
-class EpochStats(keras.callbacks.Callback):
-    """Per epoch: the applied rate, wall seconds, training ms/step and images/s.
+class EpochLog(keras.callbacks.CSVLogger):
+    """Keras' CSVLogger, each row with the suite's measures: the applied rate, wall seconds,
+    training ms/step and images/s (as ``bench_<measure>``).
 
-    They go into the epoch's logs as ``bench_*`` so that Keras' CSVLogger, next in the
-    list, records them with Keras' own metrics; ``HideStats`` then takes them out again
-    before the progress bar and History see them.
+    The measures go into the row only, never into the logs that Keras' progress bar and
+    History share, so where the other callbacks stand in the list does not matter to it.
     """
 
-    def __init__(self, train_images: int):
-        super().__init__()
+    def __init__(self, path: Path, train_images: int):
+        super().__init__(str(path), append=True)
         self.train_images = train_images
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -59,16 +56,14 @@ class EpochStats(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         train_seconds = self.train_end - self.train_start
-        logs["bench_lr"] = self.last_lr
-        logs["bench_seconds"] = time.perf_counter() - self.epoch_start
-        logs["bench_ms_per_step"] = 1000 * train_seconds / self.steps
-        logs["bench_images_per_second"] = self.train_images / train_seconds
-
-
-class HideStats(keras.callbacks.Callback):
-    def on_epoch_end(self, epoch, logs=None):
-        for key in results.MEASURES:  # in the CSV log as bench_<key>
-            logs.pop(f"bench_{key}", None)
+        measures = {
+            "lr": self.last_lr,
+            "seconds": time.perf_counter() - self.epoch_start,
+            "ms_per_step": 1000 * train_seconds / self.steps,
+            "images_per_second": self.train_images / train_seconds,
+        }
+        row = {**(logs or {}), **{f"bench_{k}": measures[k] for k in results.MEASURES}}
+        super().on_epoch_end(epoch, row)
 
 
 class EpochOrder(keras.callbacks.Callback):
@@ -109,69 +104,6 @@ def batches(
     return ds.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(tf.data.AUTOTUNE)
 
 
-# --- the run's state, for resuming (bench.train.run's state_dir) ---
-
-IDENTITY = "run.json"
-LOG = "history.csv"
-BACKUP = "backup"
-
-
-def prepare_state(state_dir: Path, identity: dict[str, Any], force: bool = False) -> bool:
-    """Ready ``state_dir`` for a run; True when it holds an interrupted run to resume.
-
-    A run resumes only with the settings it started with (``identity``); anything else is
-    a ``ValueError`` unless ``force``, which throws the old state away.
-    """
-    state_dir = Path(state_dir)
-    if force and state_dir.exists():
-        shutil.rmtree(state_dir)
-    path = state_dir / IDENTITY
-    if path.exists():
-        try:
-            saved = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            saved = None
-        if saved != identity:
-            differ = sorted(k for k in identity if not saved or saved.get(k) != identity[k])
-            raise ValueError(
-                f"{state_dir} holds an interrupted run with other settings ({', '.join(differ)}"
-                "): run the same command as before to resume it, or add --force to start over"
-            )
-        if (state_dir / BACKUP).exists():
-            return True
-    state_dir.mkdir(parents=True, exist_ok=True)
-    (state_dir / LOG).unlink(missing_ok=True)  # rows of an epoch that was never backed up
-    text = json.dumps(identity, indent=1, sort_keys=True)
-    files.atomic_write(path, lambda f: f.write(text.encode("utf-8")))
-    return False
-
-
-def _log_rows(path: Path) -> dict[int, dict[str, str]]:
-    """The CSV log's rows by 0-based epoch (a re-run epoch's last row wins)."""
-    with Path(path).open(newline="", encoding="utf-8") as f:
-        return {int(row["epoch"]): row for row in csv.DictReader(f)}
-
-
-def read_log(path: Path, epochs: int) -> dict[str, list[float]]:
-    """The per-epoch history from the CSV log, one row per epoch (a re-run epoch's last)."""
-    rows = _log_rows(path)
-    if sorted(rows) != list(range(epochs)):
-        raise RuntimeError(f"{path} logs epochs {sorted(rows)}, expected 0..{epochs - 1}")
-    ordered = [rows[e] for e in range(epochs)]
-    history = {"epoch": list(range(1, epochs + 1))}
-    history |= {k: [float(r[k]) for r in ordered] for k in results.KERAS_METRICS}
-    history |= {k: [float(r[f"bench_{k}"]) for r in ordered] for k in results.MEASURES}
-    return history
-
-
-def finish(state_dir: Path) -> None:
-    """Drop a finished run's state (its results file holds everything), and the folder of
-    states once it is empty."""
-    shutil.rmtree(state_dir, ignore_errors=True)
-    with contextlib.suppress(OSError):
-        Path(state_dir).parent.rmdir()
-
-
 def _fingerprint(dataset: data.Dataset) -> str:
     digest = hashlib.sha256()
     for array in (dataset.train_x, dataset.train_y, dataset.test_x, dataset.test_y):
@@ -202,76 +134,123 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
+def identity(run: experiments.Run, checksum: str) -> dict[str, Any]:
+    """Everything that defines ``run``'s training: a state resumes, and a results file
+    counts as this run's, only when all of it is the same."""
+    e = run.experiment
+    return {
+        "experiment": e.name,
+        "epochs": e.epochs,
+        "seed": run.seed,
+        "batch_size": e.batch_size,
+        "dataset": run.dataset,
+        "subset": run.subset,
+        "model_args": json.loads(json.dumps(e.model_args)),
+        "schedule_args": e.schedule_args,
+        "plateau": e.plateau,
+        "deterministic": run.deterministic,
+        "data_sha256": checksum,
+    }
+
+
 def run(
-    experiment: experiments.Experiment,
+    run: experiments.Run,
     dataset: data.Dataset,
     *,
-    epochs: int,
-    seed: int,
-    batch_size: int,
     state_dir: Path,
-    subset: int | None = None,
-    deterministic: bool = False,
     force: bool = False,
     verbose: int = 1,
 ) -> dict[str, Any]:
-    """Train ``experiment`` on ``dataset`` and return its results (see ``bench.results``).
+    """Train ``run`` on ``dataset`` and return its results (``bench.results``).
 
-    The training state lives in ``state_dir`` (Keras' BackupAndRestore, and a CSVLogger
-    of every epoch): the same call after an interruption continues where it stopped.
-    ``deterministic`` adds TensorFlow's op determinism to the seeding.
+    The training state lives in ``state_dir`` (``bench.state``): the same call after an
+    interruption continues where it stopped. ``run.deterministic`` adds TensorFlow's op
+    determinism to the seeding.
     """
-    started = _now()
+    started, experiment = _now(), run.experiment
     checksum = _fingerprint(dataset)
-    identity = {
-        "experiment": experiment.name,
-        "epochs": epochs,
-        "seed": seed,
-        "batch_size": batch_size,
-        "dataset": dataset.name,
-        "subset": subset,
-        "model_args": json.loads(json.dumps(experiment.model_args)),
-        "schedule_args": experiment.schedule_args,
-        "plateau": experiment.plateau,
-        "deterministic": deterministic,
-        "data_sha256": checksum,
-    }
-    if prepare_state(state_dir, identity, force):
+    if state.prepare(state_dir, identity(run, checksum), force):
         print(f"[INFO] resuming the interrupted run kept in {state_dir}")
-    keras.utils.set_random_seed(seed)
-    if deterministic:
+    keras.utils.set_random_seed(run.seed)
+    if run.deterministic:
         tf.config.experimental.enable_op_determinism()
     classes = len(dataset.class_names)
     model = ResNet.build(**{**experiment.model_args, "classes": classes})
-    steps = experiments.steps_per_epoch(len(dataset.train_y), batch_size)
-    schedule = experiment.schedule(epochs, steps)
-    model.compile(
-        loss=experiments.LOSS, optimizer=_optimizer(experiment, schedule, epochs, steps),
-        metrics=list(experiments.METRICS),
+    steps = experiments.steps_per_epoch(len(dataset.train_y), experiment.batch_size)
+    schedule = experiment.schedule(experiment.epochs, steps)
+    model.compile(loss=experiments.LOSS, optimizer=_optimizer(experiment, schedule, steps),
+                  metrics=list(experiments.METRICS))  # fmt: skip
+    _fit(model, run, dataset, schedule, state_dir, verbose)
+    history = state.read_log(state_dir / state.LOG, experiment.epochs)
+    print("[INFO] evaluating network...")
+    evaluation = _evaluate(model, dataset, experiment.batch_size)
+    return results.build(
+        experiment=experiment.name,
+        config=_config(run, schedule, classes, forward_flops(model)),
+        seed=run.seed,
+        dataset={"name": dataset.name, "subset": run.subset,
+                 "train_images": len(dataset.train_y), "test_images": len(dataset.test_y),
+                 "steps_per_epoch": steps, "source": dataset.source, "sha256": checksum},
+        environment={**compat.environment(), "git_commit": _git_commit()},
+        started=started,
+        finished=_now(),
+        history=history,
+        evaluation=evaluation,
     )  # fmt: skip
-    order = EpochOrder(seed)
+
+
+def _callbacks(run: experiments.Run, schedule: Any, state_dir: Path, images: int) -> list[Any]:
+    """The run's callbacks. Keras calls them in list order, and one order matters: an
+    epoch's CSV row must be written before its backup, or a kill between the two would
+    resume past an epoch the log never saw. Checked here, not left to a comment."""
+    order = EpochOrder(run.seed)
     callbacks = [
         order,
-        *_rate_callbacks(experiment, schedule, state_dir / LOG),
-        EpochStats(len(dataset.train_y)),
-        keras.callbacks.CSVLogger(str(state_dir / LOG), append=True),
-        HideStats(),
-        compat.backup_and_restore(state_dir / BACKUP),
+        *_rate_callbacks(run.experiment, schedule, state_dir / state.LOG),
+        EpochLog(state_dir / state.LOG, images),
+        compat.backup_and_restore(state_dir / state.BACKUP),
     ]
+    _check_order(callbacks)
+    return callbacks
+
+
+def _check_order(callbacks: list[Any]) -> None:
+    def first(kind: type) -> int:
+        return next(i for i, c in enumerate(callbacks) if isinstance(c, kind))
+
+    if first(EpochLog) > first(keras.callbacks.BackupAndRestore):
+        raise RuntimeError("the run's CSV log must come before its BackupAndRestore")
+
+
+def _fit(
+    model: Any,
+    run: experiments.Run,
+    dataset: data.Dataset,
+    schedule: Any,
+    state_dir: Path,
+    verbose: int,
+) -> None:
+    classes, batch = len(dataset.class_names), run.experiment.batch_size
+    callbacks = _callbacks(run, schedule, state_dir, len(dataset.train_y))
     train_y = data.one_hot(dataset.train_y, classes)
     test_y = data.one_hot(dataset.test_y, classes)
     model.fit(
-        batches(dataset.train_x, train_y, batch_size, order),
-        validation_data=batches(dataset.test_x, test_y, batch_size),
-        epochs=epochs,
+        batches(dataset.train_x, train_y, batch, callbacks[0]),
+        validation_data=batches(dataset.test_x, test_y, batch),
+        epochs=run.experiment.epochs,
         callbacks=callbacks,
         verbose=verbose,
         shuffle=False,  # EpochOrder shuffles
     )
-    history = read_log(state_dir / LOG, epochs)
 
-    print("[INFO] evaluating network...")
-    predictions = model.predict(batches(dataset.test_x, test_y, batch_size), verbose=0)
+
+def _evaluate(model: Any, dataset: data.Dataset, batch_size: int) -> dict[str, Any]:
+    """The post's ``model.predict`` and scikit-learn's classification report."""
+    from sklearn.metrics import classification_report
+
+    classes = len(dataset.class_names)
+    test = batches(dataset.test_x, data.one_hot(dataset.test_y, classes), batch_size)
+    predictions = model.predict(test, verbose=0)
     report_args = {
         "y_true": dataset.test_y,
         "y_pred": predictions.argmax(axis=1),
@@ -279,59 +258,38 @@ def run(
         "target_names": list(dataset.class_names),
         "zero_division": 0,
     }
-    from sklearn.metrics import classification_report
-
     report_text = classification_report(**report_args)
     print(report_text)
     report = classification_report(**report_args, output_dict=True)
+    return {"accuracy": float(report["accuracy"]), "report": report, "report_text": report_text}
 
+
+def _config(run: experiments.Run, schedule: Any, classes: int, flops: int) -> dict[str, Any]:
+    e = run.experiment
     return {
-        "schema_version": results.SCHEMA_VERSION,
-        "experiment": experiment.name,
-        "config": {
-            "init_lr": experiment.init_lr,
-            "momentum": experiment.momentum,
-            "decay": experiment.decay(epochs),
-            "batch_size": batch_size,
-            "epochs": epochs,
-            "schedule": repr(schedule) if schedule is not None else None,
-            "per_iteration": experiment.per_iteration,
-            "plateau": experiment.plateau,
-            "loss": experiments.LOSS,
-            "model_args": {**experiment.model_args, "classes": classes},
-            "forward_flops_per_image": forward_flops(model),
-            "deterministic": deterministic,
-        },
-        "seed": seed,
-        "dataset": {
-            "name": dataset.name,
-            "subset": subset,
-            "train_images": len(dataset.train_y),
-            "test_images": len(dataset.test_y),
-            "steps_per_epoch": steps,
-            "source": dataset.source,
-            "sha256": checksum,
-        },
-        "environment": {**compat.environment(), "git_commit": _git_commit()},
-        "started": started,
-        "finished": _now(),
-        "history": history,
-        "evaluation": {
-            "accuracy": float(report["accuracy"]),
-            "report": report,
-            "report_text": report_text,
-        },
+        "init_lr": e.init_lr,
+        "momentum": e.momentum,
+        "decay": e.decay(e.epochs),
+        "batch_size": e.batch_size,
+        "epochs": e.epochs,
+        "schedule": repr(schedule) if schedule is not None else None,
+        "per_iteration": e.per_iteration,
+        "plateau": e.plateau,
+        "loss": experiments.LOSS,
+        "model_args": {**e.model_args, "classes": classes},
+        "forward_flops_per_image": flops,
+        "deterministic": run.deterministic,
     }
 
 
-def _optimizer(experiment: experiments.Experiment, schedule: Any, epochs: int, steps: int) -> Any:
+def _optimizer(experiment: experiments.Experiment, schedule: Any, steps: int) -> Any:
     """The post's SGD; a per-iteration schedule is its ``learning_rate`` (Keras evaluates it
     before every update), every other rate starts at the post's 1e-1."""
     if not experiment.per_iteration:
-        return compat.make_optimizer(experiment, epochs)
+        return compat.make_optimizer(experiment, experiment.epochs)
     from bench.keras_schedule import to_keras
 
-    return compat.sgd(to_keras(schedule, steps, epochs), experiment.momentum)
+    return compat.sgd(to_keras(schedule, steps, experiment.epochs), experiment.momentum)
 
 
 class ResumablePlateau(keras.callbacks.ReduceLROnPlateau):
@@ -359,7 +317,7 @@ class ResumablePlateau(keras.callbacks.ReduceLROnPlateau):
     def _replay(self, epochs: int) -> None:
         if epochs == 0:
             return
-        rows = _log_rows(self.log)
+        rows = state.log_rows(self.log)
         model, verbose = self.model, self.verbose
         stand_in = types.SimpleNamespace(optimizer=compat.sgd(self.init_lr, 0.0))
         self.set_model(stand_in)
@@ -380,24 +338,3 @@ def _rate_callbacks(experiment: experiments.Experiment, schedule: Any, log: Path
     if schedule is None or experiment.per_iteration:
         return []
     return [keras.callbacks.LearningRateScheduler(schedule)]
-
-
-def save(
-    results_data: dict[str, Any],
-    experiment: experiments.Experiment,
-    out: Path,
-    lr_plot: Path,
-    train_plot: Path,
-) -> list[Path]:
-    """Write the results JSON and the post's two plots; return the paths written."""
-    out = Path(out)
-    written = [
-        results.write(out / results.file_name(experiment.name, results_data["seed"]), results_data)
-    ]
-    title = f"Training Loss and Accuracy on {data.TITLES[results_data['dataset']['name']]}"
-    written.append(plots.save(plots.training_figure(results_data["history"], title), train_plot))
-    epochs, steps = results_data["config"]["epochs"], results_data["dataset"]["steps_per_epoch"]
-    figure = experiment.lr_figure(epochs, steps)
-    if figure is not None:  # the post draws the rate only for its own schedules
-        written.append(plots.save(figure, lr_plot))
-    return written

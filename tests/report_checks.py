@@ -13,14 +13,15 @@ SECTIONS = [
 ]  # fmt: skip
 
 
+def table_rows(text: str, section: str) -> list[list[str]]:
+    """The cells of the markdown table under ``## <section>`` (header and rule left out)."""
+    body = text.split(f"## {section}")[1].split("\n## ")[0]
+    return [[cell.strip() for cell in line.strip().strip("|").split("|")]
+            for line in body.splitlines() if line.startswith("|")][2:]  # fmt: skip
+
+
 def accuracy_rows(text: str) -> dict[str, list[str]]:
-    body = text.split("## Accuracy")[1].split("\n## ")[0]
-    rows = [
-        [cell.strip() for cell in line.strip().strip("|").split("|")]
-        for line in body.splitlines()
-        if line.startswith("|")
-    ][2:]
-    return {row[0]: row for row in rows}
+    return {row[0]: row for row in table_rows(text, "Accuracy")}
 
 
 def check_report(folder: Path, names: list[str], seeds: int, epochs: int) -> str:

@@ -1,8 +1,12 @@
-"""Hand-made results files (no training) for tests of bench.report and bench.compare."""
+"""Hand-made results files (no training) for tests of bench.report and bench.compare, built
+through ``bench.results.build``, so every example follows the one schema."""
 
-from bench import experiments, reproduce, results
+from bench import data, experiments, results, runset
 
-CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+ENVIRONMENT = {
+    "python": "3.11.7", "tensorflow": "2.x", "keras": "3.x", "numpy": "2.x", "cuda": None,
+    "cudnn": None, "cpu": "test CPU", "cpu_count": 2, "platform": "Linux", "git_commit": None,
+}  # fmt: skip
 
 
 def make_run(name, seed, accuracy, epochs=100, dataset="cifar10", device="CPU: x", ms=20.0):
@@ -11,36 +15,23 @@ def make_run(name, seed, accuracy, epochs=100, dataset="cifar10", device="CPU: x
     # plateau's rate depends on the losses; a constant one stands in.
     lr = [0.1] * epochs if experiment.plateau else experiment.epoch_rates(epochs, batch="last")
     per_class = {c: {"precision": 0.9, "recall": 0.9, "f1-score": 0.9, "support": 1000}
-                 for c in CLASSES}  # fmt: skip
-    return {
-        "schema_version": results.SCHEMA_VERSION,
-        "experiment": name,
-        "config": {
-            "epochs": epochs,
-            "batch_size": 128,
-            "init_lr": 0.1,
-            "momentum": 0.9,
-            "model_args": {
-                **experiments.MODEL_ARGS,
-                "stages": [9, 9, 9],
-                "filters": [64, 64, 128, 256],
-            },
-            "forward_flops_per_image": 265_163_776,
-        },
-        "seed": seed,
-        "dataset": {
-            "name": dataset,
-            "subset": None,
-            "train_images": 50_000,
-            "test_images": 10_000,
-            "steps_per_epoch": 391,
-            "source": "test",
-            "sha256": "ab" * 32,
-        },
-        "environment": {"tensorflow": "2.x", "devices": [device]},
-        "started": "t0",
-        "finished": "t1",
-        "history": {
+                 for c in data.CIFAR10_CLASSES}  # fmt: skip
+    average = {"precision": 0.9, "recall": 0.9, "f1-score": 0.9, "support": 10_000}
+    model = {**experiments.MODEL_ARGS, "stages": [9, 9, 9], "filters": [64, 64, 128, 256]}
+    return results.build(
+        experiment=name,
+        config={"epochs": epochs, "batch_size": 128, "init_lr": 0.1, "momentum": 0.9,
+                "decay": experiment.decay(epochs), "schedule": None, "deterministic": False,
+                "loss": experiments.LOSS, "model_args": model,
+                "forward_flops_per_image": 265_163_776},
+        seed=seed,
+        dataset={"name": dataset, "subset": None, "train_images": 50_000,
+                 "test_images": 10_000, "steps_per_epoch": 391, "source": "test",
+                 "sha256": "ab" * 32},
+        environment={**ENVIRONMENT, "devices": [device]},
+        started="2026-01-01T00:00:00+00:00",
+        finished="2026-01-01T01:00:00+00:00",
+        history={
             "epoch": list(range(1, epochs + 1)),
             "loss": [1.0] * epochs,
             "accuracy": [0.9] * epochs,
@@ -51,19 +42,18 @@ def make_run(name, seed, accuracy, epochs=100, dataset="cifar10", device="CPU: x
             "ms_per_step": [90.0] + [ms] * (epochs - 1),
             "images_per_second": [1000.0] + [6400.0] * (epochs - 1),
         },
-        "evaluation": {
+        evaluation={
             "accuracy": accuracy,
-            "report": {**per_class, "accuracy": accuracy},
+            "report": {**per_class, "accuracy": accuracy, "macro avg": average,
+                       "weighted avg": average},
             "report_text": "",
         },
-    }
+    )  # fmt: skip
 
 
 def folder_of(tmp_path, runs, plan=None):
     for run in runs:
-        results.write(
-            tmp_path / reproduce.RUNS / results.file_name(run["experiment"], run["seed"]), run
-        )
+        results.write(runset.results_path(tmp_path, run["experiment"], run["seed"]), run)
     if plan is not None:
-        reproduce.write_plan(tmp_path, plan)
+        runset.write_plan(tmp_path, plan)
     return tmp_path

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from bench import data, experiments, results, train
+from bench import data, experiments, lifecycle, plots, results
 
 pytestmark = pytest.mark.smoke
 
@@ -37,12 +37,13 @@ def tiny():
 
 @pytest.mark.parametrize("name", list(experiments.EXPERIMENTS))
 def test_each_experiment_trains_and_records_its_rates(name, tiny, tmp_path, derivation):
-    experiment = experiments.get(name)
-    run = train.run(experiment, tiny, epochs=EPOCHS, seed=0, batch_size=BATCH, subset=SUBSET,
-                    state_dir=tmp_path / "state", verbose=0)  # fmt: skip
-    written = train.save(run, experiment, tmp_path, tmp_path / "lr.png", tmp_path / "t.png")
-    saved = results.read(tmp_path / results.file_name(name, 0))
-    assert written[0] == tmp_path / f"{name}-seed0.json"
+    experiment = experiments.configure(name, epochs=EPOCHS, batch_size=BATCH)
+    run = experiments.Run(experiment, seed=0, dataset="digits", subset=SUBSET)
+    path = tmp_path / results.file_name(name, 0)
+    trained = lifecycle.complete(run, lambda: tiny, path, tmp_path / "state", verbose=0)
+    saved = results.read(path)
+    assert saved == trained and not (tmp_path / "state").exists()
+    plots.save_run_figures(saved, experiment, tmp_path / "lr.png", tmp_path / "t.png")
 
     steps = experiments.steps_per_epoch(SUBSET, BATCH)
     want = _float32(derivation.table(EPOCHS, steps)[GOLDEN_COLUMN[name]])

@@ -16,6 +16,8 @@ from bench import data, golden
 import cifar_files as cf
 
 ROOT = Path(__file__).resolve().parents[2]
+# bench.checks.whole_number's message, for every whole number a user gives.
+POSITIVE, NON_NEGATIVE = "must be a whole number > 0, got", "must be a whole number >= 0, got"
 TINY = ["--dataset", "digits", "-e", "1", "--subset", "20", "--model", "quick"]
 
 
@@ -46,15 +48,16 @@ CASES = {
     "unknown schedule": (["train", *TINY, "-s", "cosine"], None, {}, "unknown schedule 'cosine'"),
     "unknown schedule (reproduce)": (["reproduce", "--quick", "--schedules", "step,cos"], None, {},
                                      "unknown schedule 'cos'"),
-    "zero epochs": (["train", *TINY, "-e", "0"], None, {}, "epochs must be > 0, got 0"),
-    "negative epochs": (["train", *TINY, "-e", "-3"], None, {}, "epochs must be > 0, got -3"),
+    "zero epochs": (["train", *TINY, "-e", "0"], None, {}, f"epochs {POSITIVE} 0"),
+    "negative epochs": (["train", *TINY, "-e", "-3"], None, {}, f"epochs {POSITIVE} -3"),
     "epochs not a number": (["train", *TINY, "-e", "two"], None, {}, "invalid int value: 'two'"),
-    "zero batch size": (["train", *TINY, "--batch-size", "0"], None, {}, "batch-size must be > 0"),
-    "zero subset": (["train", *TINY, "--subset", "0"], None, {}, "subset must be > 0"),
+    "zero batch size": (["train", *TINY, "--batch-size", "0"], None, {},
+                        f"batch-size {POSITIVE} 0"),
+    "zero subset": (["train", *TINY, "--subset", "0"], None, {}, f"subset {POSITIVE} 0"),
     "subset larger than the data": (["train", *TINY, "--subset", "5000"], None, {},
                                     "subset must be between 10 (one image per class)"),
-    "negative seed": (["train", *TINY, "--seed", "-1"], None, {}, "seed must be >= 0"),
-    "zero seeds": (["reproduce", "--quick", "--seeds", "0"], None, {}, "seeds must be > 0"),
+    "negative seed": (["train", *TINY, "--seed", "-1"], None, {}, f"seed {NON_NEGATIVE} -1"),
+    "zero seeds": (["reproduce", "--quick", "--seeds", "0"], None, {}, f"seeds {POSITIVE} 0"),
     "unknown dataset": (["train", *TINY, "--dataset", "mnist"], None, {}, "invalid choice"),
     "missing CIFAR-10": (["train", "-e", "1"], None, {data.CIFAR10_ENV: "{tmp}/nowhere"},
                          "no CIFAR-10 at"),

@@ -8,6 +8,7 @@ which say explicitly where Keras 2 and Keras 3 differ.
 import json
 
 import pytest
+from keras_helpers import LR_HISTORY_KEY
 
 from bench import compat, data, drift
 from bench.cli import main
@@ -24,7 +25,7 @@ EXPECTED = {
     "bench.compat.sgd(1e-1, 0.9, d), this suite's stand-in": "works",
     "LearningRateScheduler(schedule) with schedule(epoch)": "works",
     'H.history["lr"] after LearningRateScheduler': (
-        "works" if compat.LR_HISTORY_KEY == "lr" else "raises"
+        "works" if LR_HISTORY_KEY == "lr" else "raises"
     ),
     "LearningRateScheduler's logged rate": "works",
     'H.history["accuracy"]': "works",
@@ -66,7 +67,7 @@ def test_ignored_decay_is_found_by_its_effect(probes):
 
 def test_logged_rate_is_float32_under_this_releases_key():
     key, _, rounded = drift.scheduler_history_value()
-    assert key == compat.LR_HISTORY_KEY
+    assert key == LR_HISTORY_KEY
     assert rounded  # 0.1 comes back as float32(0.1) = 0.10000000149011612
 
 

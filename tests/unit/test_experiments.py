@@ -69,18 +69,18 @@ def test_standard_decay_is_init_lr_over_epochs():
 
 
 @pytest.mark.parametrize(
-    ("name", "lr_plot", "train_plot"),
+    ("name", "lr_plot"),
     [
-        ("none", None, "train_no_schedule.png"),
-        ("standard", None, "train_standard_schedule.png"),
-        ("step", "lr_step_schedule.png", "train_step_schedule.png"),
-        ("linear", "lr_linear_schedule.png", "train_linear_schedule.png"),
-        ("poly", "lr_poly_schedule.png", "train_poly_schedule.png"),
+        ("none", None),
+        ("standard", None),
+        ("step", "lr_step_schedule.png"),
+        ("linear", "lr_linear_schedule.png"),
+        ("poly", "lr_poly_schedule.png"),
     ],
 )
-def test_output_names_are_the_posts(name, lr_plot, train_plot):
-    e = experiments.get(name)
-    assert (e.lr_plot, e.train_plot) == (lr_plot, train_plot)
+def test_lr_plot_names_are_the_posts(name, lr_plot):
+    # The post's output/lr_*_schedule.png; `bench schedules --plot-dir` writes them.
+    assert experiments.get(name).lr_plot == lr_plot
 
 
 def test_the_posts_cli_values_are_accepted():

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from bench import golden
+from bench.progbar import progbar
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "golden"
@@ -140,7 +141,7 @@ def test_derivation_agrees_with_every_rate_the_post_prints():
     for row in golden.epoch_lines():
         if row["lr"] is not None:
             rate = tables[row["experiment"]][row["epoch"] - 1]
-            assert golden.progbar(float(np.float32(rate))) == row["lr"], row
+            assert progbar(float(np.float32(rate))) == row["lr"], row
 
 
 # --- the transcription ---

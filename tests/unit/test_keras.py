@@ -10,23 +10,14 @@ import re
 
 import numpy as np
 import pytest
+from keras_helpers import LR_HISTORY_KEY, AppliedRates
 
-from bench import compat, experiments, golden
-from bench.compat import keras, tf
+from bench import compat, drift, experiments, golden
+from bench.compat import keras
 
 EPOCHS = experiments.EPOCHS
 X = np.linspace(0, 1, 32, dtype="float32").reshape(8, 4)
 Y = keras.utils.to_categorical(np.arange(8) % 2, 2)
-
-
-class AppliedRates(keras.callbacks.Callback):
-    """The rate the optimizer is about to apply, read at the start of every batch."""
-
-    def on_train_begin(self, logs=None):
-        self.rates = []
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.rates.append(compat.applied_lr(self.model.optimizer))
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +49,7 @@ def test_fit_logs_and_applies_the_golden_rate_every_epoch(model, name):
         callbacks=[keras.callbacks.LearningRateScheduler(schedule), applied],
     )
     want = _float32(golden.schedule_tables()[name])
-    assert [float(v) for v in history.history[compat.LR_HISTORY_KEY]] == want
+    assert [float(v) for v in history.history[LR_HISTORY_KEY]] == want
     assert applied.rates == want
     assert len(set(applied.rates)) > 1, "the optimizer's rate never changed"
 
@@ -69,7 +60,7 @@ def _progress_bar_rates(text):
     rates = {}
     for block in re.split(r"(?m)^Epoch (?=\d+/)", text)[1:]:
         epoch = int(block.split("/", 1)[0])
-        shown = re.findall(rf"{compat.LR_HISTORY_KEY}: (\S+)", block)
+        shown = re.findall(rf"{LR_HISTORY_KEY}: (\S+)", block)
         rates[epoch] = shown[-1] if shown else None
     return rates
 
@@ -95,34 +86,12 @@ def test_progress_bar_prints_the_posts_lr_column(model, name, capsys):
     assert shown == post
 
 
-class Kernel(keras.callbacks.Callback):
-    def on_train_begin(self, logs=None):
-        self.values = [float(self.model.layers[-1].kernel.numpy()[0, 0])]
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.values.append(float(self.model.layers[-1].kernel.numpy()[0, 0]))
-
-
 def _rates_from_weight_updates(name, epochs, steps):
-    """Fit a one-weight model whose gradient is always 1; recover each update's rate.
-
-    SGD with momentum m moves w by v_t = m * v_{t-1} - lr_t * g, so lr_t = m * v_{t-1} - v_t
-    with g = 1: the rate the optimizer really applied, whatever it reports.
-    """
+    """The rate each of ``epochs * steps`` updates really applied, whatever the optimizer
+    reports: recovered from a weight's movement under a gradient of 1 (``bench.drift``)."""
     experiment = experiments.get(name)
-    m = keras.Sequential(
-        [keras.Input((1,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")]
-    )
-    m.compile(
-        optimizer=compat.make_optimizer(experiment, epochs),
-        loss=lambda y, pred: tf.reduce_mean(pred),
-    )
-    kernel = Kernel()
-    ones = np.ones((steps, 1), dtype="float32")
-    m.fit(ones, ones, batch_size=1, epochs=epochs, verbose=0, shuffle=False, callbacks=[kernel])
-    moves = np.diff(kernel.values)
-    previous = np.concatenate([[0.0], moves[:-1]])
-    return experiment.momentum * previous - moves
+    optimizer = compat.make_optimizer(experiment, epochs)
+    return drift.rates_applied(optimizer, experiment.momentum, epochs * steps)
 
 
 def test_standard_really_decays_per_batch():

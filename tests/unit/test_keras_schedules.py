@@ -10,10 +10,12 @@ picks a stored value (piecewise-constant). Our tabulated schedule stores float32
 own float64 rate, so it must equal the callback's float32 rate exactly.
 """
 
+import inspect
 import itertools
 
 import numpy as np
 import pytest
+from keras_helpers import AppliedRates
 
 from bench import compat, experiments
 from bench.compat import keras, tf
@@ -101,6 +103,8 @@ def test_exponential_decay_is_keras_staircase_exponential_decay():
     assert _keras_rates(twin, steps) == pytest.approx(want, rel=2e-6)
 
 
+# Keras' CosineDecay grew a linear warm-up (warmup_target, warmup_steps) in Keras 2.13.
+COSINE_WARMUP = "warmup_target" in inspect.signature(schedules.CosineDecay).parameters
 # Keras takes cos of a float32 angle up to pi, whose ulp (2.4e-7) moves the rate by up to
 # target / 2 * 2.4e-7 = 1.2e-8 where the cosine is steep; rel 1e-6 alone fails near 0.
 COS_ABS = 1.5e-8
@@ -109,7 +113,7 @@ COS_ABS = 1.5e-8
 def test_warmup_cosine_is_keras_cosine_decay():
     ours = experiments.get("cosine-warmup").schedule(100, SPE)
     steps = [*range(0, 3 * SPE), *range(3 * SPE, 101 * SPE, 89)]
-    if compat.COSINE_WARMUP:
+    if COSINE_WARMUP:
         twin = schedules.CosineDecay(0.0, ours.decaySteps, alpha=0.0, warmup_target=0.1,
                                      warmup_steps=ours.warmupSteps)  # fmt: skip
         assert _keras_rates(twin, steps) == pytest.approx(ours.table(steps), rel=1e-6, abs=COS_ABS)
@@ -125,7 +129,7 @@ def test_warmup_cosine_is_keras_cosine_decay():
 
 def test_cosine_decay_warmup_support_is_known_for_this_keras():
     major, minor = (int(n) for n in compat.KERAS_VERSION.split(".")[:2])
-    assert compat.COSINE_WARMUP == ((major, minor) >= (2, 13))
+    assert COSINE_WARMUP == ((major, minor) >= (2, 13))
 
 
 # --- the optimizer-side schedule, and what model.fit applies ---
@@ -134,16 +138,6 @@ X = np.linspace(0, 1, 32, dtype="float32").reshape(8, 4)
 Y = keras.utils.to_categorical(np.arange(8) % 2, 2)
 BATCH, STEPS, EPOCHS = 2, 4, 5  # 8 images: 4 updates per epoch
 RATED = [name for name in experiments.ALL if experiments.get(name).schedule_class]
-
-
-class AppliedRates(keras.callbacks.Callback):
-    """The rate the optimizer is about to apply, read before every update."""
-
-    def on_train_begin(self, logs=None):
-        self.rates = []
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.rates.append(compat.applied_lr(self.model.optimizer))
 
 
 def _fit(learning_rate, callbacks=(), epochs=EPOCHS, validation=None):

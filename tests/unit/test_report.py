@@ -8,34 +8,28 @@ import math
 import re
 
 import pytest
-from report_checks import accuracy_rows
+from report_checks import accuracy_rows, table_rows
 from results_factory import folder_of, make_run
 
-from bench import data, experiments, golden, report, reproduce
+from bench import data, experiments, golden, report, reproduce, stats
 from bench.cli import main
 
 POST = {r["experiment"]: r["val_accuracy"] for r in golden.epoch_lines() if r["epoch"] == 100}
 
 
-def _rows(text, section):
-    body = text.split(f"## {section}")[1].split("\n## ")[0]
-    return [[c.strip() for c in line.strip("|").split("|")] for line in body.splitlines()
-            if line.startswith("|")][2:]  # fmt: skip
-
-
 def test_tolerance_formula():
     # 87 % on 10,000 images: binomial 0.336 points; one seed: 0.3 points assumed, twice.
     want = 2 * math.sqrt(0.87 * 0.13 / 10_000 + 0.003**2 * 2)
-    assert report.tolerance(0.87, 10_000, None, 1) == pytest.approx(want)
+    assert stats.tolerance(0.87, 10_000, None, 1) == pytest.approx(want)
     assert 100 * want == pytest.approx(1.08, abs=0.01)
-    assert report.tolerance(0.87, 10_000, 0.001, 4) < report.tolerance(0.87, 10_000, 0.01, 4)
+    assert stats.tolerance(0.87, 10_000, 0.001, 4) < stats.tolerance(0.87, 10_000, 0.01, 4)
 
 
 def test_reproduced_and_not(tmp_path):
     runs = [make_run(n, 0, POST[n] + 0.002) for n in experiments.EXPERIMENTS]
     runs[2] = make_run("step", 0, POST["step"] - 0.05)  # far below
     text = report.render(folder_of(tmp_path, runs))
-    rows = {r[0]: r for r in _rows(text, "Accuracy")}
+    rows = {r[0]: r for r in table_rows(text, "Accuracy")}
     assert rows["linear"][-1] == "reproduced"
     assert rows["step"][-1] == "below the post"
     assert rows["linear"][1] == "87.24" and rows["linear"][3] == "87.44 ± 0.00 (1)"
@@ -45,7 +39,7 @@ def test_reproduced_and_not(tmp_path):
 def test_seeds_are_averaged(tmp_path):
     runs = [make_run("linear", s, a) for s, a in enumerate([0.870, 0.872, 0.874])]
     text = report.render(folder_of(tmp_path, runs))
-    (row,) = [r for r in _rows(text, "Accuracy") if r[0] == "linear"]
+    (row,) = [r for r in table_rows(text, "Accuracy") if r[0] == "linear"]
     assert row[3] == "87.20 ± 0.20 (3)" and row[4] == "87.00 - 87.40"
 
 
@@ -79,7 +73,7 @@ def test_missing_and_failed_runs_are_marked(tmp_path):
     assert "- linear-seed0: unreadable results:" in failed and "not valid JSON" in failed
     assert "- standard-seed0: failed: RuntimeError: out of memory" in failed
     assert "- poly-seed0: missing: plan says ok but no results file" in failed
-    rows = {r[0]: r for r in _rows(text, "Accuracy")}
+    rows = {r[0]: r for r in table_rows(text, "Accuracy")}
     assert rows["poly"][3] == "missing" and rows["linear"][3] == "missing"
     assert re.search(r"\| runs finished +\| 2 of 5 +\|", text)
     assert "- ours cannot be judged against the post's (runs missing)" in text
@@ -89,10 +83,10 @@ def test_lr_and_class_tables_show_the_posts_values(tmp_path):
     text = report.render(
         folder_of(tmp_path, [make_run("step", 0, 0.868), make_run("poly", 0, 0.865)])
     )
-    lr = {(r[0], r[1]): r[2:] for r in _rows(text, "Learning rate")}
+    lr = {(r[0], r[1]): r[2:] for r in table_rows(text, "Learning rate")}
     assert lr[("step", "100")] == ["2.4414e-05", "2.4414e-05"]
     assert lr[("poly", "99")] == ["3.2000e-10", "3.2000e-10"]
-    classes = {r[0]: r for r in _rows(text, "Per-class F1")}
+    classes = {r[0]: r for r in table_rows(text, "Per-class F1")}
     assert classes["cat"][1:] == ["0.90 / 0.74", "0.90 / 0.73"]
 
 
@@ -100,7 +94,7 @@ def test_throughput_excludes_first_epoch_and_knows_h200(tmp_path):
     text = report.render(
         folder_of(tmp_path, [make_run("linear", 0, 0.87, device="GPU: NVIDIA H200")])
     )
-    rows = {r[0]: r for r in _rows(text, "Throughput")}
+    rows = {r[0]: r for r in table_rows(text, "Throughput")}
     assert rows["the post (its GPU)"][1:5] == ["86", "1,488", "34", "37"]
     assert rows["linear"][1:5] == ["20", "6,400", "10.0", "40.0"]
     # 3 x 0.265 GFLOP x 6,400 images/s = 5.09 TFLOP/s of 67
@@ -111,7 +105,7 @@ def test_not_comparable_set_up_gets_no_verdict(tmp_path):
     run = make_run("linear", 0, 0.99, epochs=12, dataset="digits")
     text = report.render(folder_of(tmp_path, [run]))
     assert "**Not comparable with the post's CIFAR-10 figures**" in text
-    (row,) = [r for r in _rows(text, "Accuracy") if r[0] == "linear"]
+    (row,) = [r for r in table_rows(text, "Accuracy") if r[0] == "linear"]
     assert row[-1] == "not comparable (not the post's set-up)" and row[-2] == "-"
 
 
@@ -137,8 +131,8 @@ def test_report_cli(tmp_path, capsys):
     ("args", "message"),
     [
         (["--schedules", "step,cosine"], "unknown schedule 'cosine'"),
-        (["--seeds", "0"], "seeds must be > 0"),
-        (["--epochs", "0"], "epochs must be > 0"),
+        (["--seeds", "0"], "seeds must be a whole number > 0, got 0"),
+        (["--epochs", "0"], "epochs must be a whole number > 0, got 0"),
         (["--quick", "--subset", "99999"], "subset must be between 10"),
     ],
 )
@@ -157,7 +151,7 @@ def test_corrupt_plan_is_a_clear_error(tmp_path, capsys):
 
 
 def test_quick_settings_are_stated():
-    quick = [reproduce.plan_experiments([n], True, None, None)[0] for n in experiments.EXPERIMENTS]
+    quick = [experiments.configure(n, quick_setup=True) for n in experiments.EXPERIMENTS]
     assert {(e.epochs, e.batch_size) for e in quick} == {(10, 64)}
     assert quick[2].schedule().dropEvery == 2  # 15 x 10/100 = 1.5, rounded: five drops
     assert quick[0].model_args["stages"] == (1, 1, 1)
@@ -168,9 +162,9 @@ def test_reproduce_reports_a_corrupt_results_file_and_renders_the_rest(tmp_path,
     # Nothing trains here: "none" is finished already, "linear"'s file is corrupt.
     folder = folder_of(tmp_path, [make_run("none", 0, POST["none"])])
     (folder / "runs" / "linear-seed0.json").write_text('{"schema_version": 1, "history"')
-    chosen = reproduce.plan_experiments(["none", "linear"], False, None, None)
+    runs = reproduce.plan_runs(["none", "linear"], 1, "digits", None, False)
     digits = data.subset(data.load_digits(), 10, seed=0)
-    failed = reproduce.run_all(folder, chosen, digits, [0], subset=None, quick=False)
+    failed = reproduce.run_all(folder, runs, digits, quick=False)
     assert failed == 1
     out, err = capsys.readouterr()
     assert "run 1 of 2: none, seed 0: finished already" in out
@@ -179,7 +173,7 @@ def test_reproduce_reports_a_corrupt_results_file_and_renders_the_rest(tmp_path,
         (folder / "runs" / "linear-seed0.json").read_text().startswith('{"schema_version": 1, "h')
     )
     text = report.write(folder).read_text()
-    rows = {r[0]: r for r in _rows(text, "Accuracy")}
+    rows = {r[0]: r for r in table_rows(text, "Accuracy")}
     assert rows["none"][3] == "84.14 ± 0.00 (1)" and rows["linear"][3] == "missing"
     assert text.count("- linear-seed0: unreadable results:") == 1
     assert "- linear-seed0: failed:" not in text  # one line per run

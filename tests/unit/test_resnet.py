@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
+from keras_helpers import producer
 
 from bench import experiments
-from bench.compat import keras, producer
+from bench.compat import keras
 from bench.resnet import ResNet
 
 

@@ -4,6 +4,7 @@ import copy
 import json
 
 import pytest
+from results_factory import make_run
 
 from bench import files, results
 
@@ -11,18 +12,7 @@ EPOCHS = 2
 
 
 def _valid():
-    return {
-        "schema_version": results.SCHEMA_VERSION,
-        "experiment": "linear",
-        "config": {"epochs": EPOCHS, "init_lr": 0.1},
-        "seed": 0,
-        "dataset": {"name": "digits"},
-        "environment": {},
-        "started": "2026-01-01T00:00:00+00:00",
-        "finished": "2026-01-01T00:01:00+00:00",
-        "history": {key: [1, 2] if key == "epoch" else [0.5, 0.25] for key in results.HISTORY_KEYS},
-        "evaluation": {"accuracy": 0.5},
-    }
+    return make_run("linear", 0, 0.5, epochs=EPOCHS)
 
 
 def test_round_trip(tmp_path):
@@ -41,13 +31,18 @@ def _broken(change):
 @pytest.mark.parametrize(
     ("change", "problem"),
     [
-        (lambda d: d.pop("history"), "missing history"),
-        (lambda d: d.update(schema_version=99), "schema_version 99, expected 1"),
+        (lambda d: d.pop("history"), "the file: 'history' is a required property"),
+        (lambda d: d.update(schema_version=99), "schema_version: 1 was expected"),
         (lambda d: d["history"]["lr"].pop(), "history.lr must list 2 epochs, has 1"),
-        (lambda d: d["history"].pop("val_loss"), "history.val_loss must list 2 epochs, has none"),
-        (lambda d: d["history"]["loss"].__setitem__(0, "x"), "history.loss holds a value that"),
-        (lambda d: d["history"].update(epoch=[0, 1]), "history.epoch must run 1..2"),
-        (lambda d: d["config"].update(epochs=0), "config.epochs a whole number > 0"),
+        (lambda d: d["history"].pop("val_loss"), "history: 'val_loss' is a required property"),
+        (lambda d: d["history"]["loss"].__setitem__(0, "x"), "history.loss.0: 'x' is not of"),
+        (lambda d: d["history"].update(epoch=[1, 3]), "history.epoch must run 1..2"),
+        (lambda d: d["config"].update(epochs=0), "config.epochs: 0 is less than the minimum"),
+        (lambda d: d["history"]["loss"].__setitem__(1, float("nan")), "a NaN or infinite"),
+        (lambda d: d["evaluation"].update(accuracy=1.5), "evaluation.accuracy: 1.5 is greater"),
+        (lambda d: d["dataset"].update(subset=True), "dataset.subset: True is not valid"),
+        (lambda d: d["environment"].pop("devices"), "'devices' is a required property"),
+        (lambda d: d.update(experiment="cosine"), "experiment: 'cosine' is not one of"),
     ],
 )
 def test_invalid_results_are_refused_on_write_and_read(tmp_path, change, problem):

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from bench import experiments, golden
+from bench.progbar import progbar
 from bench.schedules import LearningRateDecay, PolynomialDecay, StepDecay, TimeBasedDecay
 
 REL = 1e-12
@@ -55,7 +56,7 @@ def _post_printed_rates():
 def test_matches_every_rate_the_post_prints(name, epoch, printed):
     # The post prints 1-based "Epoch 98/100"; Keras called the schedule with 97.
     rate = experiments.get(name).schedule(EPOCHS)(epoch - 1)
-    assert golden.progbar(float(np.float32(rate))) == printed
+    assert progbar(float(np.float32(rate))) == printed
 
 
 def test_post_prints_the_float32_rate_not_the_float64_one():
@@ -63,8 +64,8 @@ def test_post_prints_the_float32_rate_not_the_float64_one():
     # above Keras' 1e-3 threshold, but float32(1e-3) is, hence the post's "0.0010".
     exact = TABLES["linear"][-1]
     assert exact == 1e-3
-    assert golden.progbar(exact) == "1.0000e-03"
-    assert golden.progbar(float(np.float32(exact))) == "0.0010"
+    assert progbar(exact) == "1.0000e-03"
+    assert progbar(float(np.float32(exact))) == "0.0010"
 
 
 @pytest.mark.parametrize(
@@ -72,7 +73,7 @@ def test_post_prints_the_float32_rate_not_the_float64_one():
     [(0.099, "0.0990"), (2.44140625e-05, "2.4414e-05"), (1e-11, "1.0000e-11"), (0.0011, "0.0011")],
 )
 def test_progbar_format(value, printed):
-    assert golden.progbar(value) == printed
+    assert progbar(value) == printed
 
 
 def test_step_drops_where_the_post_says():

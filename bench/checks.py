@@ -1,0 +1,33 @@
+"""The one check for the whole numbers a user gives (epochs, batch size, subset, seeds...).
+
+The CLI's argparse types and the API raise the same text, so ``-e 0`` and
+``Experiment(...).schedule(0)`` read alike: "epochs must be a whole number > 0, got 0".
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+
+def whole_number(name: str, value: object, minimum: int = 1) -> int:
+    """``value`` if it is an int (not a bool) >= ``minimum``, else ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        bound = "> 0" if minimum == 1 else f">= {minimum}"
+        raise ValueError(f"{name} must be a whole number {bound}, got {value!r}")
+    return value
+
+
+def argument(name: str, minimum: int = 1) -> Callable[[str], int]:
+    """An argparse ``type`` for ``whole_number``: text that is no int reads as argparse's
+    own "invalid int value: 'two'"; a number out of range as ``whole_number`` says."""
+
+    def parse(text: str) -> int:
+        value = int(text)  # ValueError: argparse reports "invalid int value"
+        try:
+            return whole_number(name, value, minimum)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = "int"
+    return parse

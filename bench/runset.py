@@ -1,0 +1,183 @@
+"""The run-set folder: its layout, its plan, its lock, and reading it back.
+
+::
+
+    OUT/plan.json                 what was asked for and how each run ended (rewritten,
+                                  atomically, as runs end)
+    OUT/runs/<exp>-seed<s>.json   one results file per finished run (bench.results)
+    OUT/state/<exp>-seed<s>/      an unfinished run's training state (bench.state)
+    OUT/.lock, OUT/.lock.holder   held by the one command writing the set
+    OUT/REPORT.md, OUT/*.png      bench.report's output
+
+``bench train`` writes the same files into its ``--out`` with the results file at the top
+(``OUT/<exp>-seed<s>.json``). Everything here reads or writes files only; nothing imports
+TensorFlow or a renderer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import experiments, files, results
+
+PLAN = "plan.json"
+RUNS = "runs"
+STATE = "state"
+LOCK = ".lock"
+STATUSES = ("pending", "ok", "failed", "interrupted")
+
+PLAN_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["runs"],
+    "properties": {
+        "quick": {"type": "boolean"},
+        "dataset": {"enum": ["cifar10", "digits"]},
+        "subset": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]},
+        "seeds": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+        "experiments": {"type": "array", "items": {"enum": list(experiments.ALL)}},
+        "runs": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["experiment", "seed", "file", "status"],
+                "properties": {
+                    "experiment": {"enum": list(experiments.ALL)},
+                    "seed": {"type": "integer", "minimum": 0},
+                    "file": {"type": "string", "pattern": rf"^{RUNS}/[^/]+-seed\d+\.json$"},
+                    "status": {"enum": list(STATUSES)},
+                    "error": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
+def results_path(out: Path, experiment: str, seed: int, *, in_runs: bool = True) -> Path:
+    """Where a run's results file goes: ``OUT/runs/`` in a run set, ``OUT/`` for ``train``."""
+    name = results.file_name(experiment, seed)
+    return Path(out) / RUNS / name if in_runs else Path(out) / name
+
+
+def state_dir(out: Path, experiment: str, seed: int) -> Path:
+    return Path(out) / STATE / Path(results.file_name(experiment, seed)).stem
+
+
+def new_plan(runs: list[experiments.Run], quick: bool) -> dict[str, Any]:
+    """The plan of a run set about to train ``runs``, every run pending."""
+    first = runs[0]
+    return {
+        "quick": quick,
+        "dataset": first.dataset,
+        "subset": first.subset,
+        "seeds": sorted({r.seed for r in runs}),
+        "experiments": list(dict.fromkeys(r.experiment.name for r in runs)),
+        "runs": [
+            {"experiment": r.experiment.name, "seed": r.seed,
+             "file": f"{RUNS}/{results.file_name(r.experiment.name, r.seed)}",
+             "status": "pending"}
+            for r in runs
+        ],
+    }  # fmt: skip
+
+
+def write_plan(out: Path, plan: dict[str, Any]) -> None:
+    text = json.dumps(plan, indent=1) + "\n"
+    files.atomic_write(Path(out) / PLAN, lambda f: f.write(text.encode("utf-8")))
+
+
+def read_plan(out: Path) -> dict[str, Any] | None:
+    """plan.json, or None if the folder has none; ValueError if it is not a valid plan."""
+    path = Path(out) / PLAN
+    if not path.exists():
+        return None
+    try:
+        plan = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ValueError(f"{path}: unreadable plan ({exc})") from None
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
+
+    error = best_match(Draft202012Validator(PLAN_SCHEMA).iter_errors(plan))
+    if error is not None:
+        where = ".".join(map(str, error.absolute_path)) or "the file"
+        raise ValueError(f"{path}: not a plan ({where}: {error.message})")
+    return plan
+
+
+@dataclass
+class RunSet:
+    """What a run-set folder holds: valid results by experiment (in bench.experiments'
+    order), one problem line per failed, missing or invalid run, and the plan."""
+
+    runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    plan: dict[str, Any] | None = None
+
+    def all_runs(self) -> list[dict[str, Any]]:
+        return [run for group in self.runs.values() for run in group]
+
+
+def load(folder: Path) -> RunSet:
+    """Read ``folder``: every results file validated, the plan's failures and gaps named."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"no results folder at {folder}")
+    plan = read_plan(folder)
+    runs: dict[str, list[dict]] = {}
+    problems: dict[str, str] = {}  # one line per run, however many ways it went wrong
+    for path in sorted((folder / RUNS).glob("*.json")):
+        try:
+            run = results.read(path)
+        except results.ResultsError as exc:
+            problems[path.stem] = f"unreadable results: {exc}"
+            continue
+        runs.setdefault(run["experiment"], []).append(run)
+    for entry in (plan or {}).get("runs", []):
+        path = folder / entry["file"]
+        if entry["status"] != "ok":
+            problems.setdefault(path.stem, f"{entry['status']}: {entry.get('error', '')}")
+        elif not path.exists():
+            problems.setdefault(path.stem, "missing: plan says ok but no results file")
+    ordered = {name: runs[name] for name in experiments.ALL if name in runs}
+    return RunSet(ordered, sorted(problems.items()), plan)
+
+
+def _holder() -> str:
+    return f"pid {os.getpid()} on {socket.gethostname()}: {' '.join(sys.argv[:3])}"
+
+
+@contextlib.contextmanager
+def lock(out: Path) -> Iterator[None]:
+    """Hold ``out`` for this command alone; another holder makes it a ``ValueError`` at
+    once. The operating system drops the lock when its process dies, so a killed command
+    never blocks the next one."""
+    from filelock import FileLock, Timeout
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    holder = out / f"{LOCK}.holder"
+    file_lock = FileLock(str(out / LOCK), timeout=0)
+    try:
+        file_lock.acquire()
+    except Timeout:
+        try:
+            who = holder.read_text(encoding="utf-8").strip()
+        except OSError:
+            who = "another process"
+        raise ValueError(f"{out} is in use by {who}; wait for it or use another --out") from None
+    try:
+        text = _holder()
+        files.atomic_write(holder, lambda f: f.write(text.encode("utf-8")))
+        yield
+    finally:
+        holder.unlink(missing_ok=True)
+        file_lock.release()

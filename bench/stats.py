@@ -1,0 +1,94 @@
+"""The statistics a report and a comparison share: noise, tolerance, ranking, throughput.
+
+Both tolerances are two standard errors of a difference of accuracies,
+``2 * sqrt(s_test^2 + s_seed^2)``:
+
+- against the post, ``s_test = sqrt(p (1 - p) / n_test)`` is the test set's binomial
+  noise at the post's accuracy p (0.34 points at 87 % on 10,000 images), and
+  ``s_seed^2 = std^2 (1 + 1/n)`` with ``std`` our n seeds' spread (ASSUMED_SEED_STD when
+  n = 1), the post's own run counting as one more seed;
+- between two run sets, p is the baseline's mean accuracy and
+  ``s_seed^2 = std_a^2 / n_a + std_b^2 / n_b``.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+from bench import experiments
+
+ASSUMED_SEED_STD = 0.003
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def accuracies(group: list[dict[str, Any]]) -> list[float]:
+    return [run["evaluation"]["accuracy"] for run in group]
+
+
+def seed_std(group: list[dict[str, Any]]) -> float:
+    """The seeds' spread of accuracy, or ASSUMED_SEED_STD for a single seed."""
+    accs = accuracies(group)
+    return statistics.stdev(accs) if len(accs) > 1 else ASSUMED_SEED_STD
+
+
+def _two_sigma(p: float, test_images: int, seed_variance: float) -> float:
+    return 2 * math.sqrt(p * (1 - p) / test_images + seed_variance)
+
+
+def tolerance(post: float, test_images: int, seed_std: float | None, n: int) -> float:
+    """The accuracy difference (a fraction) still counted as reproducing the post."""
+    s_seed = seed_std if seed_std is not None and n > 1 else ASSUMED_SEED_STD
+    return _two_sigma(post, test_images, s_seed**2 * (1 + 1 / n))
+
+
+def tolerance_between(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> float:
+    """The fall in mean accuracy from ``old`` to ``new`` still counted as noise."""
+    p = statistics.fmean(accuracies(old))
+    variance = seed_std(old) ** 2 / len(old) + seed_std(new) ** 2 / len(new)
+    return _two_sigma(p, old[0]["dataset"]["test_images"], variance)
+
+
+def throughput(run: dict[str, Any]) -> dict[str, float]:
+    """Medians over epochs 2 on (the first traces and compiles), and the first epoch's time."""
+    history = run["history"]
+    later = slice(1, None) if len(history["epoch"]) > 1 else slice(None)
+    return {
+        "ms_per_step": statistics.median(history["ms_per_step"][later]),
+        "images_per_second": statistics.median(history["images_per_second"][later]),
+        "seconds": statistics.median(history["seconds"][later]),
+        "first_epoch": history["seconds"][0],
+    }
+
+
+def mean_ms_per_step(group: list[dict[str, Any]]) -> float:
+    return statistics.fmean(throughput(run)["ms_per_step"] for run in group)
+
+
+def comparable(run: dict[str, Any]) -> bool:
+    """Whether a run used the post's set-up, so its numbers can be held against the post's."""
+    config, dataset = run["config"], run["dataset"]
+    post_model = {k: list(v) if isinstance(v, tuple) else v
+                  for k, v in experiments.MODEL_ARGS.items()}  # fmt: skip
+    return (
+        dataset["name"] == "cifar10"
+        and dataset["subset"] is None
+        and config["epochs"] == experiments.EPOCHS
+        and config["batch_size"] == experiments.BATCH_SIZE
+        and config["model_args"] == post_model
+    )
+
+
+def ranking(means: dict[str, float]) -> tuple[str, bool | None]:
+    """Our order by mean accuracy, and whether it matches the post's grouping
+    (step, linear, poly > none > standard); None when one of the five is missing."""
+    order = " > ".join(sorted(means, key=means.get, reverse=True))
+    if not set(experiments.EXPERIMENTS) <= set(means):
+        return order, None
+    best = min(means["step"], means["linear"], means["poly"])
+    return order, best > means["none"] > means["standard"]
