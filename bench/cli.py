@@ -7,7 +7,9 @@ output file whole or not at all.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,13 +31,21 @@ def _load(name: str, data_dir: Path | None, subset: int | None, seed: int) -> da
     return dataset if subset is None else data.subset(dataset, subset, seed)
 
 
-def _interrupted(command: str, state_dir: Path) -> int:
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what a cluster scheduler sends on pre-emption), handled as Ctrl+C is."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
+def _interrupted(command: str, state_dir: Path, stop: KeyboardInterrupt) -> int:
+    how = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
     print(
-        f"bench {command}: interrupted; run the same command again to resume "
-        f"(state kept in {state_dir})",
+        f"bench {command}: {how}; run the same command again to resume (state kept in {state_dir})",
         file=sys.stderr,
     )
-    return 130
+    return 128 + (signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT)
 
 
 def cmd_schedules(args: argparse.Namespace) -> int:
@@ -70,11 +80,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     lr_plot, train_plot = (args.out / p for p in (args.lr_plot, args.train_plot))
     for folder in {args.out, lr_plot.parent, train_plot.parent}:
         files.check_writable(folder)
+    for plot in (lr_plot, train_plot):
+        plots.check_path(plot)
     path = runset.results_path(args.out, experiment.name, args.seed, in_runs=False)
     state_dir = runset.state_dir(args.out, experiment.name, args.seed)
-    if lifecycle.finished(path, args.force):
-        print(f"[INFO] {path} is finished already; --force trains it again")
-        return 0
     # The post prints the schedule line before loading for its own schedules, after for
     # Keras' (none, standard): its train.py decides them at those two places.
     per_epoch = experiment.schedule_class is not None
@@ -83,12 +92,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     dataset = _load(args.dataset, args.data_dir, args.subset, args.seed)
     if not per_epoch:
         print(experiment.info)
+    # Read-only first: a finished run (or a refusal) writes nothing, not even the lock;
+    # one that left a state behind goes through complete(), which clears it.
+    if lifecycle.finished(path, run, dataset, args.force) and not state_dir.exists():
+        print(f"[INFO] {path} is finished already; --force trains it again")
+        return 0
     with runset.lock(args.out):
         try:
-            trained = lifecycle.complete(run, lambda: dataset, path, state_dir,
+            trained = lifecycle.complete(run, dataset, path, state_dir,
                                          force=args.force, verbose=args.verbose)  # fmt: skip
-        except KeyboardInterrupt:
-            return _interrupted("train", state_dir)
+        except KeyboardInterrupt as stop:
+            return _interrupted("train", state_dir, stop)
     if trained is None:
         print(f"[INFO] {path} is finished already; --force trains it again")
         return 0
@@ -121,8 +135,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         try:
             failed = reproduce.run_all(out, runs, dataset, quick=args.quick, force=args.force,
                                        verbose=args.verbose)  # fmt: skip
-        except KeyboardInterrupt:
-            return _interrupted("reproduce", out / runset.STATE)
+        except KeyboardInterrupt as stop:
+            return _interrupted("reproduce", out / runset.STATE, stop)
         from bench import report
 
         print(f"[INFO] results: {out / runset.RUNS}")
@@ -328,8 +342,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # argparse printed its one line (or --help): its exit code
         return exc.code if isinstance(exc.code, int) else 2
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
     try:
         return args.func(args)
     except (ValueError, OSError) as exc:
         print(f"bench {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)

@@ -1,16 +1,20 @@
 """``python -m bench compare BASELINE NEW``: did anything regress between two results sets?
 
-For each experiment in BASELINE (e.g. the runs before a TensorFlow upgrade) against NEW:
+Two sets are compared only when their set-ups agree (dataset and its checksum, subset,
+epochs, batch size, model: ``bench.stats.SETUP``); otherwise the differences are named and
+the exit code is 2. Then, for each experiment in BASELINE (e.g. the runs before a
+TensorFlow upgrade) against NEW:
 
 - accuracy: NEW's mean may not fall below BASELINE's by more than the tolerance of
-  ``bench.report`` (binomial test noise at BASELINE's accuracy, and the seeds' spread of
-  both sets);
+  ``bench.stats.tolerance_between`` (binomial test noise at BASELINE's accuracy, and the
+  seeds' spread of both sets);
 - learning rate: the per-epoch rates of runs with the same seed must be equal, exactly
   (they are the schedule's float32 values, so any change is a change of behaviour);
 - speed: NEW's median ms/step (epochs 2 on) may be at most ``max_slowdown`` times
   BASELINE's; compared only when both ran on the same devices.
 
-Exit code 0 when nothing regressed, 1 when something did, 2 on unreadable input.
+Exit code 0 when nothing regressed, 1 when something did, 2 on unreadable or
+non-comparable input.
 """
 
 from __future__ import annotations
@@ -35,6 +39,10 @@ def compare(
     old_runs, new_runs = runset.load(baseline).runs, runset.load(new).runs
     if not old_runs:
         raise ValueError(f"{baseline}: no readable results to compare against")
+    differ = stats.setup_differences(_every(old_runs), _every(new_runs))
+    if differ:
+        raise ValueError(f"{baseline} and {new} are not comparable, their set-ups differ: "
+                         f"{'; '.join(differ)}")  # fmt: skip
     rows, regressions = [], []
     for name, old in old_runs.items():
         cur = new_runs.get(name, [])
@@ -46,6 +54,10 @@ def compare(
         regressions += [f"{name}: {p}" for p in problems]
         rows.append([name, *row, "; ".join(problems) or "-", "REGRESSED" if problems else "ok"])
     return rows, regressions
+
+
+def _every(runs: dict[str, list[dict]]) -> list[dict]:
+    return [run for group in runs.values() for run in group]
 
 
 def _experiment(old: list[dict], cur: list[dict], max_slowdown: float) -> tuple[list[str], list]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import os
 import platform
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -88,13 +89,24 @@ def applied_lr(optimizer: Any) -> float:
 _SCHEDULE = keras.optimizers.schedules.LearningRateSchedule
 
 
-def backup_and_restore(backup_dir: Path) -> Any:
-    """Keras' BackupAndRestore, keeping the previous backup too where Keras can
-    (``double_checkpoint``, Keras >= 3.6), so a kill while saving loses one epoch at most."""
+def backup_and_restore(backup_dir: Path, saved: Callable[[int], None]) -> Any:
+    """Keras' BackupAndRestore, calling ``saved(epochs)`` once each backup is written.
+
+    It never deletes its backup when training ends (``delete_checkpoint=False``): until
+    the run's results file is on disk, the backup is the only copy of the training. It
+    keeps the previous backup too where Keras can (``double_checkpoint``, Keras >= 3.6), so
+    a kill while saving loses one epoch at most.
+    """
     cls = keras.callbacks.BackupAndRestore
-    if _takes(cls, "double_checkpoint"):
-        return cls(str(backup_dir), double_checkpoint=True)
-    return cls(str(backup_dir))
+    options = {k: v for k, v in (("delete_checkpoint", False), ("double_checkpoint", True))
+               if _takes(cls, k)}  # fmt: skip
+
+    class Sealed(cls):  # type: ignore[misc, valid-type]
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            super().on_epoch_end(epoch, logs)
+            saved(epoch + 1)
+
+    return Sealed(str(backup_dir), **options)
 
 
 def _cpu_model() -> str:

@@ -53,6 +53,9 @@ _FOLDER = "cifar-10-batches-py"
 _TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 _TEST_FILE = "test_batch"
 _IMAGE_BYTES = 32 * 32 * 3
+# The largest official batch file (data_batch_*: 31,035,704 bytes); a member or file larger
+# than this is refused before a byte of it is read, so a tampered archive cannot fill memory.
+MAX_BATCH_BYTES = 31_035_704
 
 
 class DataError(ValueError):
@@ -134,10 +137,17 @@ def _assemble(read: Callable[[str], tuple[np.ndarray, np.ndarray]], source: str)
     )
 
 
+def _check_size(where: str, size: int) -> None:
+    if size > MAX_BATCH_BYTES:
+        raise DataError(f"{where} is {size:,} bytes, more than any CIFAR-10 batch "
+                        f"({MAX_BATCH_BYTES:,}): not read")  # fmt: skip
+
+
 def _from_folder(folder: Path) -> Dataset:
     def read(name: str) -> tuple[np.ndarray, np.ndarray]:
         path = folder / name
         try:
+            _check_size(str(path), path.stat().st_size)
             with path.open("rb") as f:
                 return _parse_batch(f, str(path))
         except OSError as exc:
@@ -160,6 +170,7 @@ def _from_tarball(path: Path) -> Dataset:
             def read(name: str) -> tuple[np.ndarray, np.ndarray]:
                 if name not in members:
                     raise DataError(f"{path} has no {_FOLDER}/{name}: not CIFAR-10's archive")
+                _check_size(f"{path}:{members[name].name}", members[name].size)
                 return _parse_batch(io.BytesIO(tar.extractfile(members[name]).read()),
                                     f"{path}:{members[name].name}")  # fmt: skip
 
@@ -291,7 +302,12 @@ def subset(dataset: Dataset, train_images: int, seed: int) -> Dataset:
     def pick(x: np.ndarray, y: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         if n >= len(y):
             return x, y
-        keep, _ = train_test_split(np.arange(len(y)), train_size=n, stratify=y, random_state=seed)
+        if len(y) - n < classes:  # too few left out to stratify them: leave them at random
+            drop = np.random.default_rng(seed).choice(len(y), len(y) - n, replace=False)
+            keep = np.setdiff1d(np.arange(len(y)), drop)
+        else:
+            keep, _ = train_test_split(np.arange(len(y)), train_size=n, stratify=y,
+                                       random_state=seed)  # fmt: skip
         keep.sort()  # keep the dataset's own order; fit shuffles anyway
         return x[keep], y[keep]
 
@@ -300,6 +316,16 @@ def subset(dataset: Dataset, train_images: int, seed: int) -> Dataset:
     return Dataset(
         dataset.name, train_x, train_y, test_x, test_y, dataset.class_names, dataset.source
     )
+
+
+def fingerprint(dataset: Dataset) -> str:
+    """sha256 of the images and labels actually used (train, then test)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for array in (dataset.train_x, dataset.train_y, dataset.test_x, dataset.test_y):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
 
 
 def one_hot(labels: np.ndarray, classes: int) -> np.ndarray:

@@ -239,6 +239,8 @@ def names(spec: str | None) -> list[str]:
     chosen: list[str] = []
     for part in (spec or "post").split(","):
         part = part.strip()
+        if not part:
+            raise ValueError(f"--schedules {spec!r} has an empty item")
         for name in groups.get(part) or [get(part).name]:
             if name not in chosen:
                 chosen.append(name)

@@ -36,6 +36,10 @@ def check_writable(folder: Path) -> None:
     Checked before any work starts, so bad ``--out`` fails at once and creates nothing.
     """
     folder = Path(folder).absolute()
+    try:
+        str(folder).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"cannot write to {folder!r}: its name is not valid UTF-8") from None
     probe = folder
     while not probe.exists():
         probe = probe.parent

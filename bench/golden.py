@@ -19,6 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench import experiments
+from bench.data import CIFAR10_CLASSES
+
 GOLDEN_ENV = "BENCH_GOLDEN"
 
 
@@ -171,19 +174,55 @@ def _read(name: str, schema: Schema | Callable[[list[str]], Schema]) -> list[dic
     return records
 
 
+def _unique(name: str, rows: list[dict[str, Any]], *keys: str) -> None:
+    """Each row's ``keys`` once (a duplicate would silently win), each experiment known."""
+    seen: dict[tuple, int] = {}
+    for lineno, row in enumerate(rows, start=2):
+        if "experiment" in row and row["experiment"] not in experiments.EXPERIMENTS:
+            raise GoldenError(f"{golden_dir() / name} line {lineno}: unknown experiment "
+                              f"{row['experiment']!r}")  # fmt: skip
+        key = tuple(row[k] for k in keys)
+        if key in seen:
+            raise GoldenError(f"{golden_dir() / name} line {lineno}: repeats line "
+                              f"{seen[key]} ({', '.join(map(str, key))})")  # fmt: skip
+        seen[key] = lineno
+
+
+def _each_experiment(name: str, rows: list[dict[str, Any]], what: str, has: Any) -> None:
+    for experiment in experiments.EXPERIMENTS:
+        if not any(has(r) for r in rows if r["experiment"] == experiment):
+            raise GoldenError(f"{golden_dir() / name}: {experiment} has no {what}")
+
+
 def epoch_lines() -> list[dict[str, Any]]:
     """Every epoch line the post prints: epochs 1-3 and 98-100 of each experiment."""
-    return _read("epoch_lines.csv", _SCHEMAS["epoch_lines.csv"])
+    name = "epoch_lines.csv"
+    rows = _read(name, _SCHEMAS[name])
+    _unique(name, rows, "experiment", "epoch")
+    for lineno, row in enumerate(rows, start=2):
+        if row["epoch"] > row["epochs"]:
+            raise GoldenError(f"{golden_dir() / name} line {lineno}: epoch {row['epoch']} "
+                              f"of a {row['epochs']}-epoch run")  # fmt: skip
+    _each_experiment(name, rows, "final epoch line", lambda r: r["epoch"] == r["epochs"])
+    return rows
 
 
 def classification_reports() -> list[dict[str, Any]]:
     """The five classification reports, one row per class and summary line."""
-    return _read("classification_reports.csv", _SCHEMAS["classification_reports.csv"])
+    name = "classification_reports.csv"
+    rows = _read(name, _SCHEMAS[name])
+    _unique(name, rows, "experiment", "label")
+    for label in (*CIFAR10_CLASSES, "accuracy", "macro avg", "weighted avg"):
+        _each_experiment(name, rows, f"{label!r} row", lambda r, label=label: r["label"] == label)
+    return rows
 
 
 def time_based_examples() -> list[dict[str, Any]]:
     """Worked values of Keras' time-based decay (the post's example, the post's own run)."""
-    return _read("time_based_examples.csv", _SCHEMAS["time_based_examples.csv"])
+    name = "time_based_examples.csv"
+    rows = _read(name, _SCHEMAS[name])
+    _unique(name, rows, "example", "epoch", "batch")
+    return rows
 
 
 def schedule_tables() -> dict[str, list[float]]:

@@ -14,21 +14,29 @@ from bench import data, results, state
 from bench.experiments import Run
 
 
-def finished(path: Path, force: bool = False) -> bool:
-    """Whether ``path`` holds a finished run's valid results (so there is nothing to do).
+def finished(path: Path, run: Run, dataset: data.Dataset, force: bool = False) -> bool:
+    """Whether ``path`` holds ``run`` finished (so there is nothing to do).
 
-    An unreadable results file is an error (``ResultsError``) rather than a reason to train
-    again: it may be the only copy of hours of work.
+    Results of the same run with other settings (epochs, subset, data, seed, ...) are not
+    this run's: a ``ValueError`` names what differs, before any training. An unreadable
+    results file is an error (``ResultsError``) rather than a reason to train again: it may
+    be the only copy of hours of work.
     """
     if force or not Path(path).exists():
         return False
-    results.read(path)
+    recorded = state.recorded_identity(results.read(path))
+    differ = state.differences(recorded, state.identity(run, dataset))
+    if differ:
+        raise ValueError(
+            f"{path} holds a finished run with other settings ({', '.join(differ)}): add "
+            "--force to train it again, or use another --out"
+        )
     return True
 
 
 def complete(
     run: Run,
-    dataset: Callable[[], data.Dataset],
+    dataset: data.Dataset,
     results_path: Path,
     state_dir: Path,
     *,
@@ -37,19 +45,20 @@ def complete(
     on_start: Callable[[], None] | None = None,
 ) -> dict[str, Any] | None:
     """Train ``run`` unless ``results_path`` holds it already; return its new results, or
-    None when it was finished already.
+    None when it was finished already (any state it left behind is then dropped).
 
-    ``dataset`` is called only when training starts (loading CIFAR-10 takes seconds), and
-    ``on_start`` just before. The state in ``state_dir`` lets the same call after an
-    interruption resume; it is dropped once the results file is safely written.
+    ``on_start`` is called just before training. The state in ``state_dir`` lets the same
+    call after an interruption resume; it is dropped only once the results file is safely
+    written, so no kill or failed write loses a trained epoch.
     """
-    if finished(results_path, force):
+    if finished(results_path, run, dataset, force):
+        state.finish(state_dir)  # a kill after the results write can leave it behind
         return None
     if on_start is not None:
         on_start()
     from bench import train  # TensorFlow: imported once there is something to train
 
-    trained = train.run(run, dataset(), state_dir=state_dir, force=force, verbose=verbose)
+    trained = train.run(run, dataset, state_dir=state_dir, force=force, verbose=verbose)
     results.write(results_path, trained)
     state.finish(state_dir)
     return trained

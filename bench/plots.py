@@ -129,7 +129,32 @@ def report_figures(runs: Mapping[str, list[dict[str, Any]]]) -> dict[str, Any]:
     return figures
 
 
+def check_path(path: Path) -> None:
+    """``ValueError`` unless a figure can be saved at ``path``: checked before training, so
+    a typo in a plot name does not fail an hour later."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fmt = Path(path).suffix.lstrip(".").lower() or "png"
+    supported = FigureCanvasAgg(Figure()).get_supported_filetypes()
+    if fmt not in supported:
+        raise ValueError(f"{path}: cannot draw a .{fmt} figure (use one of: "
+                         f"{', '.join(sorted(supported))})")  # fmt: skip
+    if Path(path).is_dir():
+        raise ValueError(f"{path} is a folder, not a figure file")
+
+
+def render(fig: Any, path: Path) -> bytes:
+    """``fig`` as the bytes of the file ``path`` names (format from its suffix, PNG by
+    default)."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=Path(path).suffix.lstrip(".") or "png")
+    return buffer.getvalue()
+
+
 def save(fig: Any, path: Path) -> Path:
     """``fig`` to ``path`` (format from the suffix, PNG by default), atomically."""
-    fmt = Path(path).suffix.lstrip(".") or "png"
-    return atomic_write(Path(path), lambda f: fig.savefig(f, format=fmt))
+    drawn = render(fig, path)
+    return atomic_write(Path(path), lambda f: f.write(drawn))

@@ -341,10 +341,14 @@ def _environment_section(runs: dict[str, list[dict]]) -> list[str]:
 
 def write(folder: Path) -> Path:
     """Write ``folder``'s figures, then ``folder/REPORT.md``, each file atomically. The text
-    is rendered first, so a report that cannot be rendered writes nothing."""
+    and every figure are rendered first, so a report that cannot be made writes nothing."""
     folder = Path(folder)
     rs = runset.load(folder)
-    text = _render(folder.name, rs)
-    for name, figure in plots.report_figures(rs.runs).items():
-        plots.save(figure, folder / name)
-    return atomic_write(folder / REPORT, lambda f: f.write(text.encode("utf-8")))
+    if not rs.runs and not rs.problems:
+        raise ValueError(f"{folder} holds no runs to report (no {runset.RUNS}/*.json, no plan)")
+    text = _render(folder.name, rs).encode("utf-8")
+    drawn = {name: plots.render(fig, folder / name)
+             for name, fig in plots.report_figures(rs.runs).items()}  # fmt: skip
+    for name, png in drawn.items():
+        atomic_write(folder / name, lambda f, png=png: f.write(png))
+    return atomic_write(folder / REPORT, lambda f: f.write(text))

@@ -8,6 +8,7 @@ on; the report marks it. An interruption marks the run interrupted and propagate
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import traceback
 from pathlib import Path
@@ -32,6 +33,9 @@ def run_all(
     an interrupted one resumes from its state. An unreadable results file counts as a
     failed run: it is reported, not overwritten.
     """
+    for run in runs:  # a finished run with other settings stops the set before it trains
+        with contextlib.suppress(results.ResultsError):  # reported as failed, below
+            lifecycle.finished(_path(out, run), run, dataset, force)
     plan = runset.new_plan(runs, quick)
     runset.write_plan(out, plan)
     failed = 0
@@ -53,12 +57,16 @@ def run_all(
     return failed
 
 
+def _path(out: Path, run: Run) -> Path:
+    return runset.results_path(out, run.experiment.name, run.seed)
+
+
 def _one(out: Path, run: Run, dataset: data.Dataset, head: str, force: bool, verbose: int) -> str:
-    path = runset.results_path(out, run.experiment.name, run.seed)
+    path = _path(out, run)
     epochs, images = run.experiment.epochs, f"{len(dataset.train_y):,} {dataset.name} images"
     trained = lifecycle.complete(
         run,
-        lambda: dataset,
+        dataset,
         path,
         runset.state_dir(out, run.experiment.name, run.seed),
         force=force,

@@ -1,58 +1,227 @@
-"""An unfinished run's training state, kept so that the same command resumes it.
+"""A run's identity, and an unfinished run's state, verified before it is trusted.
 
 ::
 
-    STATE_DIR/run.json      the run's identity: the settings it started with
+    STATE_DIR/run.json      the run's identity (``identity``): the settings it started with
     STATE_DIR/history.csv   Keras' CSVLogger: every finished epoch's metrics and measures
     STATE_DIR/backup/       Keras' BackupAndRestore: weights, optimizer, epoch
+    STATE_DIR/seal.json     written after each backup: how many epochs it holds, the
+                            sha256 of its files and of the log's rows so far, so a backup
+                            cut short or a log changed since is recognised
 
-Files only: TensorFlow is not imported here.
+A run resumes only from a state that ``prepare`` verified: the identity matches, the
+backup's files are the ones sealed (or Keras' previous copy is, which is then put back),
+and the log begins with exactly the sealed bytes (what follows, at most the row of an
+epoch whose backup never finished, is dropped). Anything else is a ``StateError`` naming the
+file, and ``--force`` starts over. Files only: TensorFlow is not imported here.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
+import io
 import json
 import shutil
 from pathlib import Path
 from typing import Any
 
-from bench import files, results
+from bench import data, experiments, files, results
 
 IDENTITY = "run.json"
 LOG = "history.csv"
 BACKUP = "backup"
+SEAL = "seal.json"
+PREVIOUS = ".bkp"  # Keras' double_checkpoint keeps the previous backup under this suffix
 
 
-def prepare(state_dir: Path, identity: dict[str, Any], force: bool = False) -> bool:
-    """Ready ``state_dir`` for a run; True when it holds an interrupted run to resume.
+class StateError(ValueError):
+    """A saved state is damaged or inconsistent, so it is not trained on."""
 
-    A run resumes only with the settings it started with (``identity``); anything else is
-    a ``ValueError`` unless ``force``, which throws the old state away.
-    """
+
+# --- identity: what makes two runs the same run ---
+
+
+def identity(run: experiments.Run, dataset: data.Dataset) -> dict[str, Any]:
+    """Everything that defines ``run``'s training on ``dataset``: a state resumes, and a
+    results file counts as this run's, only when all of it is the same."""
+    e = run.experiment
+    steps = experiments.steps_per_epoch(len(dataset.train_y), e.batch_size)
+    schedule = e.schedule(e.epochs, steps)
+    return {
+        "experiment": e.name,
+        "epochs": e.epochs,
+        "seed": run.seed,
+        "batch_size": e.batch_size,
+        "dataset": run.dataset,
+        "subset": run.subset,
+        "model_args": json.loads(json.dumps({**e.model_args, "classes": len(dataset.class_names)})),
+        "schedule": repr(schedule) if schedule is not None else None,
+        "plateau": e.plateau,
+        "deterministic": run.deterministic,
+        "data_sha256": data.fingerprint(dataset),
+    }
+
+
+def recorded_identity(run_results: dict[str, Any]) -> dict[str, Any]:
+    """``identity`` as a results file records it."""
+    config, dataset = run_results["config"], run_results["dataset"]
+    return {
+        "experiment": run_results["experiment"],
+        "epochs": config["epochs"],
+        "seed": run_results["seed"],
+        "batch_size": config["batch_size"],
+        "dataset": dataset["name"],
+        "subset": dataset["subset"],
+        "model_args": config["model_args"],
+        "schedule": config["schedule"],
+        "plateau": config.get("plateau"),
+        "deterministic": config["deterministic"],
+        "data_sha256": dataset["sha256"],
+    }
+
+
+def differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    return sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+
+
+# --- the state ---
+
+
+def prepare(state_dir: Path, run_identity: dict[str, Any], force: bool = False) -> int:
+    """Ready ``state_dir`` for a run; return how many epochs its verified backup holds
+    (0: start afresh). ``force`` throws any old state away first."""
     state_dir = Path(state_dir)
     if force and state_dir.exists():
         shutil.rmtree(state_dir)
+    saved = _saved_identity(state_dir)
+    if saved is None:
+        if any((state_dir / name).exists() for name in (BACKUP, SEAL, LOG)):
+            raise _damaged(state_dir, IDENTITY, "missing beside a saved state")
+    elif saved != run_identity:
+        raise ValueError(
+            f"{state_dir} holds an interrupted run with other settings "
+            f"({', '.join(differences(saved, run_identity))}): run the same command as "
+            "before to resume it, or add --force to start over"
+        )
+    epochs = _verified_epochs(state_dir)
+    if epochs == 0:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        (state_dir / LOG).unlink(missing_ok=True)  # rows of an epoch that was never backed up
+        text = json.dumps(run_identity, indent=1, sort_keys=True)
+        files.atomic_write(state_dir / IDENTITY, lambda f: f.write(text.encode("utf-8")))
+    return epochs
+
+
+def _damaged(state_dir: Path, name: str, why: str) -> StateError:
+    return StateError(
+        f"{Path(state_dir) / name} is damaged ({why}); the run was not resumed: add --force "
+        "to start it over"
+    )
+
+
+def _saved_identity(state_dir: Path) -> dict[str, Any] | None:
     path = state_dir / IDENTITY
-    if path.exists():
-        try:
-            saved = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            saved = None
-        if saved != identity:
-            differ = sorted(k for k in identity if not saved or saved.get(k) != identity[k])
-            raise ValueError(
-                f"{state_dir} holds an interrupted run with other settings ({', '.join(differ)}"
-                "): run the same command as before to resume it, or add --force to start over"
-            )
-        if (state_dir / BACKUP).exists():
-            return True
-    state_dir.mkdir(parents=True, exist_ok=True)
-    (state_dir / LOG).unlink(missing_ok=True)  # rows of an epoch that was never backed up
-    text = json.dumps(identity, indent=1, sort_keys=True)
-    files.atomic_write(path, lambda f: f.write(text.encode("utf-8")))
-    return False
+    if not path.exists():
+        return None
+    try:
+        saved = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        saved = None
+    if not isinstance(saved, dict):
+        raise _damaged(state_dir, IDENTITY, "not a run's settings")
+    return saved
+
+
+def _verified_epochs(state_dir: Path) -> int:
+    """Epochs held by a backup that matches its seal and log; 0 where nothing was sealed."""
+    backup, seal_path = state_dir / BACKUP, state_dir / SEAL
+    if not seal_path.exists():
+        if backup.exists():
+            raise _damaged(state_dir, BACKUP, "never sealed: cut short while saving")
+        return 0
+    seal = _read_seal(state_dir)
+    if not backup.is_dir():
+        raise _damaged(state_dir, BACKUP, "missing, though seal.json says it was saved")
+    if digest(backup) != seal["sha256"] and not _restore_previous(backup, seal["sha256"]):
+        raise _damaged(state_dir, BACKUP, "its files are not the ones sealed")
+    _trim_log(state_dir, seal)
+    return seal["epochs"]
+
+
+def _read_seal(state_dir: Path) -> dict[str, Any]:
+    try:
+        seal = json.loads((state_dir / SEAL).read_bytes().decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        seal = None
+    counts = ("epochs", "log_bytes")
+    ok = isinstance(seal, dict) and all(
+        isinstance(seal.get(k), str) for k in ("sha256", "log_sha256")
+    )
+    if not ok or not all(type(seal.get(k)) is int and seal[k] >= 1 for k in counts):
+        raise _damaged(state_dir, SEAL, "not a seal")
+    return seal
+
+
+def digest(backup: Path, previous: bool = False) -> str:
+    """sha256 of the backup's files; with ``previous``, of Keras' previous copies (named
+    as the files they copy)."""
+    sha = hashlib.sha256()
+    for path in sorted(p for p in Path(backup).rglob("*") if p.is_file()):
+        name = path.relative_to(backup).as_posix()
+        if name.endswith(PREVIOUS) != previous:
+            continue
+        name = name.removesuffix(PREVIOUS) if previous else name
+        sha.update(f"{name}\0{path.stat().st_size}\0".encode())
+        sha.update(path.read_bytes())
+    return sha.hexdigest()
+
+
+def _restore_previous(backup: Path, sealed: str) -> bool:
+    """A backup cut short while Keras saved it: put Keras' previous copy back if it is the
+    sealed one (then the epoch being saved is trained again)."""
+    previous = [p for p in backup.rglob(f"*{PREVIOUS}") if p.is_file()]
+    if not previous or digest(backup, previous=True) != sealed:
+        return False
+    for path in previous:
+        shutil.copyfile(path, path.with_name(path.name[: -len(PREVIOUS)]))
+    return digest(backup) == sealed
+
+
+def seal(state_dir: Path, epochs: int) -> None:
+    """Record that the backup now holds ``epochs`` finished epochs (after Keras saved it,
+    and after the CSV log flushed their rows)."""
+    log = (Path(state_dir) / LOG).read_bytes()
+    text = json.dumps(
+        {
+            "epochs": epochs,
+            "sha256": digest(Path(state_dir) / BACKUP),
+            "log_bytes": len(log),
+            "log_sha256": hashlib.sha256(log).hexdigest(),
+        }
+    )
+    files.atomic_write(Path(state_dir) / SEAL, lambda f: f.write(text.encode("utf-8")))
+
+
+def _trim_log(state_dir: Path, seal: dict[str, Any]) -> None:
+    """Check that the log begins with the sealed bytes, holding the sealed epochs' rows,
+    and keep exactly those bytes."""
+    try:
+        log = (state_dir / LOG).read_bytes()
+    except OSError as exc:
+        raise _damaged(state_dir, LOG, f"unreadable: {exc.strerror or exc}") from None
+    sealed = log[: seal["log_bytes"]]
+    if len(sealed) < seal["log_bytes"] or hashlib.sha256(sealed).hexdigest() != seal["log_sha256"]:
+        raise _damaged(state_dir, LOG, "its rows are not the ones sealed")
+    try:
+        rows = list(csv.DictReader(io.StringIO(sealed.decode("utf-8"))))
+        epochs = [int(row["epoch"]) for row in rows]
+    except (UnicodeDecodeError, csv.Error, KeyError, TypeError, ValueError):
+        epochs = None
+    if epochs != list(range(seal["epochs"])):
+        raise _damaged(state_dir, SEAL, f"its log rows are not epochs 0..{seal['epochs'] - 1}")
+    files.atomic_write(state_dir / LOG, lambda f: f.write(sealed))
 
 
 def log_rows(path: Path) -> dict[int, dict[str, str]]:

@@ -13,12 +13,13 @@ Both tolerances are two standard errors of a difference of accuracies,
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 from collections.abc import Sequence
 from typing import Any
 
-from bench import experiments
+from bench import experiments, state
 
 ASSUMED_SEED_STD = 0.003
 
@@ -68,6 +69,29 @@ def throughput(run: dict[str, Any]) -> dict[str, float]:
 
 def mean_ms_per_step(group: list[dict[str, Any]]) -> float:
     return statistics.fmean(throughput(run)["ms_per_step"] for run in group)
+
+
+# What two runs must share for their numbers to be held against each other, whatever their
+# experiment and seed (a subset of bench.state.identity).
+SETUP = ("dataset", "subset", "data_sha256", "epochs", "batch_size", "model_args")
+
+
+def setup(run: dict[str, Any]) -> dict[str, Any]:
+    recorded = state.recorded_identity(run)
+    return {k: recorded[k] for k in SETUP}
+
+
+def setup_differences(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> list[str]:
+    """Each set-up field on which two groups of runs differ, with both sides' values."""
+
+    def values(group: list[dict[str, Any]], key: str) -> set[str]:
+        return {json.dumps(setup(r)[key], sort_keys=True) for r in group}
+
+    def shown(texts: set[str]) -> str:
+        return ", ".join(sorted(t if len(t) <= 40 else t[:38] + "…" for t in texts))
+
+    return [f"{k} {shown(values(a, k))} vs {shown(values(b, k))}"
+            for k in SETUP if values(a, k) != values(b, k)]  # fmt: skip
 
 
 def comparable(run: dict[str, Any]) -> bool:

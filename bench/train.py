@@ -15,8 +15,6 @@ scikit-learn's ``classification_report``. What differs, and why:
 from __future__ import annotations
 
 import datetime
-import hashlib
-import json
 import time
 import types
 from pathlib import Path
@@ -104,13 +102,6 @@ def batches(
     return ds.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(tf.data.AUTOTUNE)
 
 
-def _fingerprint(dataset: data.Dataset) -> str:
-    digest = hashlib.sha256()
-    for array in (dataset.train_x, dataset.train_y, dataset.test_x, dataset.test_y):
-        digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()
-
-
 def _git_commit() -> str | None:
     """The suite's own commit, "+dirty" if its code differs from it (reports/, which runs
     write into, does not count), or None outside a checkout."""
@@ -134,25 +125,6 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
-def identity(run: experiments.Run, checksum: str) -> dict[str, Any]:
-    """Everything that defines ``run``'s training: a state resumes, and a results file
-    counts as this run's, only when all of it is the same."""
-    e = run.experiment
-    return {
-        "experiment": e.name,
-        "epochs": e.epochs,
-        "seed": run.seed,
-        "batch_size": e.batch_size,
-        "dataset": run.dataset,
-        "subset": run.subset,
-        "model_args": json.loads(json.dumps(e.model_args)),
-        "schedule_args": e.schedule_args,
-        "plateau": e.plateau,
-        "deterministic": run.deterministic,
-        "data_sha256": checksum,
-    }
-
-
 def run(
     run: experiments.Run,
     dataset: data.Dataset,
@@ -168,9 +140,10 @@ def run(
     determinism to the seeding.
     """
     started, experiment = _now(), run.experiment
-    checksum = _fingerprint(dataset)
-    if state.prepare(state_dir, identity(run, checksum), force):
-        print(f"[INFO] resuming the interrupted run kept in {state_dir}")
+    run_identity = state.identity(run, dataset)
+    done = state.prepare(state_dir, run_identity, force)
+    if done:
+        print(f"[INFO] resuming the interrupted run kept in {state_dir} after epoch {done}")
     keras.utils.set_random_seed(run.seed)
     if run.deterministic:
         tf.config.experimental.enable_op_determinism()
@@ -190,7 +163,8 @@ def run(
         seed=run.seed,
         dataset={"name": dataset.name, "subset": run.subset,
                  "train_images": len(dataset.train_y), "test_images": len(dataset.test_y),
-                 "steps_per_epoch": steps, "source": dataset.source, "sha256": checksum},
+                 "steps_per_epoch": steps, "source": dataset.source,
+                 "sha256": run_identity["data_sha256"]},
         environment={**compat.environment(), "git_commit": _git_commit()},
         started=started,
         finished=_now(),
@@ -208,7 +182,7 @@ def _callbacks(run: experiments.Run, schedule: Any, state_dir: Path, images: int
         order,
         *_rate_callbacks(run.experiment, schedule, state_dir / state.LOG),
         EpochLog(state_dir / state.LOG, images),
-        compat.backup_and_restore(state_dir / state.BACKUP),
+        compat.backup_and_restore(state_dir / state.BACKUP, lambda n: state.seal(state_dir, n)),
     ]
     _check_order(callbacks)
     return callbacks

@@ -5,6 +5,14 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests: no example database (nothing written into the checkout), and the same
+# examples on every run, so CI's result is reproducible; `--hypothesis-seed` or
+# HYPOTHESIS_PROFILE=explore (random examples, more of them) looks further.
+settings.register_profile("suite", database=None, derandomize=True, deadline=None)
+settings.register_profile("explore", database=None, deadline=None, max_examples=1000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 # TensorFlow's C++ start-up chatter (CPU features, oneDNN) hides the test output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -106,7 +106,8 @@ def test_other_settings_do_not_resume_silently(tmp_path, capsys):
     args[args.index("-e") + 1] = "3"
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert "holds an interrupted run with other settings (epochs)" in err and "--force" in err
+    assert "holds an interrupted run with other settings (epochs, schedule)" in err
+    assert "--force" in err
     assert main([*args, "--force"]) == 0
     assert len(_history(out / "poly-seed1.json")["lr"]) == 3
 

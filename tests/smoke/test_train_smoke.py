@@ -40,7 +40,7 @@ def test_each_experiment_trains_and_records_its_rates(name, tiny, tmp_path, deri
     experiment = experiments.configure(name, epochs=EPOCHS, batch_size=BATCH)
     run = experiments.Run(experiment, seed=0, dataset="digits", subset=SUBSET)
     path = tmp_path / results.file_name(name, 0)
-    trained = lifecycle.complete(run, lambda: tiny, path, tmp_path / "state", verbose=0)
+    trained = lifecycle.complete(run, tiny, path, tmp_path / "state", verbose=0)
     saved = results.read(path)
     assert saved == trained and not (tmp_path / "state").exists()
     plots.save_run_figures(saved, experiment, tmp_path / "lr.png", tmp_path / "t.png")

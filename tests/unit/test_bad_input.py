@@ -1,7 +1,12 @@
 """Every bad input the CLI and the loaders can meet: one line on stderr, exit code 2, and
 no file left behind. Each case runs `python -m bench` in a fresh folder; all fail before
 any training (a tiny run is set up by default, so a check that stopped working would fail
-in seconds rather than train for 100 epochs)."""
+in seconds rather than train for 100 epochs).
+
+The README's "Nothing silently wrong" table maps each class of bad input to the test
+that proves what the suite does with it; the classes with generated damage are in
+tests/unit/test_damage.py, the kills and the lock in tests/smoke/test_reliability_smoke.py.
+"""
 
 import json
 import shutil
@@ -10,8 +15,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from results_factory import make_run
 
-from bench import data, golden
+from bench import data, experiments, golden
 
 import cifar_files as cf
 
@@ -31,6 +37,19 @@ def _corrupt_results(tmp):
     (tmp / "out" / "linear-seed42.json").write_text('{"schema_version": 1')
 
 
+def _finished_one_epoch(tmp):
+    """A finished 1-epoch linear run of TINY (seed 42), exactly as training records it."""
+    tiny = data.subset(data.load_digits(), 20, seed=42)
+    experiment = experiments.configure("linear", epochs=1, model="quick")
+    run = make_run("linear", 42, 0.5, epochs=1, dataset="digits")
+    run["dataset"].update(subset=20, sha256=data.fingerprint(tiny))
+    run["config"].update(model_args={**experiments.QUICK_MODEL_ARGS, "stages": [1, 1, 1],
+                                     "filters": [32, 32, 64, 128]},
+                         schedule=repr(experiment.schedule(1, 1)))  # fmt: skip
+    (tmp / "out").mkdir()
+    (tmp / "out" / "linear-seed42.json").write_text(json.dumps(run))
+
+
 def _results_folder(tmp, plan):
     (tmp / "set" / "runs").mkdir(parents=True)
     (tmp / "set" / "plan.json").write_text(plan)
@@ -40,7 +59,9 @@ def _corrupt_golden(tmp):
     shutil.copytree(ROOT / "golden", tmp / "golden")
     text = (tmp / "golden" / "epoch_lines.csv").read_text().replace("0.8414", "x", 1)
     (tmp / "golden" / "epoch_lines.csv").write_text(text)
-    _results_folder(tmp, json.dumps({"runs": []}))
+    failed = {"experiment": "linear", "seed": 0, "file": "runs/linear-seed0.json",
+              "status": "failed", "error": "RuntimeError: x"}  # fmt: skip
+    _results_folder(tmp, json.dumps({"runs": [failed]}))
 
 
 CASES = {
@@ -77,11 +98,35 @@ CASES = {
     "corrupt golden file": (["report", "{tmp}/set"], _corrupt_golden,
                             {golden.GOLDEN_ENV: "{tmp}/golden"},
                             "epoch_lines.csv line 7, column 'val_accuracy': 'x' is not a number"),
+    # Issue 12: stale results, empty list items, late failures checked before training.
+    "finished run with other settings": (["train", *TINY, "-s", "linear", "-e", "2"],
+                                         _finished_one_epoch, {},
+                                         "linear-seed42.json holds a finished run with other "
+                                         "settings (epochs, schedule): add --force"),
+    "empty item in --schedules": (["reproduce", "--quick", "--schedules", "linear,"], None, {},
+                                  "--schedules 'linear,' has an empty item"),
+    "plot format unknown": (["train", *TINY, "-l", "lr.xyz"], None, {},
+                            "lr.xyz: cannot draw a .xyz figure (use one of:"),
+    "plot path is a folder": (["train", *TINY, "-t", "{tmp}/folder"],
+                              lambda tmp: (tmp / "folder").mkdir(), {},
+                              "folder is a folder, not a figure file"),
+    "report of a folder with no runs": (["report", "{tmp}/empty"],
+                                        lambda tmp: (tmp / "empty").mkdir(), {},
+                                        "empty holds no runs to report"),
+    "output path not UTF-8": (["train", *TINY, "--out", "{tmp}/\udcff"], None, {},
+                              "its name is not valid UTF-8"),
 }  # fmt: skip
 
 
+@pytest.fixture(scope="module")
+def matplotlib_cache(tmp_path_factory):
+    """Matplotlib's own font cache: not the suite's output, so kept out of the checked
+    folder."""
+    return tmp_path_factory.mktemp("mplconfig")
+
+
 @pytest.mark.parametrize("case", CASES)
-def test_bad_input(case, tmp_path):
+def test_bad_input(case, tmp_path, matplotlib_cache):
     args, setup, env, message = CASES[case]
     (tmp_path / "blocker").write_text("a file where a folder should be")
     if setup:
@@ -94,6 +139,7 @@ def test_bad_input(case, tmp_path):
     if args[0] == "train" and "--out" not in args:
         args = [*args, "--out", "out"]
     environment = {"PATH": "", "HOME": str(tmp_path), "KERAS_HOME": str(tmp_path / "keras"),
+                   "MPLCONFIGDIR": str(matplotlib_cache),
                    **{k: fill(v) for k, v in env.items()}}  # fmt: skip
     proc = subprocess.run(
         [sys.executable, "-m", "bench", *map(fill, args)],

@@ -96,3 +96,23 @@ def test_unreadable_input_is_exit_2(tmp_path, capsys, which):
 
 def test_the_sets_cover_every_experiment():
     assert set(ACCURACY) == set(experiments.EXPERIMENTS)
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda run: run["dataset"].update(subset=5000), "subset null vs 5000"),
+        (lambda run: run["dataset"].update(name="digits"), 'dataset "cifar10" vs "digits"'),
+        (lambda run: run["config"]["model_args"].update(stages=[1, 1, 1]), "model_args"),
+    ],
+)
+def test_sets_with_other_set_ups_are_not_comparable(tmp_path, capsys, change, named):
+    code, out = _compare(capsys, _set(tmp_path / "a"), _set(tmp_path / "b", change))
+    assert code == 2 and out.out == ""
+    (line,) = out.err.splitlines()
+    assert "are not comparable, their set-ups differ:" in line and named in line
+
+
+def test_other_epochs_are_not_comparable(tmp_path, capsys):
+    code, out = _compare(capsys, _set(tmp_path / "a"), _set(tmp_path / "b", epochs=12))
+    assert code == 2 and "epochs 100 vs 12" in out.err

@@ -275,3 +275,23 @@ def test_unknown_dataset():
         data.DataError, match="unknown dataset 'mnist': choose one of cifar10, digits"
     ):
         data.load("mnist")
+
+
+@pytest.mark.parametrize("n", [1427, 1430, 1436])
+def test_subset_close_to_the_data_size_is_what_the_range_says(digits, n):
+    # Fewer than 10 images left out cannot be stratified: they are left out at random.
+    picked = data.subset(digits, n, seed=0)
+    assert len(picked.train_y) == n and set(picked.train_y.tolist()) == set(range(10))
+    assert data.subset(digits, n, seed=0).train_y.tolist() == picked.train_y.tolist()
+
+
+def test_an_oversized_tar_member_is_refused_before_it_is_read(cifar, tmp_path, no_keras_cache):
+    src, _ = cifar
+    big = src / cf.FOLDER / "data_batch_3"
+    big.write_bytes(bytes(data.MAX_BATCH_BYTES + 1))  # zeros: a tiny .tar.gz, a huge member
+    tarball = cf.write_tarball(tmp_path / "cifar-10-python.tar.gz", src / cf.FOLDER)
+    assert tarball.stat().st_size < 100_000
+    with pytest.raises(data.DataError, match=r"data_batch_3 is 31,035,705 bytes, more than"):
+        data.load_cifar10(tarball, download=_no_download)
+    with pytest.raises(data.DataError, match=r"data_batch_3 is 31,035,705 bytes, more than"):
+        data.load_cifar10(src, download=_no_download)

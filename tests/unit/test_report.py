@@ -11,7 +11,7 @@ import pytest
 from report_checks import accuracy_rows, table_rows
 from results_factory import folder_of, make_run
 
-from bench import data, experiments, golden, report, reproduce, stats
+from bench import data, experiments, golden, plots, report, reproduce, stats
 from bench.cli import main
 
 POST = {r["experiment"]: r["val_accuracy"] for r in golden.epoch_lines() if r["epoch"] == 100}
@@ -160,10 +160,12 @@ def test_quick_settings_are_stated():
 
 def test_reproduce_reports_a_corrupt_results_file_and_renders_the_rest(tmp_path, capsys):
     # Nothing trains here: "none" is finished already, "linear"'s file is corrupt.
-    folder = folder_of(tmp_path, [make_run("none", 0, POST["none"])])
+    digits = data.subset(data.load_digits(), 10, seed=0)
+    none = make_run("none", 0, POST["none"])  # a finished run of this very set
+    none["dataset"].update(name="digits", sha256=data.fingerprint(digits))
+    folder = folder_of(tmp_path, [none])
     (folder / "runs" / "linear-seed0.json").write_text('{"schema_version": 1, "history"')
     runs = reproduce.plan_runs(["none", "linear"], 1, "digits", None, False)
-    digits = data.subset(data.load_digits(), 10, seed=0)
     failed = reproduce.run_all(folder, runs, digits, quick=False)
     assert failed == 1
     out, err = capsys.readouterr()
@@ -191,3 +193,34 @@ def test_experiments_beyond_the_post_are_listed_after_its_five_without_a_verdict
     # The post's grouping is judged on its five; the extras only join the order.
     assert "- ours: one-cycle > step > linear > poly > none > standard > plateau" in text
     assert "- ours matches the post's" in text
+
+
+def test_reproduce_refuses_finished_runs_of_another_set_up_before_training(tmp_path, capsys):
+    # `reproduce --quick --epochs 2` then `reproduce --quick` into one folder: refused.
+    digits = data.subset(data.load_digits(), 10, seed=0)
+    none = make_run("none", 0, POST["none"])  # finished with 100 epochs
+    none["dataset"].update(name="digits", sha256=data.fingerprint(digits))
+    folder = folder_of(tmp_path, [none])
+    runs = reproduce.plan_runs(["none", "linear"], 1, "digits", None, False, epochs=2)
+    with pytest.raises(ValueError, match=r"none-seed0.json holds a finished run with other "
+                       r"settings \(epochs\): add --force"):  # fmt: skip
+        reproduce.run_all(folder, runs, digits, quick=False)
+    assert not (folder / "plan.json").exists() and "run 1 of 2" not in capsys.readouterr().out
+
+
+def test_a_report_that_fails_writes_no_figure_beside_the_old_one(tmp_path, monkeypatch):
+    folder = folder_of(tmp_path, [make_run("linear", 0, 0.87), make_run("none", 0, 0.84)])
+    (folder / "REPORT.md").write_text("the old report")
+    drawn = []
+
+    def fail_on_the_third(fig, path):
+        drawn.append(path)
+        if len(drawn) == 3:
+            raise OSError("out of memory")
+        return b"png"
+
+    monkeypatch.setattr(plots, "render", fail_on_the_third)
+    with pytest.raises(OSError, match="out of memory"):
+        report.write(folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["REPORT.md", "runs"]
+    assert (folder / "REPORT.md").read_text() == "the old report"
