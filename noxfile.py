@@ -33,9 +33,9 @@ LEGACY_ENV = {"TF_USE_LEGACY_KERAS": "1"}
 CONSTRAINTS = Path("constraints")
 
 
-def _pytest(session: nox.Session, *args: str) -> None:
+def _pytest(session: nox.Session, *args: str, package: str = ".") -> None:
     """Install the package (editable: the tests read golden/ beside it) and run pytest."""
-    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "test"))
+    session.install("-e", package, *nox.project.dependency_groups(PYPROJECT, "test"))
     session.run("python", "-m", "pytest", "--strict-markers", *args, *session.posargs, env=ENV)
 
 
@@ -47,12 +47,13 @@ def unit(session: nox.Session) -> None:
 
 @nox.session
 def smoke(session: nox.Session) -> None:
-    """The real ResNet trained for a few epochs on the CPU, on the embedded digits set.
+    """The real ResNet trained for a few epochs on the CPU, on the embedded digits set, and
+    the same runs as Ray tasks on a local Ray bound to 127.0.0.1 (the `ray` extra).
 
     Two workers (pytest-xdist): most of a smoke test is Keras tracing the model, which is
     single-threaded, so two at once on two cores take 60 % of the time of one after another.
     """
-    _pytest(session, "-m", "smoke", "-n", "2", "--durations=10", "tests/smoke")
+    _pytest(session, "-m", "smoke", "-n", "2", "--durations=10", "tests/smoke", package=".[ray]")
 
 
 @nox.session
@@ -67,7 +68,7 @@ def lint(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """pytest-benchmark timings, saved under .benchmarks/ for --benchmark-compare."""
     _pytest(session, "-m", "benchmark", "-s", "tests/benchmarks", "--benchmark-autosave",
-            "--benchmark-columns=min,median,mean,stddev,rounds")  # fmt: skip
+            "--benchmark-columns=min,median,mean,stddev,rounds", package=".[ray]")  # fmt: skip
 
 
 @nox.session

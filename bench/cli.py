@@ -122,6 +122,12 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     """Run the post's experiments (x seeds), then write the markdown report."""
     from bench import reproduce
 
+    if args.workers is not None and args.ray is None:
+        raise ValueError("--workers goes with --ray (runs at once on a CPU-only Ray)")
+    if args.ray is not None:
+        from bench import ray_runs
+
+        ray_runs.require()
     dataset_name = args.dataset or (experiments.QUICK_DATASET if args.quick else "cifar10")
     runs = reproduce.plan_runs(
         experiments.names(args.schedules), args.seeds, dataset_name, args.subset,
@@ -133,8 +139,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     dataset = _load(dataset_name, args.data_dir, args.subset, seed=0)
     with runset.lock(out):
         try:
-            failed = reproduce.run_all(out, runs, dataset, quick=args.quick, force=args.force,
-                                       verbose=args.verbose)  # fmt: skip
+            failed = _execute(args, out, runs, dataset)
         except KeyboardInterrupt as stop:
             return _interrupted("reproduce", out / runset.STATE, stop)
         from bench import report
@@ -144,6 +149,24 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     if failed:
         print(f"bench reproduce: {failed} run(s) failed; the report marks them", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _execute(args: argparse.Namespace, out: Path, runs: list[Any], dataset: Any) -> int:
+    """The runs, in this process or as Ray tasks; how many failed."""
+    options = {"quick": args.quick, "force": args.force, "verbose": args.verbose}
+    if args.ray is None:
+        from bench import reproduce
+
+        return reproduce.run_all(out, runs, dataset, **options)
+    from bench import ray_runs
+
+    slots = ray_runs.connect(args.ray or None, args.workers)
+    try:
+        print(f"[INFO] Ray: {slots.where}", flush=True)
+        ray_runs.check_storage(out)
+        return ray_runs.run_all(out, runs, dataset, slots, **options)
+    finally:
+        ray_runs.shutdown()
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -298,6 +321,21 @@ def _reproduce_parser(commands: Any) -> None:
         "--quick", action="store_true", help=f"the README's main job: {_QUICK}, on the CPU"
     )
     p.add_argument("--name", help="the run set's name (default: from its settings)")
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="run each run as a Ray task: on a local Ray instance (all GPUs, or "
+        "--workers runs at once on the CPU), or on the cluster at ADDRESS or "
+        "$RAY_ADDRESS; --out must be storage every node sees",
+    )
+    p.add_argument(
+        "--workers",
+        type=checks.argument("workers"),
+        help="with --ray on a CPU-only machine: runs at once, each with its "
+        "share of the cores (default 1)",
+    )
     _add_flags(p, "reproduce")
     p.set_defaults(func=cmd_reproduce)  # fmt: skip
 

@@ -68,18 +68,22 @@ def make_optimizer(experiment: Experiment, epochs: int | None = None) -> Any:
     return sgd(experiment.init_lr, experiment.momentum, experiment.decay(epochs))
 
 
-def applied_lr(optimizer: Any) -> float:
-    """The learning rate the optimizer's next update will use, as a Python float.
+def applied_lr(optimizer: Any, update: int | None = None) -> float:
+    """The learning rate the optimizer applies at ``update`` (0-based; default: its next
+    one), as a Python float, computed as the optimizer computes it.
 
     Not ``optimizer.learning_rate`` alone: the legacy optimizer reports its base rate
     there and applies ``_decayed_lr``, and Keras 2's new optimizer reports the rate its
-    *last* update used when the rate is a schedule; a schedule is evaluated at the
-    update count here instead.
+    *last* update used when the rate is a schedule; a schedule is evaluated at the update
+    count here instead. A plain rate (``LearningRateScheduler``'s) is the one it holds.
     """
-    if hasattr(optimizer, "_decayed_lr"):
-        value = optimizer._decayed_lr(tf.float32)
+    step = optimizer.iterations if update is None else update
+    if hasattr(optimizer, "_decayed_lr"):  # Keras 2's legacy optimizer: lr / (1 + decay t)
+        base = optimizer._get_hyper("learning_rate", tf.float32)
+        decay = tf.cast(optimizer._initial_decay, tf.float32)
+        value = base / (1.0 + decay * tf.cast(step, tf.float32)) if decay > 0 else base
     elif isinstance(getattr(optimizer, "_learning_rate", None), _SCHEDULE):
-        value = optimizer._learning_rate(optimizer.iterations)
+        value = optimizer._learning_rate(step)
     else:
         value = optimizer.learning_rate
     # .numpy(), not np.asarray: Keras 3's Variable.__array__ warns under numpy 2.
@@ -107,6 +111,16 @@ def backup_and_restore(backup_dir: Path, saved: Callable[[int], None]) -> Any:
             saved(epoch + 1)
 
     return Sealed(str(backup_dir), **options)
+
+
+def configure_worker(threads: int) -> None:
+    """A fresh worker process's TensorFlow, before it starts its runtime: ``threads`` cores
+    for its thread pools (its share of the machine), and GPU memory taken as needed rather
+    than all at once."""
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    for gpu in tf.config.list_physical_devices("GPU"):
+        tf.config.experimental.set_memory_growth(gpu, True)
 
 
 def _cpu_model() -> str:

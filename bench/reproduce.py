@@ -1,4 +1,5 @@
-"""Run a set of runs (experiments x seeds) in this process, one after another.
+"""Run a set of runs (experiments x seeds) in this process, one after another
+(``bench.ray_runs`` runs them as Ray tasks instead).
 
 Each run goes through ``bench.lifecycle.complete`` (finished already? -> train -> write ->
 clear state) into the run-set folder that ``bench.runset`` owns, and ``plan.json`` says
@@ -33,9 +34,7 @@ def run_all(
     an interrupted one resumes from its state. An unreadable results file counts as a
     failed run: it is reported, not overwritten.
     """
-    for run in runs:  # a finished run with other settings stops the set before it trains
-        with contextlib.suppress(results.ResultsError):  # reported as failed, below
-            lifecycle.finished(_path(out, run), run, dataset, force)
+    check_reusable(out, runs, dataset, force)
     plan = runset.new_plan(runs, quick)
     runset.write_plan(out, plan)
     failed = 0
@@ -55,6 +54,14 @@ def run_all(
                 traceback.print_exc()
         runset.write_plan(out, plan)
     return failed
+
+
+def check_reusable(out: Path, runs: list[Run], dataset: data.Dataset, force: bool) -> None:
+    """A finished run with other settings stops the whole set before anything trains
+    (``ValueError`` naming them); an unreadable one is left to be reported as failed."""
+    for run in runs:
+        with contextlib.suppress(results.ResultsError):
+            lifecycle.finished(_path(out, run), run, dataset, force)
 
 
 def _path(out: Path, run: Run) -> Path:

@@ -28,11 +28,14 @@ from bench.resnet import ResNet, forward_flops
 
 
 class EpochLog(keras.callbacks.CSVLogger):
-    """Keras' CSVLogger, each row with the suite's measures: the applied rate, wall seconds,
-    training ms/step and images/s (as ``bench_<measure>``).
+    """Keras' CSVLogger, each row with the suite's measures: the rate of the epoch's last
+    update, wall seconds, training ms/step and images/s (as ``bench_<measure>``).
 
-    The measures go into the row only, never into the logs that Keras' progress bar and
-    History share, so where the other callbacks stand in the list does not matter to it.
+    Nothing runs per batch (a per-batch read of a device variable stalls a GPU's input
+    pipeline every step): the rate, the update count and the training time are read once,
+    when validation starts - before any epoch-end callback (ReduceLROnPlateau, say) has
+    changed the rate. The measures go into the row only, never into the logs that Keras'
+    progress bar and History share.
     """
 
     def __init__(self, path: Path, train_images: int):
@@ -41,23 +44,23 @@ class EpochLog(keras.callbacks.CSVLogger):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_start = time.perf_counter()
+        self.first_update = int(self.model.optimizer.iterations.numpy())
+        self.trained = None
 
-    def on_train_batch_begin(self, batch, logs=None):
-        if batch == 0:
-            self.train_start = time.perf_counter()
-        # Read before the update, so it is the rate this batch trains with.
-        self.last_lr = compat.applied_lr(self.model.optimizer)
-        self.steps = batch + 1
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.train_end = time.perf_counter()
+    def on_test_begin(self, logs=None):  # fit's validation: this epoch's training is over
+        if self.trained is None:
+            updates = int(self.model.optimizer.iterations.numpy())
+            self.trained = (time.perf_counter(), updates - self.first_update,
+                            compat.applied_lr(self.model.optimizer, updates - 1))  # fmt: skip
 
     def on_epoch_end(self, epoch, logs=None):
-        train_seconds = self.train_end - self.train_start
+        self.on_test_begin()  # an epoch without validation ends its training here
+        train_end, steps, rate = self.trained
+        train_seconds = train_end - self.epoch_start
         measures = {
-            "lr": self.last_lr,
+            "lr": rate,
             "seconds": time.perf_counter() - self.epoch_start,
-            "ms_per_step": 1000 * train_seconds / self.steps,
+            "ms_per_step": 1000 * train_seconds / steps,
             "images_per_second": self.train_images / train_seconds,
         }
         row = {**(logs or {}), **{f"bench_{k}": measures[k] for k in results.MEASURES}}

@@ -71,3 +71,63 @@ def test_ours_is_not_slower_and_uses_half_the_memory():
 def test_schedule_evaluation_100_epochs(benchmark, schedule):
     table = benchmark(schedule.table, 100)
     assert len(table) == 100
+
+
+class PerBatchRate(keras.callbacks.Callback):
+    """What EpochLog used to do: the optimizer's rate read on the host before every batch."""
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.rate = compat.applied_lr(self.model.optimizer)
+
+
+def _epoch_seconds(tmp_path, per_batch: bool) -> float:
+    """One training epoch (with validation) of the quick ResNet: 2,048 images, batch 128."""
+    import time
+
+    from bench.train import EpochLog
+
+    keras.utils.set_random_seed(0)
+    model = ResNet.build(**experiments.QUICK_MODEL_ARGS)
+    model.compile(loss=experiments.LOSS, optimizer=compat.make_optimizer(experiments.get("step")))
+    rng = np.random.default_rng(0)
+    x = rng.random((2048, 32, 32, 3), dtype=np.float32)
+    y = data.one_hot(rng.integers(0, 10, 2048), 10)
+    log = EpochLog(tmp_path / f"log-{per_batch}-{time.perf_counter_ns()}.csv", 2048)
+    callbacks = [log, PerBatchRate()] if per_batch else [log]
+    fit = {"batch_size": 128, "verbose": 0, "validation_data": (x[:256], y[:256])}
+    model.fit(x, y, epochs=1, callbacks=callbacks, **fit)  # traces and compiles
+    start = time.perf_counter()
+    model.fit(x, y, epochs=2, initial_epoch=1, callbacks=callbacks, **fit)
+    return time.perf_counter() - start
+
+
+def test_no_per_batch_host_reads(tmp_path):
+    # Alternating, best of three each: the per-epoch reads against per-batch ones.
+    rounds = [(_epoch_seconds(tmp_path, True), _epoch_seconds(tmp_path, False))
+              for _ in range(3)]  # fmt: skip
+    per_batch, per_epoch = (min(r[i] for r in rounds) for i in (0, 1))
+    print(f"\ntraining epoch, quick ResNet, 16 steps: per-batch rate reads {per_batch:.3f} s, "
+          f"per-epoch {per_epoch:.3f} s, ratio {per_epoch / per_batch:.3f}")  # fmt: skip
+    assert per_epoch <= 1.1 * per_batch
+
+
+def _reproduce(out, *extra):
+    import time
+
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "bench", "reproduce", "--quick", "--deterministic",
+                    "--verbose", "0", "--out", str(out), *extra],
+                   check=True, capture_output=True, timeout=1800)  # fmt: skip
+    return time.perf_counter() - start
+
+
+def test_quick_reproduction_in_process_vs_ray_two_workers(tmp_path):
+    pytest.importorskip("ray")
+    in_process = _reproduce(tmp_path / "in-process")
+    fanned = _reproduce(tmp_path / "ray", "--ray", "--workers", "2")
+    print(f"\nquick reproduction (5 runs x 10 epochs): in-process {in_process:.0f} s, "
+          f"--ray --workers 2 {fanned:.0f} s, ratio {fanned / in_process:.2f}")  # fmt: skip
+    for name in experiments.EXPERIMENTS:
+        rates = [json.loads((tmp_path / where / "runs" / f"{name}-seed0.json").read_text())[
+            "history"]["lr"] for where in ("in-process", "ray")]  # fmt: skip
+        assert rates[0] == rates[1], name

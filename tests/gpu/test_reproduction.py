@@ -6,9 +6,14 @@
 Writes reports/gpu-<date>/ (results, REPORT.md, figures) and asserts every experiment is
 within the report's stated tolerance of the post's accuracy and that the ranking holds.
 Skips where TensorFlow sees no GPU; fails with the data message where CIFAR-10 is missing.
+
+With Ray installed (``pip install -e '.[gpu,ray]'``) and more than one GPU, the runs go one
+per GPU through ``bench reproduce --ray``; ``BENCH_RAY=ADDRESS`` sends them to a cluster
+(``--out`` must then be storage every node sees). The suite says which it used.
 """
 
 import datetime
+import importlib.util
 import os
 from pathlib import Path
 
@@ -40,11 +45,27 @@ def cifar10(gpu):
         pytest.fail(str(exc), pytrace=False)
 
 
-def test_full_reproduction_matches_the_post(cifar10):
+def _executor(gpus):
+    """Ray when it is installed and helps (several GPUs, or a cluster), else in-process."""
+    address = os.environ.get("BENCH_RAY")
+    if importlib.util.find_spec("ray") is None:
+        return [], "in this process (Ray is not installed)"
+    if address:
+        return ["--ray", address], f"on the Ray cluster at {address}"
+    if len(gpus) > 1:
+        return ["--ray"], f"on a local Ray, one run per GPU ({len(gpus)} GPUs)"
+    return [], "in this process (one GPU)"
+
+
+def test_full_reproduction_matches_the_post(cifar10, gpu, capsys):
     seeds = int(os.environ.get("BENCH_GPU_SEEDS", "1"))
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M")
     out = ROOT / "reports" / f"gpu-{stamp}"
-    code = main(["reproduce", "--seeds", str(seeds), "--verbose", "2", "--out", str(out)])
+    executor, how = _executor(gpu)
+    with capsys.disabled():
+        print(f"\n[INFO] GPU suite: {len(gpu)} GPU(s), the runs go {how}")
+    code = main(["reproduce", "--seeds", str(seeds), "--verbose", "2", "--out", str(out),
+                 *executor])  # fmt: skip
     assert code == 0, f"some runs failed: see {out / 'REPORT.md'}"
     names = list(experiments.EXPERIMENTS)
     text = check_report(out, names, seeds=seeds, epochs=experiments.EPOCHS)

@@ -50,6 +50,12 @@ def _finished_one_epoch(tmp):
     (tmp / "out" / "linear-seed42.json").write_text(json.dumps(run))
 
 
+def _no_ray(tmp):
+    """A stand-in `ray` that cannot be imported, as where the extra is not installed."""
+    (tmp / "no-ray" / "ray").mkdir(parents=True)
+    (tmp / "no-ray" / "ray" / "__init__.py").write_text("raise ImportError('no Ray here')\n")
+
+
 def _results_folder(tmp, plan):
     (tmp / "set" / "runs").mkdir(parents=True)
     (tmp / "set" / "plan.json").write_text(plan)
@@ -115,6 +121,13 @@ CASES = {
                                         "empty holds no runs to report"),
     "output path not UTF-8": (["train", *TINY, "--out", "{tmp}/\udcff"], None, {},
                               "its name is not valid UTF-8"),
+    # Issue 13: Ray is an optional extra.
+    "--ray without Ray installed": (["reproduce", "--quick", "--ray"], _no_ray,
+                                    {"PYTHONPATH": "{tmp}/no-ray", "PYTHONDONTWRITEBYTECODE": "1"},
+                                    "--ray needs Ray, which is not installed: pip install "
+                                    "'lr-schedules-repro[ray]'"),
+    "--workers without --ray": (["reproduce", "--quick", "--workers", "2"], None, {},
+                                "--workers goes with --ray"),
 }  # fmt: skip
 
 
