@@ -7,6 +7,7 @@ The CLI's argparse types and the API raise the same text, so ``-e 0`` and
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 
 
@@ -16,6 +17,19 @@ def whole_number(name: str, value: object, minimum: int = 1) -> int:
         bound = "> 0" if minimum == 1 else f">= {minimum}"
         raise ValueError(f"{name} must be a whole number {bound}, got {value!r}")
     return value
+
+
+def positive_rate(name: str) -> Callable[[str], float]:
+    """An argparse ``type`` for a learning rate: a finite number > 0."""
+
+    def parse(text: str) -> float:
+        value = float(text)  # ValueError: argparse reports "invalid float value"
+        if not (math.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(f"{name} must be a finite number > 0, got {text}")
+        return value
+
+    parse.__name__ = "float"
+    return parse
 
 
 def argument(name: str, minimum: int = 1) -> Callable[[str], int]:

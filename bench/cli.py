@@ -72,9 +72,10 @@ def cmd_schedules(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train one of the post's experiments (its train.py), write results JSON and plots."""
-    experiment = experiments.configure(
-        args.schedule, epochs=args.epochs, batch_size=args.batch_size, model=args.model
-    )
+    rates, source = _rates(args)
+    experiment = experiments.configure(args.schedule, epochs=args.epochs,
+                                       batch_size=args.batch_size, model=args.model,
+                                       rates=rates, lr_source=source)  # fmt: skip
     run = experiments.Run(experiment, args.seed, args.dataset, args.subset, args.deterministic)
     # Relative plot paths land in --out, so one folder holds a run's outputs.
     lr_plot, train_plot = (args.out / p for p in (args.lr_plot, args.train_plot))
@@ -169,6 +170,49 @@ def _execute(args: argparse.Namespace, out: Path, runs: list[Any], dataset: Any)
         ray_runs.shutdown()
 
 
+def cmd_lr_find(args: argparse.Namespace) -> int:
+    """The learning-rate range test: sweep the rate, write its CSV and plot, suggest rates."""
+    from bench import lr_find
+
+    tried = lr_find.rates(args.start, args.end, args.steps, args.mode)
+    files.check_writable(args.out)
+    model = experiments.configure("none", batch_size=args.batch_size, model=args.model)
+    dataset = _load(args.dataset, args.data_dir, args.subset, args.seed)
+    print(f"[INFO] sweeping the rate from {args.start:g} to {args.end:g} over {args.steps} "
+          f"updates ({args.mode}), batch {model.batch_size}")  # fmt: skip
+    result = lr_find.find(dataset, tried, model_args=model.model_args,
+                          batch_size=model.batch_size, seed=args.seed)  # fmt: skip
+    marks = lr_find.suggestions(result)
+    csv_path = lr_find.write_csv(args.out / "lr_find.csv", result)
+    figure = plots.finder_figure(result.rates, result.losses, result.smoothed, marks)
+    plot_path = plots.save(figure, args.out / "lr_find.png")
+    print(f"[INFO] {result.stopped}")
+    for name, rate in marks.items():
+        print(f"[INFO] suggested rate {rate:.3g} ({name}: {lr_find.MEANINGS[name]})")
+    print("[INFO] no rule is robust: read the plot, and pick where the loss still falls "
+          f"steadily. For a cyclic schedule: bench train -s cyclic-triangular --lr-from "
+          f"{csv_path} ({lr_find.RULE})")  # fmt: skip
+    print(f"[INFO] wrote {csv_path}\n[INFO] wrote {plot_path}")
+    return 0
+
+
+def _rates(args: argparse.Namespace) -> tuple[dict[str, float], str | None]:
+    """``train``'s --base-lr/--max-lr, or the ones --lr-from's finder CSV gives, and where
+    they came from (the results file records it)."""
+    given = {k: getattr(args, k) for k in ("base_lr", "max_lr") if getattr(args, k)}
+    if args.lr_from is None:
+        return given, "the command line (--base-lr/--max-lr)" if given else None
+    if given:
+        raise ValueError("--lr-from or --base-lr/--max-lr, not both")
+    from bench import lr_find
+
+    found = lr_find.cyclic_range(lr_find.read_csv(args.lr_from))
+    taken = experiments.TUNABLE.get(experiments.get(args.schedule).schedule_class or "", ())
+    rates = {k: v for k, v in found.items() if k in taken} or found
+    shown = ", ".join(f"{k} {v:.3g}" for k, v in rates.items())
+    return rates, f"bench lr-find {args.lr_from}: {shown} ({lr_find.RULE})"
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """Write REPORT.md (and its figures) for a results folder."""
     from bench import report
@@ -223,19 +267,65 @@ FLAGS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
                       "determinism on top of the seeding: bit-identical reruns"}),
     "force": (("--force",), {"action": "store_true", "help": "train again even if finished, "
               "dropping any interrupted state"}),
+    "seed": (("--seed",), {"type": checks.argument("seed", minimum=0), "default": 42}),
+    "base_lr": (("--base-lr",), {"type": checks.positive_rate("base-lr"),
+                "help": "the cyclic schedules' lowest rate (e.g. from bench lr-find)"}),
+    "max_lr": (("--max-lr",), {"type": checks.positive_rate("max-lr"),
+               "help": "the cyclic schedules' and one-cycle's highest rate"}),
+    "lr_from": (("--lr-from",), {"type": Path, "metavar": "CSV",
+                "help": "take --base-lr/--max-lr from a bench lr-find CSV"}),
+    "start": (("--start",), {"type": checks.positive_rate("start"), "default": 1e-7,
+              "help": "the first rate (default 1e-7)"}),
+    "end": (("--end",), {"type": checks.positive_rate("end"), "default": 10.0,
+            "help": "the last rate (default 10)"}),
+    "steps": (("--steps",), {"type": checks.argument("steps"), "default": 100,
+              "help": "updates, one batch each (default 100)"}),
+    "mode": (("--mode",), {"choices": ("exp", "linear"), "default": "exp",
+             "help": "exponential (default) or linear sweep"}),
+    "schedules": (("--schedules",), {"help": "comma-separated experiments, or post (the "
+                  "post's five, the default), extra (the schedules beyond the post) or all"}),
+    "seeds": (("--seeds",), {"type": checks.argument("seeds"), "default": 1,
+              "help": "seeds per experiment: 0, 1, ... (default 1)"}),
+    "quick": (("--quick",), {"action": "store_true",
+              "help": f"the README's main job: {_QUICK}, on the CPU"}),
+    "name": (("--name",), {"help": "the run set's name (default: from its settings)"}),
+    "ray": (("--ray",), {"nargs": "?", "const": "", "metavar": "ADDRESS",
+            "help": "run each run as a Ray task: on a local Ray instance (all GPUs, or "
+            "--workers runs at once on the CPU), or on the cluster at ADDRESS or "
+            "$RAY_ADDRESS; --out must be storage every node sees"}),
+    "workers": (("--workers",), {"type": checks.argument("workers"), "help": "with --ray on "
+                "a CPU-only machine: runs at once, each with its share of the cores (default "
+                "1)"}),
+    "model": (("--model",), {"choices": ("post", "quick"), "default": "post",
+              "help": "the post's ResNet, or the quick reproduction's small one"}),
 }  # fmt: skip
+# The data and batch flags of one run, defaulting to the post's (train and lr-find).
+_ONE_RUN: dict[str, dict[str, Any]] = {
+    "dataset": {"default": "cifar10"},
+    "data_dir": {},
+    "subset": {},
+    "batch_size": {"default": experiments.BATCH_SIZE, "help": "default: the post's 128"},
+}
 FLAGS_BY_COMMAND: dict[str, dict[str, dict[str, Any]]] = {
     "train": {
         "epochs": {"default": experiments.EPOCHS, "help": "# of epochs to train for"},
-        "dataset": {"default": "cifar10"},
-        "data_dir": {},
-        "subset": {},
-        "batch_size": {"default": experiments.BATCH_SIZE, "help": "default: the post's 128"},
+        **_ONE_RUN,
         "out": {"default": Path("output"),
                 "help": "folder for the results JSON and plots (default: output)"},
         "verbose": {}, "deterministic": {}, "force": {},
+        "seed": {"help": "seed for weights, shuffling and --subset (default 42)"},
+        "model": {}, "base_lr": {}, "max_lr": {}, "lr_from": {},
+    },
+    "lr-find": {
+        "start": {}, "end": {}, "steps": {}, "mode": {},
+        **_ONE_RUN,
+        "out": {"default": Path("output/lr-find"),
+                "help": "folder for lr_find.csv and lr_find.png (default: output/lr-find)"},
+        "seed": {"help": "seed for the weights and the batch order (default 42)"},
+        "model": {},
     },
     "reproduce": {
+        "schedules": {}, "seeds": {}, "quick": {}, "name": {}, "ray": {}, "workers": {},
         "epochs": {"help": f"default: the post's 100 ({experiments.QUICK_EPOCHS} with --quick)"},
         "dataset": {"help": "default: cifar10 (digits with --quick)"},
         "data_dir": {},
@@ -289,55 +379,19 @@ def _train_parser(commands: Any) -> None:
         help="training plot (relative: inside --out)",
     )
     _add_flags(p, "train")
-    p.add_argument(
-        "--seed",
-        type=checks.argument("seed", minimum=0),
-        default=42,
-        help="seed for weights, shuffling and --subset (default 42)",
-    )
-    p.add_argument(
-        "--model",
-        choices=("post", "quick"),
-        default="post",
-        help="the post's ResNet, or the quick reproduction's small one",
-    )
     p.set_defaults(func=cmd_train)  # fmt: skip
+
+
+def _lr_find_parser(commands: Any) -> None:
+    p = commands.add_parser("lr-find", help=cmd_lr_find.__doc__)
+    _add_flags(p, "lr-find")
+    p.set_defaults(func=cmd_lr_find)
 
 
 def _reproduce_parser(commands: Any) -> None:
     p = commands.add_parser("reproduce", help=cmd_reproduce.__doc__)
-    p.add_argument(
-        "--schedules",
-        help="comma-separated experiments, or post (the post's "
-        "five, the default), extra (the schedules beyond the post) or all",
-    )
-    p.add_argument(
-        "--seeds",
-        type=checks.argument("seeds"),
-        default=1,
-        help="seeds per experiment: 0, 1, ... (default 1)",
-    )
-    p.add_argument(
-        "--quick", action="store_true", help=f"the README's main job: {_QUICK}, on the CPU"
-    )
-    p.add_argument("--name", help="the run set's name (default: from its settings)")
-    p.add_argument(
-        "--ray",
-        nargs="?",
-        const="",
-        metavar="ADDRESS",
-        help="run each run as a Ray task: on a local Ray instance (all GPUs, or "
-        "--workers runs at once on the CPU), or on the cluster at ADDRESS or "
-        "$RAY_ADDRESS; --out must be storage every node sees",
-    )
-    p.add_argument(
-        "--workers",
-        type=checks.argument("workers"),
-        help="with --ray on a CPU-only machine: runs at once, each with its "
-        "share of the cores (default 1)",
-    )
     _add_flags(p, "reproduce")
-    p.set_defaults(func=cmd_reproduce)  # fmt: skip
+    p.set_defaults(func=cmd_reproduce)
 
 
 def _other_parsers(commands: Any) -> None:
@@ -370,7 +424,8 @@ def _other_parsers(commands: Any) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bench", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for add in (_schedules_parser, _train_parser, _reproduce_parser, _other_parsers):
+    for add in (_schedules_parser, _train_parser, _reproduce_parser, _lr_find_parser,
+                _other_parsers):  # fmt: skip
         add(commands)
     return parser
 

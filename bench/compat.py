@@ -113,6 +113,20 @@ def backup_and_restore(backup_dir: Path, saved: Callable[[int], None]) -> Any:
     return Sealed(str(backup_dir), **options)
 
 
+def set_lr(optimizer: Any, rate: float) -> None:
+    """Set a plain (non-schedule) rate, as LearningRateScheduler does."""
+    optimizer.learning_rate.assign(rate)
+
+
+def optimizer_state(optimizer: Any, variables: list[Any]) -> list[Any]:
+    """The optimizer's variables (update count, rate, momenta), built for ``variables``
+    first if it has not trained yet (Keras 2 lists them by a method, Keras 3 a property)."""
+    if not getattr(optimizer, "built", getattr(optimizer, "_built", False)):
+        optimizer.build(variables)
+    state = optimizer.variables
+    return list(state() if callable(state) else state)
+
+
 def configure_worker(threads: int) -> None:
     """A fresh worker process's TensorFlow, before it starts its runtime: ``threads`` cores
     for its thread pools (its share of the machine), and GPU memory taken as needed rather

@@ -80,6 +80,7 @@ class Experiment:
     epochs: int = EPOCHS
     model_args: dict[str, Any] = field(default_factory=lambda: dict(MODEL_ARGS))
     plateau: dict[str, Any] | None = None
+    lr_source: str | None = None  # where --base-lr/--max-lr came from (the results record it)
 
     def schedule(
         self, epochs: int | None = None, steps: int | None = None
@@ -288,6 +289,8 @@ def configure(
     epochs: int | None = None,
     batch_size: int | None = None,
     model: Literal["post", "quick"] = "post",
+    rates: dict[str, float] | None = None,
+    lr_source: str | None = None,
 ) -> Experiment:
     """The experiment ``name`` with a command's overrides: the one place they are applied.
 
@@ -307,7 +310,25 @@ def configure(
         experiment = replace(experiment, batch_size=whole_number("batch_size", batch_size))
     if model == "quick":
         experiment = replace(experiment, model_args=dict(QUICK_MODEL_ARGS))
-    return experiment
+    return with_rates(experiment, rates, lr_source) if rates else experiment
+
+
+# The rates a range test can set, per schedule (bench lr-find; train --base-lr/--max-lr).
+TUNABLE = {"CyclicLR": ("base_lr", "max_lr"), "OneCycle": ("max_lr",)}
+
+
+def with_rates(experiment: Experiment, rates: dict[str, float], source: str | None) -> Experiment:
+    """``experiment`` with its schedule's ``base_lr``/``max_lr`` set (cyclic, one-cycle)."""
+    allowed = TUNABLE.get(experiment.schedule_class or "", ())
+    unknown = [name for name in rates if name not in allowed]
+    if unknown:
+        takers = ", ".join(n for n, e in ALL.items() if e.schedule_class in TUNABLE)
+        raise ValueError(f"{experiment.name} takes no --{unknown[0].replace('_', '-')}: only "
+                         f"{takers} do")  # fmt: skip
+    args = {**experiment.schedule_args, **rates}
+    schedule_class = _SCHEDULE_CLASSES[experiment.schedule_class]
+    schedule_class(**run_args(schedule_class, args, EPOCHS, 1))  # checks the rates now
+    return replace(experiment, schedule_args=args, lr_source=source)
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,29 @@ def save_run_figures(
     return written
 
 
+def finder_figure(rates: Sequence[float], losses: Sequence[float],
+                  smoothed: Sequence[float], marks: Mapping[str, float]) -> Any:  # fmt: skip
+    """The range test: loss against rate (log axis), each batch's and smoothed, with the
+    suggested rates marked."""
+    import matplotlib.style
+    from matplotlib.figure import Figure
+
+    with matplotlib.style.context("ggplot"):
+        fig = Figure()
+        ax = fig.add_subplot()
+        ax.plot(rates, losses, alpha=0.35, label="batch loss")
+        ax.plot(rates, smoothed, label="smoothed (EMA 0.98)")
+        for (name, rate), colour in zip(marks.items(), ("tab:green", "tab:purple"),
+                                        strict=False):  # fmt: skip
+            ax.axvline(rate, linestyle="--", color=colour, label=f"{name}: {rate:.2e}")
+        ax.set_xscale("log")
+        ax.set_title("Learning rate range test")
+        ax.set_xlabel("Learning Rate (log scale)")
+        ax.set_ylabel("Loss")
+        ax.legend()
+    return fig
+
+
 def report_figure_names(runs: Mapping[str, Any]) -> list[str]:
     """The report's figure files, in the order it shows them."""
     per_run = [f"{kind}_{name}.png" for name in runs for kind in ("lr", "train")]

@@ -98,6 +98,7 @@ SCHEMA: dict[str, Any] = _obj(
             },
             {
                 "per_iteration": {"type": "boolean", "description": "rate set every update"},
+                "lr_source": _nullable(_text("where base_lr/max_lr came from (lr-find)")),
                 "plateau": _nullable({"type": "object", "description": "ReduceLROnPlateau"}),
             },
         ),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bench import experiments, state
@@ -108,11 +108,35 @@ def comparable(run: dict[str, Any]) -> bool:
     )
 
 
-def ranking(means: dict[str, float]) -> tuple[str, bool | None]:
-    """Our order by mean accuracy, and whether it matches the post's grouping
-    (step, linear, poly > none > standard); None when one of the five is missing."""
-    order = " > ".join(sorted(means, key=means.get, reverse=True))
-    if not set(experiments.EXPERIMENTS) <= set(means):
-        return order, None
-    best = min(means["step"], means["linear"], means["poly"])
-    return order, best > means["none"] > means["standard"]
+def groups(means: dict[str, float], tolerance: Callable[[str, str], float]) -> list[list[str]]:
+    """The experiments ranked by groups, best first: each group is the best experiment left
+    and every one whose mean is within ``tolerance(best, other)`` of it, by mean."""
+    left = sorted(means, key=lambda name: means[name], reverse=True)
+    ranked = []
+    while left:
+        leader = left[0]
+        group = [n for n in left if means[leader] - means[n] <= tolerance(leader, n)]
+        ranked.append(group)
+        left = [n for n in left if n not in group]
+    return ranked
+
+
+def written(ranked: list[list[str]]) -> str:
+    """``step ≈ linear ≈ poly > none > standard``."""
+    return " > ".join(" ≈ ".join(group) for group in ranked)
+
+
+def post_groups(final: dict[str, float], test_images: int = 10_000) -> list[list[str]]:
+    """The post's own ranking by the same rule: one run each on ``test_images`` images,
+    ASSUMED_SEED_STD for the seed spread of each."""
+    return groups(final, lambda a, b: _two_sigma(final[a], test_images, 2 * ASSUMED_SEED_STD**2))
+
+
+def same_groups(ours: list[list[str]], theirs: list[list[str]]) -> bool | None:
+    """Whether our groups of the post's experiments are the post's (order within a group
+    does not count); None when one of them is missing from ours."""
+    names = {n for group in theirs for n in group}
+    if not names <= {n for group in ours for n in group}:
+        return None
+    mine = [set(g) & names for g in ours if set(g) & names]
+    return mine == [set(g) for g in theirs]

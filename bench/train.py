@@ -252,6 +252,7 @@ def _config(run: experiments.Run, schedule: Any, classes: int, flops: int) -> di
         "schedule": repr(schedule) if schedule is not None else None,
         "per_iteration": e.per_iteration,
         "plateau": e.plateau,
+        "lr_source": e.lr_source,
         "loss": experiments.LOSS,
         "model_args": {**e.model_args, "classes": classes},
         "forward_flops_per_image": flops,

@@ -104,3 +104,33 @@ def test_cli_trains_a_per_iteration_schedule_and_plots_every_update(tmp_path):
     assert saved["config"]["per_iteration"] is True
     assert saved["config"]["schedule"].startswith("CyclicLR(base_lr=0.001, max_lr=0.1, step_size=1")
     assert (tmp_path / "lr.png").read_bytes()[:8] == PNG
+
+
+def test_lr_find_then_train_a_cyclic_schedule_from_its_csv(tmp_path):
+    """The README's commands: the finder on digits with the quick ResNet, then a cyclic
+    schedule trained from its CSV; the results file says where the rates came from."""
+    find = subprocess.run(
+        [sys.executable, "-m", "bench", "lr-find", "--dataset", "digits", "--model", "quick",
+         "--steps", "40", "--out", str(tmp_path / "finder")],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert find.returncode == 0, find.stderr[-2000:]
+    assert "(steepest: where the smoothed loss falls fastest" in find.stdout
+    assert "no rule is robust: read the plot" in find.stdout
+    csv_path = tmp_path / "finder" / "lr_find.csv"
+    assert (tmp_path / "finder" / "lr_find.png").read_bytes()[:8] == PNG
+    from bench import lr_find
+
+    rates = lr_find.cyclic_range(lr_find.read_csv(csv_path))
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "train", "-s", "cyclic-triangular", "--lr-from",
+         str(csv_path), "--dataset", "digits", "-e", "2", "--subset", "40", "--batch-size",
+         "16", "--model", "quick", "--out", str(tmp_path / "run"), "--verbose", "0"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    config = results.read(tmp_path / "run" / "cyclic-triangular-seed42.json")["config"]
+    assert config["schedule"].startswith(
+        f"CyclicLR(base_lr={rates['base_lr']!r}, max_lr={rates['max_lr']!r}, "
+    )
+    assert config["lr_source"].startswith(f"bench lr-find {csv_path}: base_lr ")

@@ -10,9 +10,9 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 # docs/architecture.md's order, top (imported by all) to bottom (imports the rest).
 LAYERS = [
     "checks", "files", "schedules", "experiments", "compat", "data", "results", "resnet",
-    "keras_schedule", "state", "train", "lifecycle", "runset", "reproduce", "ray_runs", "stats",
-    "golden",
-    "progbar", "plots", "report", "compare", "drift", "cli", "__main__",
+    "keras_schedule", "state", "train", "lifecycle", "lr_find", "runset", "reproduce",
+    "ray_runs", "stats", "golden", "progbar", "plots", "report", "compare", "drift", "cli",
+    "__main__",
 ]  # fmt: skip
 # The post's public LearningRateDecay.plot draws its figure through bench.plots.
 ALLOWED_UPWARD = {("schedules", "plots")}

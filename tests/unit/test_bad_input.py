@@ -128,6 +128,18 @@ CASES = {
                                     "'lr-schedules-repro[ray]'"),
     "--workers without --ray": (["reproduce", "--quick", "--workers", "2"], None, {},
                                 "--workers goes with --ray"),
+    # Issue 15: the finder's rates feed only the schedules that take them.
+    "--max-lr for a schedule without one": (["train", *TINY, "-s", "step", "--max-lr", "0.1"],
+                                           None, {}, "step takes no --max-lr: only"),
+    "--lr-from a file that is not a finder CSV": (["train", *TINY, "-s", "one-cycle",
+                                                   "--lr-from", "{tmp}/blocker"], None, {},
+                                                  "blocker is not a finder CSV"),
+    "--lr-from with --max-lr": (["train", *TINY, "-s", "one-cycle", "--lr-from", "x.csv",
+                                 "--max-lr", "0.1"], None, {},
+                                "--lr-from or --base-lr/--max-lr, not both"),
+    "a finder sweep that ends below its start": (["lr-find", "--dataset", "digits", "--start",
+                                                  "1", "--end", "0.1"], None, {},
+                                                 "the sweep needs 0 < start < end"),
 }  # fmt: skip
 
 

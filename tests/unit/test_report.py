@@ -191,7 +191,7 @@ def test_experiments_beyond_the_post_are_listed_after_its_five_without_a_verdict
     assert one_cycle[1:3] == ["-", "-"] and one_cycle[-1] == "not in the post"
     assert one_cycle[3] == "90.00 ± 0.00 (1)"
     # The post's grouping is judged on its five; the extras only join the order.
-    assert "- ours: one-cycle > step > linear > poly > none > standard > plateau" in text
+    assert "- ours: one-cycle > step ≈ linear ≈ poly > none > standard > plateau" in text
     assert "- ours matches the post's" in text
 
 
@@ -224,3 +224,55 @@ def test_a_report_that_fails_writes_no_figure_beside_the_old_one(tmp_path, monke
         report.write(folder)
     assert sorted(p.name for p in folder.iterdir()) == ["REPORT.md", "runs"]
     assert (folder / "REPORT.md").read_text() == "the old report"
+
+
+def test_the_posts_ranking_by_groups_comes_from_its_numbers():
+    # Its final val_accuracy: linear 87.24, step 86.80, poly 86.51, none 84.14, standard
+    # 81.51; one run each on 10,000 images: 2·sqrt(p(1-p)/10,000 + 2·0.003²) is 1.07
+    # points at 87 %, so linear, step and poly share the first place.
+    final = {r["experiment"]: r["val_accuracy"] for r in golden.epoch_lines()
+             if r["epoch"] == 100}  # fmt: skip
+    assert stats.written(stats.post_groups(final)) == "linear ≈ step ≈ poly > none > standard"
+
+
+@pytest.mark.parametrize(
+    ("accuracies", "written"),
+    [
+        # One seed on 10,000 images: ties within ~1.1 points, strict order beyond.
+        ({"a": 0.870, "b": 0.865, "c": 0.850}, "a ≈ b > c"),
+        ({"a": 0.870, "b": 0.8699, "c": 0.8698}, "a ≈ b ≈ c"),
+        ({"a": 0.90, "b": 0.87, "c": 0.84}, "a > b > c"),
+        # Chained closeness does not merge: b is within reach of a, c only of b.
+        ({"a": 0.870, "b": 0.862, "c": 0.854}, "a ≈ b > c"),
+    ],
+)
+def test_ranking_groups_on_hand_made_results(accuracies, written):
+    runs = {n: [make_run("linear", 0, acc)] for n, acc in accuracies.items()}
+    tolerance = lambda x, y: stats.tolerance_between(runs[x], runs[y])  # noqa: E731
+    assert stats.written(stats.groups(accuracies, tolerance)) == written
+
+
+def test_groups_compare_as_sets_and_need_every_experiment():
+    post = [["linear", "step", "poly"], ["none"], ["standard"]]
+    assert stats.same_groups([["poly", "step", "linear"], ["none"], ["standard"]], post)
+    assert stats.same_groups([["x"], ["step", "linear", "poly", "y"], ["none"], ["standard"]],
+                             post)  # fmt: skip
+    assert not stats.same_groups([["step", "linear"], ["poly"], ["none"], ["standard"]], post)
+    assert stats.same_groups([["step", "linear", "poly"], ["none"]], post) is None
+
+
+def test_the_report_opens_with_one_summary_line(tmp_path):
+    runs = [make_run(n, 0, POST[n] + 0.001) for n in experiments.EXPERIMENTS]
+    text = report.render(folder_of(tmp_path / "a", runs))
+    assert text.splitlines()[2] == (
+        "**Summary**: 5 of 5 experiments reproduced; the ranking matches the post's "
+        "(linear ≈ step ≈ poly > none > standard)."
+    )
+    runs[0] = make_run("none", 0, POST["none"] - 0.05)
+    text = report.render(folder_of(tmp_path / "b", runs))
+    assert text.splitlines()[2].startswith("**Summary**: 4 of 5 experiments reproduced; the "
+                                           "ranking does not match the post's")  # fmt: skip
+    quick = report.render(folder_of(tmp_path / "c", [make_run("linear", 0, 0.9, epochs=12)]))
+    assert quick.splitlines()[2] == (
+        "**Summary**: not the post's set-up (see below), so no verdict is given."
+    )
