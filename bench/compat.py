@@ -33,6 +33,8 @@ keras = tf.keras
 # ("keras", or "tf_keras" with TF_USE_LEGACY_KERAS=1).
 KERAS_VERSION = importlib.import_module(keras.layers.Dense.__module__.split(".")[0]).__version__
 KERAS_MAJOR = int(KERAS_VERSION.split(".")[0])
+# The backend Keras runs here: Keras 2 knows only TensorFlow.
+BACKEND = keras.backend.backend() if KERAS_MAJOR >= 3 else "tensorflow"
 
 
 def _takes(cls: Any, argument: str) -> bool:
@@ -148,6 +150,19 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def _other_backends() -> dict[str, str]:
+    """The versions of Keras 3's other backends that are installed (not imported)."""
+    from importlib import metadata
+
+    found = {}
+    for name in ("jax", "jaxlib", "torch"):
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
 def environment() -> dict[str, Any]:
     """Versions, CUDA/cuDNN build, devices and CPU: the fingerprint a results file carries."""
     build = tf.sysconfig.get_build_info()
@@ -159,6 +174,8 @@ def environment() -> dict[str, Any]:
         devices.append(f"{device.device_type}: {details.get('device_name', device.name)}")
     return {
         **versions(),
+        "backend": BACKEND,
+        **_other_backends(),
         "cuda": build.get("cuda_version"),
         "cudnn": build.get("cudnn_version"),
         "devices": devices,

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from bench import backend
 from bench.checks import whole_number
 from bench.schedules import (
     CyclicLR,
@@ -344,6 +345,7 @@ class Run:
     dataset: str = "cifar10"
     subset: int | None = None
     deterministic: bool = False
+    backend: str = field(default_factory=backend.configured)  # Keras' backend
 
     def __post_init__(self) -> None:
         whole_number("seed", self.seed, minimum=0)

@@ -218,6 +218,7 @@ def _rankings(runs: dict[str, list[dict]]) -> tuple[list[list[str]], list[list[s
     return ours, stats.post_groups(post)
 
 
+NOT_JUDGED = "is not judged against the post's (not the post's set-up)"
 MATCH = {
     True: "matches the post's",
     False: "does not match the post's",
@@ -227,6 +228,8 @@ MATCH = {
 
 def _ranking_section(runs: dict[str, list[dict]]) -> list[str]:
     ours, post = _rankings(runs)
+    judged = all(stats.comparable(r) for group in runs.values() for r in group)
+    verdict = MATCH[stats.same_groups(ours, post)] if judged else NOT_JUDGED
     return [
         "## Ranking",
         "",
@@ -238,7 +241,7 @@ def _ranking_section(runs: dict[str, list[dict]]) -> list[str]:
         "",
         f"- the post: {stats.written(post)}",
         f"- ours: {stats.written(ours) or 'none'}",
-        f"- ours {MATCH[stats.same_groups(ours, post)]}",
+        f"- ours {verdict}",
         "",
     ]
 
@@ -350,6 +353,7 @@ def _environment_section(runs: dict[str, list[dict]]) -> list[str]:
         "python",
         "tensorflow",
         "keras",
+        "backend",
         "numpy",
         "cuda",
         "cudnn",

@@ -125,6 +125,12 @@ SCHEMA: dict[str, Any] = _obj(
                 "cpu_count": _nullable(_count("cores")),
                 "platform": _text("platform.platform()"),
             },
+            {
+                "backend": {"enum": ["tensorflow", "jax", "torch"], "description": "Keras'"},
+                "jax": _text("jax version, where installed"),
+                "jaxlib": _text("jaxlib version, where installed"),
+                "torch": _text("torch version, where installed"),
+            },
         ),
         "started": _text("ISO 8601 UTC"),
         "finished": _text("ISO 8601 UTC"),

@@ -60,6 +60,7 @@ def identity(run: experiments.Run, dataset: data.Dataset) -> dict[str, Any]:
         "schedule": repr(schedule) if schedule is not None else None,
         "plateau": e.plateau,
         "deterministic": run.deterministic,
+        "backend": run.backend,
         "data_sha256": data.fingerprint(dataset),
     }
 
@@ -78,6 +79,7 @@ def recorded_identity(run_results: dict[str, Any]) -> dict[str, Any]:
         "schedule": config["schedule"],
         "plateau": config.get("plateau"),
         "deterministic": config["deterministic"],
+        "backend": run_results["environment"].get("backend", "tensorflow"),  # older files
         "data_sha256": dataset["sha256"],
     }
 

@@ -73,7 +73,7 @@ def mean_ms_per_step(group: list[dict[str, Any]]) -> float:
 
 # What two runs must share for their numbers to be held against each other, whatever their
 # experiment and seed (a subset of bench.state.identity).
-SETUP = ("dataset", "subset", "data_sha256", "epochs", "batch_size", "model_args")
+SETUP = ("dataset", "subset", "data_sha256", "epochs", "batch_size", "model_args", "backend")
 
 
 def setup(run: dict[str, Any]) -> dict[str, Any]:

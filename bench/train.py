@@ -143,6 +143,10 @@ def run(
     determinism to the seeding.
     """
     started, experiment = _now(), run.experiment
+    if run.backend != compat.BACKEND:
+        raise ValueError(f"the run is set for Keras' {run.backend} backend (KERAS_BACKEND or "
+                         f"keras.json), but Keras {compat.KERAS_VERSION} runs "
+                         f"{compat.BACKEND} here")  # fmt: skip
     run_identity = state.identity(run, dataset)
     done = state.prepare(state_dir, run_identity, force)
     if done:

@@ -6,6 +6,7 @@ from bench import data, experiments, results, runset
 ENVIRONMENT = {
     "python": "3.11.7", "tensorflow": "2.x", "keras": "3.x", "numpy": "2.x", "cuda": None,
     "cudnn": None, "cpu": "test CPU", "cpu_count": 2, "platform": "Linux", "git_commit": None,
+    "backend": "tensorflow",
 }  # fmt: skip
 
 

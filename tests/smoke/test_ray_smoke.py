@@ -128,3 +128,26 @@ def test_ray_on_a_folder_another_command_holds_refuses_at_once(tmp_path):
         .startswith(f"bench reproduce: error: {tmp_path} is in use by pid {os.getpid()}")
     )
     assert not (tmp_path / "plan.json").exists()
+
+
+def test_ctrl_c_cancels_the_tasks_and_the_same_command_resumes(tmp_path):
+    args = ["reproduce", "--quick", "--schedules", "none,step", "--epochs", "4", "--subset",
+            "40", "--verbose", "2", "--ray", "--workers", "2", "--out", str(tmp_path)]  # fmt: skip
+    proc = _driver(*args)
+    sealed = tmp_path / "state" / "none-seed0" / state.SEAL
+    deadline = time.monotonic() + 600
+    while not sealed.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert sealed.exists()
+    proc.send_signal(signal.SIGINT)
+    out = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 130, out[-3000:]
+    assert "bench reproduce: interrupted; run the same command again to resume" in out
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert "interrupted" in [r["status"] for r in plan["runs"]]
+    resumed = _run(*args)
+    assert "resuming the interrupted run" in resumed
+    assert [r["status"] for r in json.loads((tmp_path / "plan.json").read_text())["runs"]] == [
+        "ok",
+        "ok",
+    ]

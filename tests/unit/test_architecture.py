@@ -9,7 +9,7 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 # docs/architecture.md's order, top (imported by all) to bottom (imports the rest).
 LAYERS = [
-    "checks", "files", "schedules", "experiments", "compat", "data", "results", "resnet",
+    "checks", "files", "backend", "schedules", "experiments", "compat", "data", "results", "resnet",
     "keras_schedule", "state", "train", "lifecycle", "lr_find", "runset", "reproduce",
     "ray_runs", "stats", "golden", "progbar", "plots", "report", "compare", "drift", "cli",
     "__main__",

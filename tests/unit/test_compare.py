@@ -116,3 +116,11 @@ def test_sets_with_other_set_ups_are_not_comparable(tmp_path, capsys, change, na
 def test_other_epochs_are_not_comparable(tmp_path, capsys):
     code, out = _compare(capsys, _set(tmp_path / "a"), _set(tmp_path / "b", epochs=12))
     assert code == 2 and "epochs 100 vs 12" in out.err
+
+
+def test_another_backend_is_a_difference_of_set_up_not_a_regression(tmp_path, capsys):
+    def on_jax(run):
+        run["environment"]["backend"] = "jax"
+
+    code, out = _compare(capsys, _set(tmp_path / "a"), _set(tmp_path / "b", on_jax))
+    assert code == 2 and 'backend "tensorflow" vs "jax"' in out.err

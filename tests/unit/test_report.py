@@ -276,3 +276,9 @@ def test_the_report_opens_with_one_summary_line(tmp_path):
     assert quick.splitlines()[2] == (
         "**Summary**: not the post's set-up (see below), so no verdict is given."
     )
+
+
+def test_a_set_up_that_is_not_the_posts_gets_no_ranking_verdict(tmp_path):
+    runs = [make_run(n, 0, a, epochs=12) for n, a in POST.items()]
+    text = report.render(folder_of(tmp_path, runs))
+    assert "- ours is not judged against the post's (not the post's set-up)" in text

@@ -2,6 +2,8 @@
 
 import copy
 import json
+import os
+import stat
 
 import pytest
 from results_factory import make_run
@@ -92,3 +94,16 @@ def test_check_writable(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(ValueError, match="is not a folder"):
         files.check_writable(tmp_path / "file" / "out")
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    # Readable by the group where the umask allows, like any file open() makes: results on
+    # a cluster's shared storage are read by other processes and users.
+    old = os.umask(0o022)
+    try:
+        files._UMASK = 0o022
+        path = files.atomic_write(tmp_path / "f.json", lambda f: f.write(b"{}"))
+    finally:
+        os.umask(old)
+        files._UMASK = files._umask()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

@@ -1,0 +1,30 @@
+"""Which Keras backend a run uses, known without importing Keras (importing it would
+import TensorFlow, which a Ray driver must not).
+
+Keras 3 decides it so: ``$KERAS_BACKEND``, else the ``backend`` in
+``$KERAS_HOME/keras.json`` (``~/.keras/keras.json`` without ``$KERAS_HOME``), else
+TensorFlow. Keras 2 always runs TensorFlow; ``bench.compat`` knows which Keras is here, and
+``bench.train`` refuses a run whose backend is not the one Keras runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+DEFAULT = "tensorflow"
+
+
+def configured() -> str:
+    """The backend Keras 3 would use in this process."""
+    name = os.environ.get("KERAS_BACKEND")
+    if name:
+        return name
+    home = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras")
+    try:
+        settings = json.loads((home / "keras.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return DEFAULT
+    name = settings.get("backend") if isinstance(settings, dict) else None
+    return name if isinstance(name, str) and name else DEFAULT
