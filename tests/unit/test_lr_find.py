@@ -83,27 +83,32 @@ def test_weights_and_optimizer_state_are_restored_bit_for_bit():
         np.testing.assert_array_equal(a, b)
 
 
-def test_each_batch_records_its_own_loss_not_the_running_mean():
-    # The loss is the batch's label (weights get no gradient): batch i's own loss is 10 + i,
-    # where fit's batch-end logs would show the running mean 10 + i / 2.
+def _label_is_the_loss():
+    """A model whose loss on a batch is exactly the batch's label: it predicts 0 (no bias,
+    inputs of 0), so its mean absolute error is the label, and no weight ever moves."""
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
-    model.compile(optimizer=compat.sgd(1e-3, 0.9),
-                  loss=lambda y, p: keras.ops.mean(y) + 0.0 * keras.ops.mean(p))  # fmt: skip
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False)])
+    model.compile(optimizer=compat.sgd(1e-3, 0.9), loss="mean_absolute_error")
+    return model
+
+
+def _batches_of(labels):
+    return ((np.zeros((4, 1), "float32"), np.full((4, 1), v, "float32")) for v in labels)
+
+
+def test_each_batch_records_its_own_loss_not_the_running_mean():
+    # Batch i's own loss is 10 + i, where fit's batch-end logs would show the running
+    # mean 10 + i / 2.
+    model = _label_is_the_loss()
     labels = [10.0 + i for i in range(10)]
-    batches = ((np.ones((4, 1), "float32"), np.full((4, 1), v, "float32")) for v in labels)
+    batches = _batches_of(labels)
     result = lr_find.sweep(model, batches, lr_find.rates(1e-6, 1e-5, 10))
     assert result.losses == labels
 
 
 def test_the_smoothing_is_the_bias_corrected_moving_average():
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
-    model.compile(optimizer=compat.sgd(1e-3, 0.9),
-                  loss=lambda y, p: keras.ops.mean(y) + 0.0 * keras.ops.mean(p))  # fmt: skip
-    labels = [3.0, 1.0, 2.0]
-    batches = ((np.ones((2, 1), "float32"), np.full((2, 1), v, "float32")) for v in labels)
-    result = lr_find.sweep(model, batches, lr_find.rates(1e-6, 1e-5, 3))
+    result = lr_find.sweep(_label_is_the_loss(), _batches_of([3.0, 1.0, 2.0]),
+                           lr_find.rates(1e-6, 1e-5, 3))  # fmt: skip
     # By hand: a1 = 0.02 * 3 = 0.06 -> 0.06 / 0.02 = 3; a2 = 0.98 * 0.06 + 0.02 * 1 = 0.0788
     # -> 0.0788 / 0.0396 = 1.98990; a3 = 0.98 * 0.0788 + 0.02 * 2 = 0.117224 -> / 0.058808.
     assert result.smoothed == pytest.approx([3.0, 0.0788 / 0.0396, 0.117224 / 0.058808], rel=1e-12)
