@@ -95,8 +95,12 @@ def applied_lr(optimizer: Any, update: int | None = None) -> float:
 _SCHEDULE = keras.optimizers.schedules.LearningRateSchedule
 
 
-def backup_and_restore(backup_dir: Path, saved: Callable[[int], None]) -> Any:
-    """Keras' BackupAndRestore, calling ``saved(epochs)`` once each backup is written.
+def backup_and_restore(
+    backup_dir: Path, saved: Callable[[int], None], restored: Callable[[Any], None]
+) -> Any:
+    """Keras' BackupAndRestore, calling ``saved(epochs)`` once each backup is written and
+    ``restored(model)`` once Keras has restored one (to check what it restored: Keras 3.0's
+    keeps the weights only, not the epoch or the optimizer).
 
     It never deletes its backup when training ends (``delete_checkpoint=False``): until
     the run's results file is on disk, the backup is the only copy of the training. It
@@ -108,6 +112,10 @@ def backup_and_restore(backup_dir: Path, saved: Callable[[int], None]) -> Any:
                if _takes(cls, k)}  # fmt: skip
 
     class Sealed(cls):  # type: ignore[misc, valid-type]
+        def on_train_begin(self, logs: Any = None) -> None:
+            super().on_train_begin(logs)
+            restored(self.model)
+
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             super().on_epoch_end(epoch, logs)
             saved(epoch + 1)

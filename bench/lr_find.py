@@ -2,8 +2,9 @@
 
 The rate grows from ``start`` to ``end`` over ``steps`` updates (exponentially, or
 linearly), one batch per update, and each batch's **own** loss is recorded: the loss
-``train_on_batch`` returns for that batch. Keras' batch-end logs in ``fit`` hold the
-epoch's running mean instead, which bends a finder's curve toward higher rates.
+``train_on_batch`` returns for that batch with the metrics reset before it. Keras'
+batch-end logs in ``fit`` hold the epoch's running mean instead (and Keras 3.0's
+``train_on_batch`` a mean over calls), which bends a finder's curve toward higher rates.
 
 The loss is smoothed (exponential moving average, beta 0.98, bias-corrected), and the
 sweep stops once the smoothed loss exceeds 4 x its best (or is not finite). The model's
@@ -70,6 +71,9 @@ def sweep(model: Any, batches: Iterator[tuple[Any, Any]], tried: list[float]) ->
     try:
         for i, (rate, (x, y)) in enumerate(zip(tried, batches, strict=False)):  # endless batches
             compat.set_lr(optimizer, rate)
+            # Keras 3.0's train_on_batch returns the mean over every call since the metrics
+            # were last reset (3.15's, and Keras 2's, reset them): reset them each batch.
+            model.reset_metrics()
             loss = float(np.asarray(model.train_on_batch(x, y)).ravel()[0])
             average = BETA * average + (1 - BETA) * loss
             losses.append(loss)

@@ -160,7 +160,7 @@ def run(
     schedule = experiment.schedule(experiment.epochs, steps)
     model.compile(loss=experiments.LOSS, optimizer=_optimizer(experiment, schedule, steps),
                   metrics=list(experiments.METRICS))  # fmt: skip
-    _fit(model, run, dataset, schedule, state_dir, verbose)
+    _fit(model, run, dataset, schedule, state_dir, verbose, done)
     history = state.read_log(state_dir / state.LOG, experiment.epochs)
     print("[INFO] evaluating network...")
     evaluation = _evaluate(model, dataset, experiment.batch_size)
@@ -180,7 +180,9 @@ def run(
     )  # fmt: skip
 
 
-def _callbacks(run: experiments.Run, schedule: Any, state_dir: Path, images: int) -> list[Any]:
+def _callbacks(
+    run: experiments.Run, schedule: Any, state_dir: Path, images: int, done: int
+) -> list[Any]:
     """The run's callbacks. Keras calls them in list order, and one order matters: an
     epoch's CSV row must be written before its backup, or a kill between the two would
     resume past an epoch the log never saw. Checked here, not left to a comment."""
@@ -189,10 +191,32 @@ def _callbacks(run: experiments.Run, schedule: Any, state_dir: Path, images: int
         order,
         *_rate_callbacks(run.experiment, schedule, state_dir / state.LOG),
         EpochLog(state_dir / state.LOG, images),
-        compat.backup_and_restore(state_dir / state.BACKUP, lambda n: state.seal(state_dir, n)),
+        compat.backup_and_restore(
+            state_dir / state.BACKUP,
+            saved=lambda n: state.seal(state_dir, n),
+            restored=lambda model: _check_restored(model, done, images, run, state_dir),
+        ),
     ]
     _check_order(callbacks)
     return callbacks
+
+
+def _check_restored(
+    model: Any, done: int, images: int, run: experiments.Run, state_dir: Path
+) -> None:
+    """The optimizer Keras restored must have taken the sealed epochs' updates (its update
+    count drives "standard" and every per-update schedule); else the run does not resume."""
+    if not done:
+        return
+    want = done * experiments.steps_per_epoch(images, run.experiment.batch_size)
+    got = int(model.optimizer.iterations.numpy())
+    if got != want:
+        raise state.StateError(
+            f"{state_dir / state.BACKUP} restored an optimizer at update {got}, where the "
+            f"{done} sealed epoch(s) need {want} (Keras {compat.KERAS_VERSION}'s "
+            "BackupAndRestore keeps the weights only): the run was not resumed; add --force "
+            "to start it over"
+        )
 
 
 def _check_order(callbacks: list[Any]) -> None:
@@ -210,15 +234,18 @@ def _fit(
     schedule: Any,
     state_dir: Path,
     verbose: int,
+    done: int,
 ) -> None:
+    """``model.fit`` from the first epoch not sealed (Keras' own backup may say so too)."""
     classes, batch = len(dataset.class_names), run.experiment.batch_size
-    callbacks = _callbacks(run, schedule, state_dir, len(dataset.train_y))
+    callbacks = _callbacks(run, schedule, state_dir, len(dataset.train_y), done)
     train_y = data.one_hot(dataset.train_y, classes)
     test_y = data.one_hot(dataset.test_y, classes)
     model.fit(
         batches(dataset.train_x, train_y, batch, callbacks[0]),
         validation_data=batches(dataset.test_x, test_y, batch),
         epochs=run.experiment.epochs,
+        initial_epoch=done,
         callbacks=callbacks,
         verbose=verbose,
         shuffle=False,  # EpochOrder shuffles

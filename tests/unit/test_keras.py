@@ -115,3 +115,19 @@ def test_standard_reports_the_decayed_rate():
     assert compat.applied_lr(optimizer) == pytest.approx(
         golden.schedule_tables()["standard_first_batch"][1], rel=1e-6
     )
+
+
+def test_a_restored_optimizer_must_have_taken_the_sealed_updates(tmp_path):
+    # Keras 3.0's BackupAndRestore restores the weights only: its optimizer is back at
+    # update 0, which would silently restart "standard"'s decay; the resume is refused.
+    from bench import state, train
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer=compat.sgd(0.1, 0.9), loss=experiments.LOSS)
+    run = experiments.Run(experiments.configure("standard", batch_size=2), seed=0)
+    with pytest.raises(state.StateError, match=r"restored an optimizer at update 0, where the "
+                       r"1 sealed epoch\(s\) need 4 .*add --force"):  # fmt: skip
+        train._check_restored(model, 1, 8, run, tmp_path)
+    model.optimizer.iterations.assign(4)
+    train._check_restored(model, 1, 8, run, tmp_path)  # 1 epoch of 8 images at batch 2
+    train._check_restored(model, 0, 8, run, tmp_path)  # nothing sealed: nothing to check
