@@ -28,6 +28,7 @@ runs on it unchanged. Its split is fixed: a stratified 360-image test set drawn 
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import pickle
@@ -73,6 +74,17 @@ class Dataset:
     test_y: np.ndarray
     class_names: tuple[str, ...]
     source: str  # where it was read from, for the results file
+
+    @functools.cached_property
+    def sha256(self) -> str:
+        """sha256 of the images and labels (train, then test): computed once per dataset,
+        however often a run's identity asks (CIFAR-10 is 184 MB of them)."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        for array in (self.train_x, self.train_y, self.test_x, self.test_y):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()
 
 
 # --- the restricted unpickler ---
@@ -319,13 +331,8 @@ def subset(dataset: Dataset, train_images: int, seed: int) -> Dataset:
 
 
 def fingerprint(dataset: Dataset) -> str:
-    """sha256 of the images and labels actually used (train, then test)."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for array in (dataset.train_x, dataset.train_y, dataset.test_x, dataset.test_y):
-        digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()
+    """sha256 of the images and labels actually used (``Dataset.sha256``)."""
+    return dataset.sha256
 
 
 def one_hot(labels: np.ndarray, classes: int) -> np.ndarray:

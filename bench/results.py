@@ -11,6 +11,7 @@ writes one whole or not at all; ``read`` gives a validated one or a ``ResultsErr
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -178,6 +179,7 @@ def file_name(experiment: str, seed: int) -> str:
     return f"{experiment}-seed{seed}.json"
 
 
+@functools.cache  # the schema is compiled once, not for every file read
 def _validator() -> Any:
     from jsonschema import Draft202012Validator
 
