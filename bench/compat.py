@@ -1,4 +1,5 @@
-"""The one place that knows how TensorFlow / Keras releases differ (docs/keras-drift.md).
+"""The one place that knows how TensorFlow / Keras releases and Keras 3's backends differ
+(docs/keras-drift.md, docs/backends.md).
 
 The post's ``SGD(lr=1e-1, momentum=0.9, decay=decay)`` no longer works as written, and
 fails in the worst way on two fronts: Keras 2's new optimizer ignores ``lr=`` (the rate
@@ -9,32 +10,74 @@ optimizer: the time-based decay is the legacy optimizer's own ``decay`` on Keras
 rates (measured bit-identical to the legacy decay for updates 0..1000 on Keras 2; see
 docs/keras-drift.md, and ``tests/unit/test_keras.py`` recovers the applied rates).
 
-Keras is TensorFlow's own (``tf.keras``), so ``TF_USE_LEGACY_KERAS=1`` with ``tf-keras``
-gets Keras 2 on TensorFlow >= 2.16 too.
+On the TensorFlow backend Keras is TensorFlow's own (``tf.keras``), so
+``TF_USE_LEGACY_KERAS=1`` with ``tf-keras`` gets Keras 2 on TensorFlow >= 2.16 too. On
+Keras 3's JAX or PyTorch backend (``KERAS_BACKEND``, ``bench.backend``) Keras is imported
+alone and TensorFlow never is: ``tf`` is None there, and everything that needs it (the
+legacy optimizer, tf.data, op determinism) is TensorFlow's branch of a function here.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.abc
 import os
 import platform
+import sys
+import types
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-import tensorflow as tf
 
-if TYPE_CHECKING:
-    from bench.experiments import Experiment
+from bench import backend, experiments
 
-keras = tf.keras
+
+class _WithoutTensorFlow(importlib.abc.MetaPathFinder):
+    """Makes TensorFlow look not installed. Keras 3 imports it wherever it is installed,
+    whatever the backend, for optional extras (``set_random_seed`` seeds ``tf.random``, the
+    data adapters offer tf.data); blocked, a JAX or PyTorch run here is the run of a machine
+    without TensorFlow, as a GPU box with JAX alone is, and never holds TensorFlow's memory."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "tensorflow" or name.startswith("tensorflow."):
+            raise ModuleNotFoundError(f"TensorFlow is not used with Keras' {BACKEND_ASKED} "
+                                      "backend", name="tensorflow")  # fmt: skip
+        return None
+
+
+BACKEND_ASKED = backend.configured()
+if BACKEND_ASKED == "tensorflow":
+    import tensorflow as tf
+
+    keras = tf.keras
+else:  # Keras 3 on JAX or PyTorch (Keras 2 would import TensorFlow and run on it)
+    tf = None
+    if "tensorflow" not in sys.modules:
+        sys.meta_path.insert(0, _WithoutTensorFlow())
+    import keras
 # tf.keras is a lazy alias without __version__ on TF <= 2.15: ask the package behind it
 # ("keras", or "tf_keras" with TF_USE_LEGACY_KERAS=1).
 KERAS_VERSION = importlib.import_module(keras.layers.Dense.__module__.split(".")[0]).__version__
 KERAS_MAJOR = int(KERAS_VERSION.split(".")[0])
 # The backend Keras runs here: Keras 2 knows only TensorFlow.
 BACKEND = keras.backend.backend() if KERAS_MAJOR >= 3 else "tensorflow"
+# Backend-free tensor ops: keras.ops on Keras 3; Keras 2 has none, so the few the suite
+# uses are TensorFlow's there.
+ops = (
+    keras.ops
+    if KERAS_MAJOR >= 3
+    else types.SimpleNamespace(
+        cast=tf.cast,
+        convert_to_numpy=lambda x: x.numpy() if hasattr(x, "numpy") else np.asarray(x),
+        convert_to_tensor=tf.convert_to_tensor,
+        minimum=tf.minimum,
+        ones_like=tf.ones_like,
+        take=tf.gather,
+    )
+)
 
 
 def _takes(cls: Any, argument: str) -> bool:
@@ -43,11 +86,20 @@ def _takes(cls: Any, argument: str) -> bool:
     return argument in inspect.signature(cls).parameters
 
 
-def versions() -> dict[str, str]:
-    """Python, TensorFlow, Keras and numpy versions, for headers and results files."""
+def _installed(name: str) -> str | None:
+    """An installed distribution's version, without importing it."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def versions() -> dict[str, str | None]:
+    """Python, TensorFlow, Keras and numpy versions, for headers and results files
+    (TensorFlow's: None where Keras runs another backend, installed or not: it is unused)."""
     return {
         "python": platform.python_version(),
-        "tensorflow": tf.__version__,
+        "tensorflow": tf.__version__ if tf is not None else None,
         "keras": KERAS_VERSION,
         "numpy": np.__version__,
     }
@@ -65,7 +117,7 @@ def sgd(init_lr: Any, momentum: float, decay: float = 0.0) -> Any:
     return keras.optimizers.SGD(learning_rate=schedule, momentum=momentum)
 
 
-def make_optimizer(experiment: Experiment, epochs: int | None = None) -> Any:
+def make_optimizer(experiment: experiments.Experiment, epochs: int | None = None) -> Any:
     """The post's optimizer for ``experiment`` run for ``epochs`` epochs."""
     return sgd(experiment.init_lr, experiment.momentum, experiment.decay(epochs))
 
@@ -88,8 +140,8 @@ def applied_lr(optimizer: Any, update: int | None = None) -> float:
         value = optimizer._learning_rate(step)
     else:
         value = optimizer.learning_rate
-    # .numpy(), not np.asarray: Keras 3's Variable.__array__ warns under numpy 2.
-    return float(value.numpy() if hasattr(value, "numpy") else value)
+    # Not np.asarray: Keras 3's Variable.__array__ warns under numpy 2.
+    return float(ops.convert_to_numpy(value))
 
 
 _SCHEDULE = keras.optimizers.schedules.LearningRateSchedule
@@ -138,13 +190,82 @@ def optimizer_state(optimizer: Any, variables: list[Any]) -> list[Any]:
 
 
 def configure_worker(threads: int) -> None:
-    """A fresh worker process's TensorFlow, before it starts its runtime: ``threads`` cores
-    for its thread pools (its share of the machine), and GPU memory taken as needed rather
-    than all at once."""
+    """A fresh worker process's backend, before it starts its runtime: ``threads`` cores for
+    its thread pools (its share of the machine), and on TensorFlow GPU memory taken as
+    needed rather than all at once. (JAX reads its thread count only from ``XLA_FLAGS``
+    before it starts, so a JAX worker keeps its defaults.)"""
+    if BACKEND == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+    if tf is None:
+        return
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
     for gpu in tf.config.list_physical_devices("GPU"):
         tf.config.experimental.set_memory_growth(gpu, True)
+
+
+def deterministic() -> None:
+    """Make the backend's ops deterministic, on top of the seeding. JAX's CPU ops already
+    are; on a GPU JAX needs ``XLA_FLAGS=--xla_gpu_deterministic_ops=true`` before it
+    starts, so it is set here for a JAX that has not started yet."""
+    if tf is not None:
+        tf.config.experimental.enable_op_determinism()
+    elif BACKEND == "torch":
+        import torch
+
+        torch.use_deterministic_algorithms(True)
+    else:
+        flags = os.environ.get("XLA_FLAGS", "")
+        if "xla_gpu_deterministic_ops" not in flags:
+            os.environ["XLA_FLAGS"] = f"{flags} --xla_gpu_deterministic_ops=true".strip()
+
+
+def batches(x: np.ndarray, labels: np.ndarray, batch_size: int, order: Any = None) -> Any:
+    """uint8 images -> float32 [0, 1] batches with their labels, each epoch in the order
+    ``order()`` gives (the data's own order without one); images stay uint8 until a batch
+    is formed. tf.data on TensorFlow (as fast as feeding arrays, and half the memory:
+    ``nox -s bench``), a ``keras.utils.PyDataset`` on the other backends."""
+    if tf is not None:
+        return _tf_batches(x, labels, batch_size, order)
+    return _Batches(x, labels, batch_size, order)
+
+
+def _tf_batches(x: np.ndarray, labels: np.ndarray, batch_size: int, order: Any) -> Any:
+    images, targets = tf.constant(x), tf.constant(labels)
+    n = len(x)
+    if order is None:
+        index = tf.data.Dataset.range(n)
+    else:  # flat_map runs once per epoch, after the epoch's order was set
+
+        def epoch(_: Any) -> Any:
+            indices = tf.ensure_shape(tf.numpy_function(order, [], tf.int64), [n])
+            return tf.data.Dataset.from_tensor_slices(indices)
+
+        index = tf.data.Dataset.from_tensors(0).flat_map(epoch)
+    ds = index.batch(batch_size).map(
+        lambda i: (tf.cast(tf.gather(images, i), tf.float32) / 255.0, tf.gather(targets, i))
+    )
+    # flat_map hides the length; stating it lets Keras show "k/N" steps from epoch 1.
+    steps = experiments.steps_per_epoch(n, batch_size)
+    return ds.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(tf.data.AUTOTUNE)
+
+
+class _Batches(keras.utils.PyDataset if KERAS_MAJOR >= 3 else object):  # type: ignore[misc]
+    """The same batches as ``_tf_batches``, for Keras 3 on JAX or PyTorch."""
+
+    def __init__(self, x: np.ndarray, labels: np.ndarray, batch_size: int, order: Any):
+        super().__init__()
+        self.x, self.labels, self.batch_size, self.order = x, labels, batch_size, order
+
+    def __len__(self) -> int:
+        return experiments.steps_per_epoch(len(self.x), self.batch_size)
+
+    def __getitem__(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
+        where = slice(batch * self.batch_size, (batch + 1) * self.batch_size)
+        index = self.order()[where] if self.order is not None else where
+        return self.x[index].astype(np.float32) / np.float32(255.0), self.labels[index]
 
 
 def _cpu_model() -> str:
@@ -158,34 +279,38 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def _other_backends() -> dict[str, str]:
-    """The versions of Keras 3's other backends that are installed (not imported)."""
-    from importlib import metadata
+def _devices() -> tuple[list[str], dict[str, str | None]]:
+    """The backend's devices ("TYPE: name") and the CUDA/cuDNN it was built with."""
+    if tf is not None:
+        build = tf.sysconfig.get_build_info()
+        devices = []
+        for device in tf.config.list_physical_devices():
+            gpu = device.device_type == "GPU"
+            details = tf.config.experimental.get_device_details(device) if gpu else {}
+            devices.append(f"{device.device_type}: {details.get('device_name', device.name)}")
+        return devices, {"cuda": build.get("cuda_version"), "cudnn": build.get("cudnn_version")}
+    if BACKEND == "torch":
+        import torch
 
-    found = {}
-    for name in ("jax", "jaxlib", "torch"):
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return found
+        gpus = range(torch.cuda.device_count())
+        devices = ["CPU: cpu", *(f"GPU: {torch.cuda.get_device_name(i)}" for i in gpus)]
+        cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+        return devices, {"cuda": torch.version.cuda, "cudnn": cudnn and str(cudnn)}
+    import jax
+
+    devices = [f"{d.platform.upper()}: {d.device_kind}" for d in jax.devices()]
+    return devices, {"cuda": None, "cudnn": None}
 
 
 def environment() -> dict[str, Any]:
     """Versions, CUDA/cuDNN build, devices and CPU: the fingerprint a results file carries."""
-    build = tf.sysconfig.get_build_info()
-    devices = []
-    for device in tf.config.list_physical_devices():
-        details = (
-            tf.config.experimental.get_device_details(device) if device.device_type == "GPU" else {}
-        )
-        devices.append(f"{device.device_type}: {details.get('device_name', device.name)}")
+    devices, build = _devices()
+    others = {name: _installed(name) for name in ("jax", "jaxlib", "torch")}
     return {
         **versions(),
         "backend": BACKEND,
-        **_other_backends(),
-        "cuda": build.get("cuda_version"),
-        "cudnn": build.get("cudnn_version"),
+        **{name: version for name, version in others.items() if version},
+        **build,
         "devices": devices,
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),

@@ -330,9 +330,12 @@ def subset(dataset: Dataset, train_images: int, seed: int) -> Dataset:
     )
 
 
-def fingerprint(dataset: Dataset) -> str:
-    """sha256 of the images and labels actually used (``Dataset.sha256``)."""
-    return dataset.sha256
+def epoch_order(seed: int, epoch: int, images: int) -> np.ndarray:
+    """The order of the ``images`` training images in ``epoch`` (0-based) of a run seeded
+    ``seed``: a function of these alone, the same on every backend and after a resume.
+    numpy's RandomState, not its Generator: RandomState's streams are frozen across numpy
+    releases, so a run resumed after a numpy upgrade still sees the same batches."""
+    return np.random.RandomState([seed, epoch]).permutation(images)
 
 
 def one_hot(labels: np.ndarray, classes: int) -> np.ndarray:

@@ -114,15 +114,13 @@ def rates_applied(optimizer: Any, momentum: float, updates: int = UPDATES) -> li
     SGD's velocity is ``v = momentum * v - rate``; the weight moves by ``v``, so each
     update's rate is read back from two successive moves.
     """
-    import tensorflow as tf
-
     layer = compat.keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")
     layer.build((None, 1))
     weight = layer.kernel
     rates, previous = [], 0.0
     for _ in range(updates):
         before = float(weight.numpy().ravel()[0])
-        optimizer.apply_gradients([(tf.ones_like(weight), weight)])
+        optimizer.apply_gradients([(compat.ops.ones_like(weight), weight)])
         velocity = float(weight.numpy().ravel()[0]) - before
         rates.append(momentum * previous - velocity)
         previous = velocity

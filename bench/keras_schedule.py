@@ -8,7 +8,8 @@ The schedule's rates are computed once, in Python float64 by the same closed for
 per-epoch callback uses, for every update of the run; the optimizer looks its update
 count up in that table (the last rate holds past the end). So at every epoch boundary
 the rate is the callback's, bit for bit, and no formula is written twice. A table of
-``epochs * steps_per_epoch`` float32s is small (100 x 391 updates: 153 KiB).
+``epochs * steps_per_epoch`` float32s is small (100 x 391 updates: 153 KiB). The lookup
+is ``keras.ops`` (``bench.compat.ops``), so one schedule serves every backend.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from bench.checks import whole_number
-from bench.compat import keras, tf
+from bench.compat import keras, ops
 from bench.schedules import LearningRateDecay
 
 
@@ -31,11 +32,12 @@ class TabulatedSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.steps_per_epoch = steps_per_epoch
         self.iterations = iterations
         rates = [schedule.rate_at(t, steps_per_epoch) for t in range(iterations)]
-        self.rates = tf.constant(np.asarray(rates, dtype="float32"))
+        self.rates = ops.convert_to_tensor(np.asarray(rates, dtype="float32"))
 
     def __call__(self, step: Any) -> Any:
-        index = tf.minimum(tf.cast(step, tf.int64), self.iterations - 1)
-        return tf.gather(self.rates, index)
+        # int32: JAX has no int64 by default, and 2**31 updates is far beyond any run.
+        index = ops.minimum(ops.cast(step, "int32"), self.iterations - 1)
+        return ops.take(self.rates, index)
 
     def get_config(self) -> dict[str, Any]:
         return {

@@ -119,7 +119,8 @@ SCHEMA: dict[str, Any] = _obj(
         "environment": _obj(
             "where it ran",
             {
-                **{k: _text(k) for k in ("python", "tensorflow", "keras", "numpy")},
+                **{k: _text(k) for k in ("python", "keras", "numpy")},
+                "tensorflow": _nullable(_text("null where Keras ran JAX or PyTorch")),
                 **{k: _nullable(_text(k)) for k in ("cuda", "cudnn", "git_commit")},
                 "devices": {"type": "array", "items": _text("TYPE: name"), "minItems": 1},
                 "cpu": _text("CPU model"),

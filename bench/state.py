@@ -7,7 +7,10 @@
     STATE_DIR/backup/       Keras' BackupAndRestore: weights, optimizer, epoch
     STATE_DIR/seal.json     written after each backup: how many epochs it holds, the
                             sha256 of its files and of the log's rows so far, so a backup
-                            cut short or a log changed since is recognised
+                            cut short or a log changed since is recognised. A fresh run's
+                            seal is ``{"epochs": 0}``: a backup beside it is a first save
+                            cut short and is dropped, but a backup with no seal beside it
+                            (seal.json deleted) is damage
 
 A run resumes only from a state that ``prepare`` verified: the identity matches, the
 backup's files are the ones sealed (or Keras' previous copy is, which is then put back),
@@ -34,6 +37,7 @@ LOG = "history.csv"
 BACKUP = "backup"
 SEAL = "seal.json"
 PREVIOUS = ".bkp"  # Keras' double_checkpoint keeps the previous backup under this suffix
+FRESH = {"epochs": 0}  # the seal of a run with no epoch backed up yet
 
 
 class StateError(ValueError):
@@ -61,7 +65,7 @@ def identity(run: experiments.Run, dataset: data.Dataset) -> dict[str, Any]:
         "plateau": e.plateau,
         "deterministic": run.deterministic,
         "backend": run.backend,
-        "data_sha256": data.fingerprint(dataset),
+        "data_sha256": dataset.sha256,
     }
 
 
@@ -111,8 +115,10 @@ def prepare(state_dir: Path, run_identity: dict[str, Any], force: bool = False) 
     if epochs == 0:
         state_dir.mkdir(parents=True, exist_ok=True)
         (state_dir / LOG).unlink(missing_ok=True)  # rows of an epoch that was never backed up
+        shutil.rmtree(state_dir / BACKUP, ignore_errors=True)  # a first save cut short
         text = json.dumps(run_identity, indent=1, sort_keys=True)
         files.atomic_write(state_dir / IDENTITY, lambda f: f.write(text.encode("utf-8")))
+        files.atomic_write(state_dir / SEAL, lambda f: f.write(json.dumps(FRESH).encode()))
     return epochs
 
 
@@ -144,6 +150,8 @@ def _verified_epochs(state_dir: Path) -> int:
             raise _damaged(state_dir, BACKUP, "never sealed: cut short while saving")
         return 0
     seal = _read_seal(state_dir)
+    if seal == FRESH:
+        return 0
     if not backup.is_dir():
         raise _damaged(state_dir, BACKUP, "missing, though seal.json says it was saved")
     if digest(backup) != seal["sha256"] and not _restore_previous(backup, seal["sha256"]):
@@ -157,6 +165,8 @@ def _read_seal(state_dir: Path) -> dict[str, Any]:
         seal = json.loads((state_dir / SEAL).read_bytes().decode("utf-8"))
     except (OSError, ValueError, RecursionError):
         seal = None
+    if seal == FRESH and type(seal["epochs"]) is int:
+        return seal
     counts = ("epochs", "log_bytes")
     ok = isinstance(seal, dict) and all(
         isinstance(seal.get(k), str) for k in ("sha256", "log_sha256")

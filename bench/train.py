@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from bench import compat, data, experiments, results, state
-from bench.compat import keras, tf
+from bench.compat import keras
 from bench.resnet import ResNet, forward_flops
 
 
@@ -68,41 +68,20 @@ class EpochLog(keras.callbacks.CSVLogger):
 
 
 class EpochOrder(keras.callbacks.Callback):
-    """Shuffles each epoch by (seed, epoch) alone, so a resumed run sees the very batches an
-    uninterrupted one would (tf.data's own reshuffling restarts from epoch 0's order)."""
+    """The order of each epoch's images, ``data.epoch_order(seed, epoch)``: a function of
+    those two alone, so a resumed run sees the very batches an uninterrupted one would, on
+    every backend. ``compat.batches`` asks for it once per epoch, after it was set here."""
 
-    def __init__(self, seed: int):
+    def __init__(self, seed: int, images: int):
         super().__init__()
-        self.seed = seed
-        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.seed, self.images = seed, images
+        self.on_epoch_begin(0)
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.epoch.assign(epoch)
+        self.indices = data.epoch_order(self.seed, epoch, self.images)
 
-    def indices(self, n: int) -> Any:
-        seed = tf.stack([tf.constant(self.seed, tf.int64), self.epoch])
-        return tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=seed)
-
-
-def batches(
-    x: np.ndarray, labels: np.ndarray, batch_size: int, order: EpochOrder | None = None
-) -> Any:
-    """uint8 images -> float32 [0, 1] batches with their one-hot labels, in ``order``'s
-    order each epoch (in the data's own order without one)."""
-    images, targets = tf.constant(x), tf.constant(labels)
-    n = len(x)
-    if order is None:
-        index = tf.data.Dataset.range(n)
-    else:  # flat_map runs once per epoch, after on_epoch_begin has set the epoch
-        index = tf.data.Dataset.from_tensors(0).flat_map(
-            lambda _: tf.data.Dataset.from_tensor_slices(order.indices(n))
-        )
-    ds = index.batch(batch_size).map(
-        lambda i: (tf.cast(tf.gather(images, i), tf.float32) / 255.0, tf.gather(targets, i))
-    )
-    # flat_map hides the length; stating it lets Keras show "k/N" steps from epoch 1.
-    steps = experiments.steps_per_epoch(n, batch_size)
-    return ds.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(tf.data.AUTOTUNE)
+    def __call__(self) -> np.ndarray:
+        return self.indices
 
 
 def _git_commit() -> str | None:
@@ -153,7 +132,7 @@ def run(
         print(f"[INFO] resuming the interrupted run kept in {state_dir} after epoch {done}")
     keras.utils.set_random_seed(run.seed)
     if run.deterministic:
-        tf.config.experimental.enable_op_determinism()
+        compat.deterministic()
     classes = len(dataset.class_names)
     model = ResNet.build(**{**experiment.model_args, "classes": classes})
     steps = experiments.steps_per_epoch(len(dataset.train_y), experiment.batch_size)
@@ -186,7 +165,7 @@ def _callbacks(
     """The run's callbacks. Keras calls them in list order, and one order matters: an
     epoch's CSV row must be written before its backup, or a kill between the two would
     resume past an epoch the log never saw. Checked here, not left to a comment."""
-    order = EpochOrder(run.seed)
+    order = EpochOrder(run.seed, images)
     callbacks = [
         order,
         *_rate_callbacks(run.experiment, schedule, state_dir / state.LOG),
@@ -242,8 +221,8 @@ def _fit(
     train_y = data.one_hot(dataset.train_y, classes)
     test_y = data.one_hot(dataset.test_y, classes)
     model.fit(
-        batches(dataset.train_x, train_y, batch, callbacks[0]),
-        validation_data=batches(dataset.test_x, test_y, batch),
+        compat.batches(dataset.train_x, train_y, batch, callbacks[0]),
+        validation_data=compat.batches(dataset.test_x, test_y, batch),
         epochs=run.experiment.epochs,
         initial_epoch=done,
         callbacks=callbacks,
@@ -257,7 +236,7 @@ def _evaluate(model: Any, dataset: data.Dataset, batch_size: int) -> dict[str, A
     from sklearn.metrics import classification_report
 
     classes = len(dataset.class_names)
-    test = batches(dataset.test_x, data.one_hot(dataset.test_y, classes), batch_size)
+    test = compat.batches(dataset.test_x, data.one_hot(dataset.test_y, classes), batch_size)
     predictions = model.predict(test, verbose=0)
     report_args = {
         "y_true": dataset.test_y,

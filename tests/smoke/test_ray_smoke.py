@@ -46,6 +46,14 @@ def _run(*args, ray=True):
     return out
 
 
+def _sealed(state_dir):
+    """Epochs the run's backup holds (0 before its first seal, or while it is replaced)."""
+    try:
+        return json.loads((state_dir / state.SEAL).read_text())["epochs"]
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
 def _histories(folder):
     return {p.stem: json.loads(p.read_text())["history"] for p in (folder / "runs").glob("*.json")}
 
@@ -94,10 +102,7 @@ def test_a_killed_worker_is_retried_and_resumes_at_the_next_epoch(tmp_path):
     deadline = time.monotonic() + 600
     pid = None
     while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            sealed = json.loads((state_dir / state.SEAL).read_text())["epochs"]
-        except (OSError, ValueError, KeyError):
-            sealed = 0
+        sealed = _sealed(state_dir)
         found = re.search(r"\(linear-seed0 pid=(\d+)\)", "".join(lines))
         if sealed >= 2 and found:
             pid = int(found.group(1))
@@ -134,11 +139,11 @@ def test_ctrl_c_cancels_the_tasks_and_the_same_command_resumes(tmp_path):
     args = ["reproduce", "--quick", "--schedules", "none,step", "--epochs", "4", "--subset",
             "40", "--verbose", "2", "--ray", "--workers", "2", "--out", str(tmp_path)]  # fmt: skip
     proc = _driver(*args)
-    sealed = tmp_path / "state" / "none-seed0" / state.SEAL
     deadline = time.monotonic() + 600
-    while not sealed.exists() and time.monotonic() < deadline and proc.poll() is None:
+    while not _sealed(tmp_path / "state" / "none-seed0") and time.monotonic() < deadline:
+        assert proc.poll() is None
         time.sleep(0.05)
-    assert sealed.exists()
+    assert _sealed(tmp_path / "state" / "none-seed0")
     proc.send_signal(signal.SIGINT)
     out = proc.communicate(timeout=120)[0]
     assert proc.returncode == 130, out[-3000:]

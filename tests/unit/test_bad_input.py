@@ -42,7 +42,7 @@ def _finished_one_epoch(tmp):
     tiny = data.subset(data.load_digits(), 20, seed=42)
     experiment = experiments.configure("linear", epochs=1, model="quick")
     run = make_run("linear", 42, 0.5, epochs=1, dataset="digits")
-    run["dataset"].update(subset=20, sha256=data.fingerprint(tiny))
+    run["dataset"].update(subset=20, sha256=tiny.sha256)
     run["config"].update(model_args={**experiments.QUICK_MODEL_ARGS, "stages": [1, 1, 1],
                                      "filters": [32, 32, 64, 128]},
                          schedule=repr(experiment.schedule(1, 1)))  # fmt: skip

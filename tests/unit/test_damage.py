@@ -216,6 +216,20 @@ def test_a_backup_cut_short_while_saving_falls_back_to_kerass_previous_copy(tmp_
     assert (backup / "latest.weights.h5").read_bytes() == b"weights" * 50
 
 
+def test_a_first_backup_cut_short_before_its_seal_starts_the_run_afresh(tmp_path):
+    folder = tmp_path / "state"
+    assert state.prepare(folder, IDENTITY) == 0
+    assert json.loads((folder / state.SEAL).read_text()) == state.FRESH
+    (folder / state.BACKUP).mkdir()  # killed while Keras saved epoch 1, before the seal
+    (folder / state.BACKUP / "latest.weights.h5").write_bytes(b"half written")
+    (folder / state.LOG).write_text(_log(1))
+    assert state.prepare(folder, IDENTITY) == 0
+    assert not (folder / state.BACKUP).exists() and not (folder / state.LOG).exists()
+    (folder / state.SEAL).write_text('{"epochs": false}')  # equal to 0 in Python, not a seal
+    with pytest.raises(state.StateError, match=re.escape("seal.json is damaged (not a seal")):
+        state.prepare(folder, IDENTITY)
+
+
 def test_a_verified_state_resumes_with_the_unsealed_row_dropped(tmp_path):
     folder = _sealed_state(tmp_path)
     assert state.prepare(folder, IDENTITY) == 2

@@ -18,7 +18,7 @@ import pytest
 from keras_helpers import AppliedRates
 
 from bench import compat, experiments
-from bench.compat import keras, tf
+from bench.compat import keras, ops
 from bench.keras_schedule import to_keras
 from bench.schedules import (
     ExponentialDecay,
@@ -33,7 +33,7 @@ schedules = keras.optimizers.schedules
 
 
 def _keras_rates(schedule, steps):
-    return [float(np.float32(schedule(tf.constant(s, tf.int64)))) for s in steps]
+    return [float(np.float32(ops.convert_to_numpy(schedule(s)))) for s in steps]
 
 
 def _f32(values):

@@ -162,7 +162,7 @@ def test_reproduce_reports_a_corrupt_results_file_and_renders_the_rest(tmp_path,
     # Nothing trains here: "none" is finished already, "linear"'s file is corrupt.
     digits = data.subset(data.load_digits(), 10, seed=0)
     none = make_run("none", 0, POST["none"])  # a finished run of this very set
-    none["dataset"].update(name="digits", sha256=data.fingerprint(digits))
+    none["dataset"].update(name="digits", sha256=digits.sha256)
     folder = folder_of(tmp_path, [none])
     (folder / "runs" / "linear-seed0.json").write_text('{"schema_version": 1, "history"')
     runs = reproduce.plan_runs(["none", "linear"], 1, "digits", None, False)
@@ -199,7 +199,7 @@ def test_reproduce_refuses_finished_runs_of_another_set_up_before_training(tmp_p
     # `reproduce --quick --epochs 2` then `reproduce --quick` into one folder: refused.
     digits = data.subset(data.load_digits(), 10, seed=0)
     none = make_run("none", 0, POST["none"])  # finished with 100 epochs
-    none["dataset"].update(name="digits", sha256=data.fingerprint(digits))
+    none["dataset"].update(name="digits", sha256=digits.sha256)
     folder = folder_of(tmp_path, [none])
     runs = reproduce.plan_runs(["none", "linear"], 1, "digits", None, False, epochs=2)
     with pytest.raises(ValueError, match=r"none-seed0.json holds a finished run with other "
