@@ -222,13 +222,20 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    """Compare two results sets (before/after an upgrade): exit 1 if anything regressed."""
-    rows, regressions = compare.compare(args.baseline, args.new, args.max_slowdown)
-    print(compare.render(rows))
-    for regression in regressions:
-        print(f"[REGRESSION] {regression}")
-    print(f"[INFO] {len(regressions)} regression(s): {args.baseline} -> {args.new}")
-    return 1 if regressions else 0
+    """Compare two results sets (before/after an upgrade, or two backends): exit 1 if
+    anything regressed (backends: if they disagree)."""
+    result = compare.compare(args.baseline, args.new, args.max_slowdown)
+    print(compare.render(result))
+    kind = "DIFFERENCE" if result.backends else "REGRESSION"
+    for problem in result.problems:
+        print(f"[{kind}] {problem}")
+    if result.backends:
+        old, new = result.backends
+        print(f"[INFO] Keras backends {old} ({args.baseline}) and {new} ({args.new}): "
+              f"{len(result.problems)} difference(s) beyond the report's tolerance")  # fmt: skip
+    else:
+        print(f"[INFO] {len(result.problems)} regression(s): {args.baseline} -> {args.new}")
+    return 1 if result.problems else 0
 
 
 def cmd_drift(args: argparse.Namespace) -> int:

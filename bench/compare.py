@@ -1,79 +1,107 @@
-"""``python -m bench compare BASELINE NEW``: did anything regress between two results sets?
+"""``python -m bench compare BASELINE NEW``: did anything regress between two results sets,
+or, for two sets run on different Keras backends, do the backends agree?
 
 Two sets are compared only when their set-ups agree (dataset and its checksum, subset,
 epochs, batch size, model: ``bench.stats.SETUP``); otherwise the differences are named and
-the exit code is 2. Then, for each experiment in BASELINE (e.g. the runs before a
-TensorFlow upgrade) against NEW:
+the exit code is 2. The backend is the one set-up field that may differ: then the sets
+are two backends side by side, not a before and after. For each experiment in BASELINE
+(e.g. the runs before a TensorFlow upgrade) against NEW:
 
 - accuracy: NEW's mean may not fall below BASELINE's by more than the tolerance of
   ``bench.stats.tolerance_between`` (binomial test noise at BASELINE's accuracy, and the
-  seeds' spread of both sets);
+  seeds' spread of both sets); across backends, neither may differ from the other by more;
 - learning rate: the per-epoch rates of runs with the same seed must be equal, exactly
   (they are the schedule's float32 values, so any change is a change of behaviour);
 - speed: NEW's median ms/step (epochs 2 on) may be at most ``max_slowdown`` times
-  BASELINE's; compared only when both ran on the same devices.
+  BASELINE's; compared only when both ran on the same devices and backend (across
+  backends the ratio is shown, not judged).
 
-Exit code 0 when nothing regressed, 1 when something did, 2 on unreadable or
-non-comparable input.
+Exit code 0 when nothing regressed (backends: when they agree), 1 when something did
+(backends: when they differ), 2 on unreadable or non-comparable input.
 """
 
 from __future__ import annotations
 
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench import runset, stats
 
 MAX_SLOWDOWN = 1.25
-HEADERS = ["experiment", "baseline acc % (n)", "new acc % (n)", "diff ± tol",
-           "lr history", "ms/step new/base", "regressions", "verdict"]  # fmt: skip
 
 
-def compare(
-    baseline: Path, new: Path, max_slowdown: float = MAX_SLOWDOWN
-) -> tuple[list[list[Any]], list[str]]:
-    """Table rows (one per experiment) and the list of regressions, each naming its cause."""
+@dataclass(frozen=True)
+class Comparison:
+    headers: list[str]
+    rows: list[list[Any]]
+    problems: list[str]  # regressions, or across backends the disagreements
+    backends: tuple[str, str] | None  # (baseline's, new's) when they differ
+
+
+def compare(baseline: Path, new: Path, max_slowdown: float = MAX_SLOWDOWN) -> Comparison:
+    """One table row per experiment of ``baseline``, and what regressed (or, across
+    backends, disagrees), each naming its cause."""
     if not max_slowdown >= 1:
         raise ValueError(f"max-slowdown must be >= 1, got {max_slowdown}")
     old_runs, new_runs = runset.load(baseline).runs, runset.load(new).runs
     if not old_runs:
         raise ValueError(f"{baseline}: no readable results to compare against")
-    differ = stats.setup_differences(_every(old_runs), _every(new_runs))
+    differ = stats.setup_differences(_every(old_runs), _every(new_runs), ignore=("backend",))
     if differ:
         raise ValueError(f"{baseline} and {new} are not comparable, their set-ups differ: "
                          f"{'; '.join(differ)}")  # fmt: skip
-    rows, regressions = [], []
+    backends = _backends(old_runs), _backends(new_runs)
+    across = backends if backends[0] != backends[1] else None
+    failed = "DIFFER" if across else "REGRESSED"
+    rows, problems = [], []
     for name, old in old_runs.items():
         cur = new_runs.get(name, [])
         if not cur:
-            regressions.append(f"{name}: no results in {new}")
-            rows.append([name, "", "missing", "", "", "", "", "REGRESSED"])
+            problems.append(f"{name}: no results in {new}")
+            rows.append([name, "", "missing", "", "", "", "", failed])
             continue
-        row, problems = _experiment(old, cur, max_slowdown)
-        regressions += [f"{name}: {p}" for p in problems]
-        rows.append([name, *row, "; ".join(problems) or "-", "REGRESSED" if problems else "ok"])
-    return rows, regressions
+        row, found = _experiment(old, cur, max_slowdown, across is not None)
+        problems += [f"{name}: {p}" for p in found]
+        ok = "agree" if across else "ok"
+        rows.append([name, *row, "; ".join(found) or "-", failed if found else ok])
+    return Comparison(_headers(across), rows, problems, across)
 
 
 def _every(runs: dict[str, list[dict]]) -> list[dict]:
     return [run for group in runs.values() for run in group]
 
 
-def _experiment(old: list[dict], cur: list[dict], max_slowdown: float) -> tuple[list[str], list]:
-    """One experiment's cells (accuracies, lr, speed) and what regressed in it."""
+def _backends(runs: dict[str, list[dict]]) -> str:
+    return ", ".join(sorted({stats.setup(r)["backend"] for r in _every(runs)}))
+
+
+def _headers(across: tuple[str, str] | None) -> list[str]:
+    old, new = across or ("baseline", "new")
+    speed = f"ms/step {new}/{old}" if across else "ms/step new/base"
+    judged = "differences" if across else "regressions"
+    return ["experiment", f"{old} acc % (n)", f"{new} acc % (n)", "diff ± tol", "lr history",
+            speed, judged, "verdict"]  # fmt: skip
+
+
+def _experiment(
+    old: list[dict], cur: list[dict], max_slowdown: float, across: bool
+) -> tuple[list[str], list]:
+    """One experiment's cells (accuracies, lr, speed) and what regressed (or differs) in it."""
     old_acc, new_acc = (statistics.fmean(stats.accuracies(g)) for g in (old, cur))
     tol = stats.tolerance_between(old, cur)
     problems = []
-    if new_acc < old_acc - tol:
-        problems.append(f"accuracy fell {100 * (old_acc - new_acc):.2f} points "
+    if new_acc < old_acc - tol or (across and new_acc > old_acc + tol):
+        moved = "rose" if new_acc > old_acc else "fell"
+        problems.append(f"accuracy {moved} {100 * abs(old_acc - new_acc):.2f} points "
                         f"(tolerance {100 * tol:.2f})")  # fmt: skip
     changed = _lr_changed(old, cur)
     if changed:
         problems.append(f"learning-rate history changed (seed {', '.join(map(str, changed))})")
     ratio = stats.mean_ms_per_step(cur) / stats.mean_ms_per_step(old)
     same_device = old[0]["environment"]["devices"] == cur[0]["environment"]["devices"]
-    if same_device and ratio > max_slowdown:
+    if same_device and not across and ratio > max_slowdown:
         problems.append(f"a training step is {ratio:.2f}x slower (limit {max_slowdown:g}x)")
     cells = [
         f"{100 * old_acc:.2f} ({len(old)})", f"{100 * new_acc:.2f} ({len(cur)})",
@@ -93,7 +121,7 @@ def _lr_changed(old: list[dict], cur: list[dict]) -> list[int]:
     ]
 
 
-def render(rows: list[list[Any]]) -> str:
+def render(comparison: Comparison) -> str:
     from tabulate import tabulate
 
-    return tabulate(rows, headers=HEADERS, disable_numparse=True)
+    return tabulate(comparison.rows, headers=comparison.headers, disable_numparse=True)

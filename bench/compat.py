@@ -74,7 +74,7 @@ ops = (
         convert_to_numpy=lambda x: x.numpy() if hasattr(x, "numpy") else np.asarray(x),
         convert_to_tensor=tf.convert_to_tensor,
         minimum=tf.minimum,
-        ones_like=tf.ones_like,
+        ones=tf.ones,
         take=tf.gather,
     )
 )
@@ -279,6 +279,12 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def backend_versions() -> dict[str, str]:
+    """The installed versions of Keras 3's other backends (jax, jaxlib, torch), not imported."""
+    found = {name: _installed(name) for name in ("jax", "jaxlib", "torch")}
+    return {name: version for name, version in found.items() if version}
+
+
 def _devices() -> tuple[list[str], dict[str, str | None]]:
     """The backend's devices ("TYPE: name") and the CUDA/cuDNN it was built with."""
     if tf is not None:
@@ -305,11 +311,10 @@ def _devices() -> tuple[list[str], dict[str, str | None]]:
 def environment() -> dict[str, Any]:
     """Versions, CUDA/cuDNN build, devices and CPU: the fingerprint a results file carries."""
     devices, build = _devices()
-    others = {name: _installed(name) for name in ("jax", "jaxlib", "torch")}
     return {
         **versions(),
         "backend": BACKEND,
-        **{name: version for name, version in others.items() if version},
+        **backend_versions(),
         **build,
         "devices": devices,
         "cpu": _cpu_model(),

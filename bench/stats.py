@@ -81,8 +81,11 @@ def setup(run: dict[str, Any]) -> dict[str, Any]:
     return {k: recorded[k] for k in SETUP}
 
 
-def setup_differences(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> list[str]:
-    """Each set-up field on which two groups of runs differ, with both sides' values."""
+def setup_differences(
+    a: list[dict[str, Any]], b: list[dict[str, Any]], ignore: tuple[str, ...] = ()
+) -> list[str]:
+    """Each set-up field (but those in ``ignore``) on which two groups of runs differ, with
+    both sides' values."""
 
     def values(group: list[dict[str, Any]], key: str) -> set[str]:
         return {json.dumps(setup(r)[key], sort_keys=True) for r in group}
@@ -91,7 +94,7 @@ def setup_differences(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> list[
         return ", ".join(sorted(t if len(t) <= 40 else t[:38] + "…" for t in texts))
 
     return [f"{k} {shown(values(a, k))} vs {shown(values(b, k))}"
-            for k in SETUP if values(a, k) != values(b, k)]  # fmt: skip
+            for k in SETUP if k not in ignore and values(a, k) != values(b, k)]  # fmt: skip
 
 
 def comparable(run: dict[str, Any]) -> bool:

@@ -118,9 +118,55 @@ def test_other_epochs_are_not_comparable(tmp_path, capsys):
     assert code == 2 and "epochs 100 vs 12" in out.err
 
 
-def test_another_backend_is_a_difference_of_set_up_not_a_regression(tmp_path, capsys):
-    def on_jax(run):
-        run["environment"]["backend"] = "jax"
+def _on_jax(run):
+    run["environment"]["backend"] = "jax"
 
-    code, out = _compare(capsys, _set(tmp_path / "a"), _set(tmp_path / "b", on_jax))
-    assert code == 2 and 'backend "tensorflow" vs "jax"' in out.err
+
+def _on_tensorflow(run):
+    run["environment"]["backend"] = "tensorflow"
+
+
+def test_another_backend_is_a_difference_of_set_up_not_a_regression(tmp_path, capsys):
+    slower = _set(tmp_path / "b", _on_jax, ms=80.0)  # 4x slower: shown, not judged
+    code, out = _compare(capsys, _set(tmp_path / "a", _on_tensorflow), slower)
+    assert code == 0, out.out
+    lines = out.out.splitlines()
+    assert lines[0].split()[:5] == ["experiment", "tensorflow", "acc", "%", "(n)"]
+    assert "jax acc % (n)" in lines[0] and "ms/step jax/tensorflow" in lines[0]
+    assert all(line.split()[-1] == "agree" for line in lines[2:7]), out.out
+    assert "4.00x" in out.out and "REGRESS" not in out.out
+    assert "[INFO] Keras backends tensorflow (" in lines[-1] and "0 difference(s)" in lines[-1]
+
+
+@pytest.mark.parametrize("direction", [-1, 1])
+def test_backends_that_disagree_either_way_are_named(tmp_path, capsys, direction):
+    def apart(run):
+        _on_jax(run)
+        if run["experiment"] == "step":
+            run["evaluation"]["accuracy"] += direction * 0.05
+
+    code, out = _compare(capsys, _set(tmp_path / "a", _on_tensorflow), _set(tmp_path / "b", apart))
+    assert code == 1
+    moved = "rose" if direction > 0 else "fell"
+    assert f"[DIFFERENCE] step: accuracy {moved} 5.00 points" in out.out
+    assert "1 difference(s)" in out.out.splitlines()[-1]
+
+
+def test_backends_with_other_rates_differ(tmp_path, capsys):
+    def lr(run):
+        _on_jax(run)
+        run["history"]["lr"][-1] *= 0.5
+
+    code, out = _compare(capsys, _set(tmp_path / "a", _on_tensorflow), _set(tmp_path / "b", lr))
+    assert code == 1 and "learning-rate history changed" in out.out and "DIFFER" in out.out
+
+
+def test_another_backend_with_another_set_up_is_still_not_comparable(tmp_path, capsys):
+    def elsewhere(run):
+        _on_jax(run)
+        run["dataset"].update(subset=5000)
+
+    code, out = _compare(
+        capsys, _set(tmp_path / "a", _on_tensorflow), _set(tmp_path / "b", elsewhere)
+    )
+    assert code == 2 and out.err.rstrip().endswith("their set-ups differ: subset null vs 5000")

@@ -112,7 +112,9 @@ COS_ABS = 1.5e-8
 
 def test_warmup_cosine_is_keras_cosine_decay():
     ours = experiments.get("cosine-warmup").schedule(100, SPE)
-    steps = [*range(0, 3 * SPE), *range(3 * SPE, 101 * SPE, 89)]
+    # Sampled, the warm-up's last step included: Keras' CosineDecay
+    # is a cond, evaluated one step at a time, slow on JAX.
+    steps = [*range(0, 3 * SPE, 7), 3 * SPE - 1, *range(3 * SPE, 101 * SPE, 181)]
     if COSINE_WARMUP:
         twin = schedules.CosineDecay(0.0, ours.decaySteps, alpha=0.0, warmup_target=0.1,
                                      warmup_steps=ours.warmupSteps)  # fmt: skip
