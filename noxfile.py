@@ -1,7 +1,8 @@
 """Sessions: `nox -s unit`, `nox -s smoke` and `nox -s lint` (CI runs these three),
 `nox -s bench` (pytest-benchmark), `nox -s repro -- --quick` (the quick reproduction),
-`nox -s compat` (the TensorFlow release matrix, `nox -s lock` re-pins it) and
-`nox -s nightly` (tf-nightly, for early warning).
+`nox -s compat` (the TensorFlow release matrix and Keras 3 on JAX, `nox -s lock` re-pins
+it), `nox -s torch` (Keras 3 on PyTorch, outside CI) and `nox -s nightly` (tf-nightly, for
+early warning).
 Every test session prints the Python, TensorFlow and Keras versions in pytest's header
 before the first test."""
 
@@ -27,7 +28,13 @@ COMPAT = {
     "2.16": ["tensorflow==2.16.*", "keras==3.0.*"],
     "2.21": ["tensorflow==2.21.*"],
     "2.21-tf-keras": ["tensorflow==2.21.*", "tf-keras==2.21.*"],
+    # Keras 3 on JAX (CPU), without TensorFlow installed at all.
+    "keras-3.15-jax": ["keras==3.15.*", "jax[cpu]==0.10.*"],
 }
+# Keras 3 on PyTorch: outside CI (`nox -s torch`), its wheels bring CUDA libraries of
+# several GB (README, "Keras 3 backends").
+TORCH = {"keras-3.15-torch": ["keras==3.15.*", "torch==2.*"]}
+ROWS = {**COMPAT, **TORCH}
 # TF_USE_LEGACY_KERAS is what makes tf.keras mean tf-keras on TensorFlow >= 2.16.
 LEGACY_ENV = {"TF_USE_LEGACY_KERAS": "1"}
 CONSTRAINTS = Path("constraints")
@@ -80,26 +87,50 @@ def repro(session: nox.Session) -> None:
 
 
 def _row_env(row: str) -> dict[str, str]:
-    """A row that installs tf-keras runs with it as tf.keras."""
-    legacy = any(requirement.startswith("tf-keras") for requirement in COMPAT[row])
-    return {**ENV, **(LEGACY_ENV if legacy else {})}
+    """A row that installs tf-keras runs with it as tf.keras; a row without TensorFlow runs
+    Keras 3 on the backend it installs."""
+    legacy = any(requirement.startswith("tf-keras") for requirement in ROWS[row])
+    backend = _backend(row)
+    return {**ENV, **(LEGACY_ENV if legacy else {}),
+            **({"KERAS_BACKEND": backend} if backend != "tensorflow" else {})}  # fmt: skip
+
+
+def _backend(row: str) -> str:
+    names = [r.split("[")[0].split("=")[0] for r in ROWS[row]]
+    return next((b for b in ("jax", "torch") if b in names), "tensorflow")
+
+
+def _install_row(session: nox.Session, row: str, *constraints: str) -> None:
+    """The row's packages, ours and the test tools. A row without TensorFlow gets our
+    package without its TensorFlow dependency (pip would add it)."""
+    test = nox.project.dependency_groups(PYPROJECT, "test")
+    if _backend(row) == "tensorflow":
+        session.install(*constraints, *ROWS[row], "-e", ".", *test)
+        return
+    others = [d for d in PYPROJECT["project"]["dependencies"] if not d.startswith("tensorflow")]
+    session.install(*constraints, *ROWS[row], *others, *test)
+    session.install("--no-deps", "-e", ".")
 
 
 @nox.session
-@nox.parametrize("row", list(COMPAT))
+@nox.parametrize("row", list(ROWS))
 def lock(session: nox.Session, row: str) -> None:
     """Re-pin a matrix row: resolve its TensorFlow with our dependencies, freeze the result."""
-    session.install(*COMPAT[row], "-e", ".", *nox.project.dependency_groups(PYPROJECT, "test"))
+    _install_row(session, row)
     frozen = session.run("python", "-m", "pip", "freeze", "--exclude-editable", silent=True)
     CONSTRAINTS.mkdir(exist_ok=True)
-    header = f"# nox -s \"lock(row='{row}')\": {' '.join(COMPAT[row])} with our dependencies\n"
+    header = f"# nox -s \"lock(row='{row}')\": {' '.join(ROWS[row])} with our dependencies\n"
     (CONSTRAINTS / f"{row}.txt").write_text(header + frozen, encoding="utf-8")
 
 
 def _compat_checks(session: nox.Session, env: dict[str, str], row: str | None) -> None:
     """What each TensorFlow gets: the unit suite, a two-epoch training run, the drift probe
-    (whose result becomes the row's column in reports/api-drift.md; printed only without)."""
+    (whose result becomes the row's column in reports/api-drift.md; printed only without).
+    A Keras 3 backend other than TensorFlow also gets the resume smoke tests."""
     session.run("python", "-m", "pytest", "--strict-markers", "-q", "tests/unit", env=env)
+    if row and _backend(row) != "tensorflow":
+        session.run("python", "-m", "pytest", "--strict-markers", "-q", "-m", "smoke", "-n",
+                    "2", "tests/smoke/test_resume_smoke.py", env=env)  # fmt: skip
     out = Path(session.create_tmp()) / "train"
     session.run("python", "-m", "bench", "train", "--dataset", "digits", "--model", "quick",
                 "--epochs", "2", "--schedule", "standard", "--force", "--out", str(out),
@@ -113,9 +144,16 @@ def _compat_checks(session: nox.Session, env: dict[str, str], row: str | None) -
 def compat(session: nox.Session, row: str) -> None:
     """One TensorFlow release, from its pinned environment: `nox -s compat` runs every row,
     `nox -s "compat(row='2.15')"` one. Each row adds its column to reports/api-drift.md."""
-    constraints = CONSTRAINTS / f"{row}.txt"
-    session.install("-c", str(constraints), *COMPAT[row], "-e", ".",
-                    *nox.project.dependency_groups(PYPROJECT, "test"))  # fmt: skip
+    _install_row(session, row, "-c", str(CONSTRAINTS / f"{row}.txt"))
+    _compat_checks(session, _row_env(row), row)
+
+
+@nox.session
+def torch(session: nox.Session) -> None:
+    """Keras 3 on PyTorch (CPU), the compat checks of a row, from its pins. Not in CI: the
+    wheels are several GB (README). Adds its column to reports/api-drift.md."""
+    (row,) = TORCH
+    _install_row(session, row, "-c", str(CONSTRAINTS / f"{row}.txt"))
     _compat_checks(session, _row_env(row), row)
 
 

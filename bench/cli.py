@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from bench import checks, compare, data, experiments, files, lifecycle, plots, runset
+from bench import backend, checks, compare, data, experiments, files, lifecycle, plots, runset
 from bench.progbar import progbar
 
 
@@ -196,6 +196,26 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_speed(args: argparse.Namespace) -> int:
+    """The post's ResNet's training speed on this backend and device, against the post's."""
+    import json
+
+    from bench import speed
+
+    files.check_writable(args.out.parent)
+    print(f"[INFO] timing {args.steps} updates of batch {args.batch_size} on Keras' "
+          f"{backend.configured()} backend (after {args.steps} that compile)")  # fmt: skip
+    result = speed.measure(args.steps, args.batch_size, args.model)
+    print(f"[INFO] {result['ms_per_step']:.1f} ms/step, {result['images_per_second']:,.0f} "
+          f"images/s on {', '.join(result['devices'])}; the post: "
+          f"{result['post_ms_per_step']:g} ms/step, {result['post_images_per_second']:,.0f} "
+          "images/s")  # fmt: skip
+    text = json.dumps(result, indent=1) + "\n"
+    files.atomic_write(args.out, lambda f: f.write(text.encode("utf-8")))
+    print(f"[INFO] wrote {args.out}")
+    return 0
+
+
 def _rates(args: argparse.Namespace) -> tuple[dict[str, float], str | None]:
     """``train``'s --base-lr/--max-lr, or the ones --lr-from's finder CSV gives, and where
     they came from (the results file records it)."""
@@ -331,6 +351,14 @@ FLAGS_BY_COMMAND: dict[str, dict[str, dict[str, Any]]] = {
         "seed": {"help": "seed for the weights and the batch order (default 42)"},
         "model": {},
     },
+    "speed": {
+        "steps": {"default": 300, "help": "timed updates (default 300), after as many that "
+                  "compile"},
+        "batch_size": {"default": experiments.BATCH_SIZE, "help": "default: the post's 128"},
+        "model": {},
+        "out": {"default": Path("output/speed.json"), "help": "the figures as JSON (default: "
+                "output/speed.json)"},
+    },
     "reproduce": {
         "schedules": {}, "seeds": {}, "quick": {}, "name": {}, "ray": {}, "workers": {},
         "epochs": {"help": f"default: the post's 100 ({experiments.QUICK_EPOCHS} with --quick)"},
@@ -395,6 +423,12 @@ def _lr_find_parser(commands: Any) -> None:
     p.set_defaults(func=cmd_lr_find)
 
 
+def _speed_parser(commands: Any) -> None:
+    p = commands.add_parser("speed", help=cmd_speed.__doc__)
+    _add_flags(p, "speed")
+    p.set_defaults(func=cmd_speed)
+
+
 def _reproduce_parser(commands: Any) -> None:
     p = commands.add_parser("reproduce", help=cmd_reproduce.__doc__)
     _add_flags(p, "reproduce")
@@ -432,7 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bench", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for add in (_schedules_parser, _train_parser, _reproduce_parser, _lr_find_parser,
-                _other_parsers):  # fmt: skip
+                _speed_parser, _other_parsers):  # fmt: skip
         add(commands)
     return parser
 

@@ -15,6 +15,7 @@ import csv
 import math
 import os
 import re
+import statistics
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -205,6 +206,14 @@ def epoch_lines() -> list[dict[str, Any]]:
                               f"of a {row['epochs']}-epoch run")  # fmt: skip
     _each_experiment(name, rows, "final epoch line", lambda r: r["epoch"] == r["epochs"])
     return rows
+
+
+def post_throughput(batch_size: int = 128) -> tuple[float, float]:
+    """The post's ms/step and images/s: the median of its epoch lines after the first
+    (which compiles), at its batch of ``batch_size``."""
+    later = [r["ms_per_step"] for r in epoch_lines() if r["epoch"] > 1]
+    ms = statistics.median(later)
+    return ms, batch_size * 1000 / ms
 
 
 def classification_reports() -> list[dict[str, Any]]:

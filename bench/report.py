@@ -156,10 +156,20 @@ def _setup_section(runs: dict[str, list[dict]], plan: dict | None) -> list[str]:
             f"{config['forward_flops_per_image'] / 1e9:.3f} GFLOP forward per image",
         ],
         ["optimizer", f"SGD lr {config['init_lr']}, momentum {config['momentum']}"],
+        ["Keras backend", _backends(all_runs)],
         ["seeds", ", ".join(map(str, sorted({r["seed"] for r in all_runs})))],
         ["runs finished", f"{len(all_runs)} of {expected}"],
     ]
     return [*lines, _table(table, ["setting", "value"]), ""]
+
+
+def _backends(runs: list[dict]) -> str:
+    """Each backend with its Keras and its own version: ``jax (Keras 3.15.1, jax 0.10.2)``."""
+    shown = set()
+    for env in (r["environment"] for r in runs):
+        name = env.get("backend", "tensorflow")  # older files: TensorFlow's
+        shown.add(f"{name} (Keras {env['keras']}, {name} {env.get(name)})")
+    return "; ".join(sorted(shown))
 
 
 def _accuracy_section(rows: list[dict[str, Any]]) -> list[str]:
@@ -304,9 +314,8 @@ def _lr_section(runs: dict[str, list[dict]]) -> list[str]:
 
 def _throughput_section(runs: dict[str, list[dict]]) -> list[str]:
     post = [r for r in golden.epoch_lines() if r["epoch"] > 1]  # the first epoch compiles
-    post_ms = statistics.median(r["ms_per_step"] for r in post)
+    post_ms, post_ips = golden.post_throughput(experiments.BATCH_SIZE)
     post_s = statistics.median(r["seconds"] for r in post)
-    post_ips = experiments.BATCH_SIZE * 1000 / post_ms
     table = [
         [
             "the post (its GPU)",
@@ -354,6 +363,7 @@ def _environment_section(runs: dict[str, list[dict]]) -> list[str]:
         "tensorflow",
         "keras",
         "backend",
+        *(k for k in ("jax", "jaxlib", "torch") if any(k in r["environment"] for r in all_runs)),
         "numpy",
         "cuda",
         "cudnn",

@@ -2,6 +2,9 @@
 run's backend is part of what makes it that run."""
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from results_factory import make_run
@@ -41,3 +44,39 @@ def test_a_run_on_another_backend_is_another_run(monkeypatch):
     assert "backend" in state.differences(state.recorded_identity(recorded),
                                           {**state.recorded_identity(recorded),
                                            "backend": run.backend})  # fmt: skip
+
+
+# Imports every module of the package, runs a command and one short training on
+# Keras 3's JAX backend, then checks that TensorFlow was never imported.
+WITHOUT_TF = """
+import importlib, pkgutil, sys
+import bench
+for module in pkgutil.iter_modules(bench.__path__):
+    if module.name != "__main__":  # it would run the CLI
+        importlib.import_module(f"bench.{module.name}")
+from bench import compat
+from bench.cli import main
+out = sys.argv[1]
+assert main(["schedules", "--plot-dir", out]) == 0
+assert main(["train", "--dataset", "digits", "--model", "quick", "--epochs", "1",
+             "--subset", "40", "--schedule", "step", "--verbose", "0", "--out", out]) == 0
+assert compat.BACKEND == "jax" and compat.tf is None
+assert "tensorflow" not in sys.modules, "TensorFlow was imported"
+"""
+
+
+def test_another_backend_never_imports_tensorflow(tmp_path):
+    pytest.importorskip("jax", reason="KERAS_BACKEND=jax needs jax: pip install 'jax[cpu]' "
+                        "(nox -s \"compat(row='keras-3.15-jax')\" has it)")  # fmt: skip
+    # A stand-in TensorFlow first on the path: importing it at all fails the run, even
+    # where the real one is installed.
+    stand_in = tmp_path / "stand-in" / "tensorflow"
+    stand_in.mkdir(parents=True)
+    (stand_in / "__init__.py").write_text("raise RuntimeError('TensorFlow was imported')\n")
+    path = os.pathsep.join(filter(None, [str(stand_in.parent), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": path}
+    proc = subprocess.run([sys.executable, "-c", WITHOUT_TF, str(tmp_path / "out")], env=env,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run = json.loads((tmp_path / "out" / "step-seed42.json").read_text())
+    assert run["environment"]["backend"] == "jax" and run["environment"]["tensorflow"] is None

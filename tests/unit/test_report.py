@@ -282,3 +282,14 @@ def test_a_set_up_that_is_not_the_posts_gets_no_ranking_verdict(tmp_path):
     runs = [make_run(n, 0, a, epochs=12) for n, a in POST.items()]
     text = report.render(folder_of(tmp_path, runs))
     assert "- ours is not judged against the post's (not the post's set-up)" in text
+
+
+def test_the_backend_and_its_version_are_in_the_set_up_and_environment(tmp_path):
+    runs = [make_run(n, 0, POST[n]) for n in experiments.EXPERIMENTS]
+    for run in runs:
+        run["environment"].update(backend="jax", jax="0.10.2", jaxlib="0.10.2", tensorflow=None)
+    text = report.render(folder_of(tmp_path, runs))
+    assert re.search(r"\| Keras backend\s+\| jax \(Keras 3\.x, jax 0\.10\.2\)\s+\|", text), text
+    env = dict(table_rows(text, "Environment"))
+    assert env["backend"] == "jax" and env["jaxlib"] == "0.10.2" and env["tensorflow"] == "None"
+    assert "torch" not in env

@@ -1,0 +1,69 @@
+"""The post's ResNet's training speed here: ``model.fit`` at the post's batch of 128, fp32,
+on random CIFAR-10-shaped uint8 images fed as a training run feeds them
+(``compat.batches``), on whichever Keras backend runs. Two epochs of ``steps`` updates:
+the first traces and compiles, the second is timed. The post's GPU did 86 ms/step, 1,488
+images/s (the medians of its epoch lines, ``golden.post_throughput``).
+
+No dataset is needed, so it runs where CIFAR-10 cannot be fetched (a lent GPU box).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from bench import checks, compat, data, experiments, golden
+from bench.compat import keras
+from bench.resnet import ResNet
+
+
+class _EpochTimes(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self.start)
+
+
+def measure(steps: int, batch_size: int = experiments.BATCH_SIZE, model: str = "post",
+            seed: int = 0) -> dict[str, Any]:  # fmt: skip
+    """ms/step and images/s of the timed epoch, with the post's figures beside them."""
+    checks.whole_number("steps", steps)
+    checks.whole_number("batch_size", batch_size)
+    model_args = dict(experiments.QUICK_MODEL_ARGS if model == "quick" else experiments.MODEL_ARGS)
+    keras.utils.set_random_seed(seed)
+    net = ResNet.build(**model_args)
+    net.compile(loss=experiments.LOSS, optimizer=compat.make_optimizer(experiments.get("none")),
+                metrics=list(experiments.METRICS))  # fmt: skip
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, size=(steps * batch_size, 32, 32, 3), dtype=np.uint8)
+    labels = data.one_hot(rng.integers(0, 10, size=len(images)), 10)
+    times = _EpochTimes()
+    net.fit(
+        compat.batches(images, labels, batch_size),
+        epochs=2,
+        callbacks=[times],
+        verbose=0,
+        shuffle=False,
+    )  # random images: their order does not matter
+    ms = 1000 * times.seconds[1] / steps
+    post_ms, post_ips = golden.post_throughput()
+    return {
+        "backend": compat.BACKEND,
+        "keras": compat.KERAS_VERSION,
+        **compat.backend_versions(),
+        "devices": compat.environment()["devices"],
+        "model": model,
+        "batch_size": batch_size,
+        "steps": steps,
+        "first_epoch_seconds": times.seconds[0],
+        "ms_per_step": ms,
+        "images_per_second": 1000 * batch_size / ms,
+        "post_ms_per_step": post_ms,
+        "post_images_per_second": post_ips,
+    }
