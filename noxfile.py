@@ -54,13 +54,15 @@ def unit(session: nox.Session) -> None:
 
 @nox.session
 def smoke(session: nox.Session) -> None:
-    """The real ResNet trained for a few epochs on the CPU, on the embedded digits set, and
-    the same runs as Ray tasks on a local Ray bound to 127.0.0.1 (the `ray` extra).
+    """The real ResNet trained for a few epochs on the CPU, on the embedded digits set, the
+    same runs as Ray tasks on a local Ray bound to 127.0.0.1 (the `ray` extra), and on
+    TensorFlow and JAX side by side (the `jax` extra).
 
     Two workers (pytest-xdist): most of a smoke test is Keras tracing the model, which is
     single-threaded, so two at once on two cores take 60 % of the time of one after another.
     """
-    _pytest(session, "-m", "smoke", "-n", "2", "--durations=10", "tests/smoke", package=".[ray]")
+    _pytest(session, "-m", "smoke", "-n", "2", "--durations=10", "tests/smoke",
+            package=".[ray,jax]")  # fmt: skip
 
 
 @nox.session

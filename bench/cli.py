@@ -113,10 +113,50 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _set_name(args: argparse.Namespace, dataset: str, epochs: int) -> str:
-    if args.name or args.quick:
-        return args.name or "quick"
-    subset = f"-subset{args.subset}" if args.subset else ""
-    return f"{dataset}-{epochs}ep-{args.seeds}seed{subset}"
+    """The default run-set name; a backend other than TensorFlow (the default) is named,
+    so that its runs never land beside TensorFlow's."""
+    if args.name:
+        return args.name
+    name = "quick" if args.quick else f"{dataset}-{epochs}ep-{args.seeds}seed"
+    name += f"-subset{args.subset}" if args.subset and not args.quick else ""
+    if args.backends:
+        return f"{name}-backends"
+    configured = backend.configured()
+    return name if configured == backend.DEFAULT else f"{name}-{configured}"
+
+
+def _forwarded(args: argparse.Namespace, command: str, skip: set[str]) -> list[str]:
+    """The command line that gives ``command`` these ``args`` (but ``skip``'s flags), from
+    the flag tables: what a child ``bench`` process is handed."""
+    argv = []
+    for flag, overrides in FLAGS_BY_COMMAND[command].items():
+        names, keywords = FLAGS[flag]
+        value = getattr(args, flag)
+        if flag in skip or value is None or value is False:
+            continue
+        if value == {**keywords, **overrides}.get("default"):
+            continue
+        argv += [names[-1]] if value is True else [names[-1], str(value)]
+    return argv
+
+
+def _reproduce_backends(args: argparse.Namespace, out: Path) -> int:
+    """``reproduce --backends``: each backend in its own process, then BACKENDS.md."""
+    from bench import backends
+
+    names = backends.parse(args.backends)
+    files.check_writable(out)
+    with runset.lock(out):
+        try:
+            failed = backends.run_all(
+                out, names, _forwarded(args, "reproduce", {"backends", "out"})
+            )
+        except KeyboardInterrupt as stop:
+            return _interrupted("reproduce", out, stop)
+    if failed:
+        print(f"bench reproduce: {failed} backend(s) failed; see their reports",
+              file=sys.stderr)  # fmt: skip
+    return 1 if failed else 0
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
@@ -136,6 +176,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
     )  # fmt: skip
     out = args.out or Path("reports") / _set_name(args, dataset_name, runs[0].experiment.epochs)
+    if args.backends:
+        return _reproduce_backends(args, out)
     files.check_writable(out)
     dataset = _load(dataset_name, args.data_dir, args.subset, seed=0)
     with runset.lock(out):
@@ -323,6 +365,9 @@ FLAGS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     "workers": (("--workers",), {"type": checks.argument("workers"), "help": "with --ray on "
                 "a CPU-only machine: runs at once, each with its share of the cores (default "
                 "1)"}),
+    "backends": (("--backends",), {"metavar": "LIST", "help": "run the set on each of these "
+                 "Keras 3 backends (e.g. tensorflow,jax), each into OUT/<backend>/, then "
+                 "compare them in OUT/BACKENDS.md"}),
     "model": (("--model",), {"choices": ("post", "quick"), "default": "post",
               "help": "the post's ResNet, or the quick reproduction's small one"}),
 }  # fmt: skip
@@ -361,6 +406,7 @@ FLAGS_BY_COMMAND: dict[str, dict[str, dict[str, Any]]] = {
     },
     "reproduce": {
         "schedules": {}, "seeds": {}, "quick": {}, "name": {}, "ray": {}, "workers": {},
+        "backends": {},
         "epochs": {"help": f"default: the post's 100 ({experiments.QUICK_EPOCHS} with --quick)"},
         "dataset": {"help": "default: cifar10 (digits with --quick)"},
         "data_dir": {},

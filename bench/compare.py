@@ -55,18 +55,18 @@ def compare(baseline: Path, new: Path, max_slowdown: float = MAX_SLOWDOWN) -> Co
     backends = _backends(old_runs), _backends(new_runs)
     across = backends if backends[0] != backends[1] else None
     failed = "DIFFER" if across else "REGRESSED"
-    rows, problems = [], []
+    headers, rows, problems = _headers(across), [], []
     for name, old in old_runs.items():
         cur = new_runs.get(name, [])
         if not cur:
             problems.append(f"{name}: no results in {new}")
-            rows.append([name, "", "missing", "", "", "", "", failed])
+            rows.append([name, "", "missing", *[""] * (len(headers) - 4), failed])
             continue
         row, found = _experiment(old, cur, max_slowdown, across is not None)
         problems += [f"{name}: {p}" for p in found]
         ok = "agree" if across else "ok"
         rows.append([name, *row, "; ".join(found) or "-", failed if found else ok])
-    return Comparison(_headers(across), rows, problems, across)
+    return Comparison(headers, rows, problems, across)
 
 
 def _every(runs: dict[str, list[dict]]) -> list[dict]:
@@ -81,8 +81,9 @@ def _headers(across: tuple[str, str] | None) -> list[str]:
     old, new = across or ("baseline", "new")
     speed = f"ms/step {new}/{old}" if across else "ms/step new/base"
     judged = "differences" if across else "regressions"
-    return ["experiment", f"{old} acc % (n)", f"{new} acc % (n)", "diff ± tol", "lr history",
-            speed, judged, "verdict"]  # fmt: skip
+    losses = [f"{old} val_loss", f"{new} val_loss"] if across else []
+    return ["experiment", f"{old} acc % (n)", f"{new} acc % (n)", "diff ± tol", *losses,
+            "lr history", speed, judged, "verdict"]  # fmt: skip
 
 
 def _experiment(
@@ -106,10 +107,16 @@ def _experiment(
     cells = [
         f"{100 * old_acc:.2f} ({len(old)})", f"{100 * new_acc:.2f} ({len(cur)})",
         f"{100 * (new_acc - old_acc):+.2f} ± {100 * tol:.2f}",
+        *([f"{_val_loss(old):.4f}", f"{_val_loss(cur):.4f}"] if across else []),
         "equal" if not changed else "CHANGED",
         f"{ratio:.2f}x" + ("" if same_device else " (other device)"),
     ]  # fmt: skip
     return cells, problems
+
+
+def _val_loss(group: list[dict]) -> float:
+    """The mean of the runs' last val_loss."""
+    return statistics.fmean(run["history"]["val_loss"][-1] for run in group)
 
 
 def _lr_changed(old: list[dict], cur: list[dict]) -> list[int]:

@@ -72,7 +72,8 @@ def connect(address: str | None, workers: int | None) -> Slots:
 
 def _task(run: Run, dataset: data.Dataset, paths: tuple[str, str], verbose: int,
           threads: int) -> float:  # fmt: skip
-    """One run, in a Ray worker: the only place TensorFlow is imported."""
+    """One run, in a Ray worker: the only place Keras (and TensorFlow, on its backend) is
+    imported."""
     from bench import compat, lifecycle
 
     compat.configure_worker(threads)
@@ -130,8 +131,10 @@ def run_all(out: Path, runs: list[Run], dataset: data.Dataset, slots: Slots, *, 
     for k, (run, entry) in enumerate(zip(runs, plan["runs"], strict=True), 1):
         paths = (str(_results(out, run)), str(runset.state_dir(out, run.experiment.name,
                                                                 run.seed).absolute()))  # fmt: skip
-        ref = task.options(name=Path(paths[0]).stem, num_gpus=slots.gpus,
-                           num_cpus=slots.cpus).remote(run, shared, paths, max(verbose, 2)
+        # The run's Keras backend goes with it: a worker's own settings may differ.
+        backend = {"env_vars": {"KERAS_BACKEND": run.backend}}
+        ref = task.options(name=Path(paths[0]).stem, num_gpus=slots.gpus, num_cpus=slots.cpus,
+                           runtime_env=backend).remote(run, shared, paths, max(verbose, 2)
                                                        if verbose else 0, slots.cpus)  # fmt: skip
         pending[ref] = (k, run, entry)
     try:

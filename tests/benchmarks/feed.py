@@ -4,6 +4,7 @@ peak RSS is that variant's own:
 
     python tests/benchmarks/feed.py post 50000
     python tests/benchmarks/feed.py ours 50000
+    python tests/benchmarks/feed.py in-graph 50000   (TensorFlow only)
 """
 
 import json
@@ -27,12 +28,32 @@ def status_mb(field: str) -> float:
     raise RuntimeError(f"no {field} in /proc/self/status")
 
 
+def _in_graph(images, labels, batch_size):
+    """TensorFlow-only: the order shuffled inside tf.data by stateless_shuffle, as bench
+    fed TensorFlow before Keras 3's other backends (issue 14's baseline)."""
+    import tensorflow as tf
+
+    x, y = tf.constant(images), tf.constant(labels)
+    n = len(images)
+    seed = tf.constant([0, 0], tf.int64)
+    index = tf.data.Dataset.from_tensors(0).flat_map(
+        lambda _: tf.data.Dataset.from_tensor_slices(
+            tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=seed)
+        )
+    )
+    ds = index.batch(batch_size).map(
+        lambda i: (tf.cast(tf.gather(x, i), tf.float32) / 255.0, tf.gather(y, i))
+    )
+    steps = -(-n // batch_size)
+    return ds.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(tf.data.AUTOTUNE)
+
+
 def main(variant: str, n: int) -> dict:
     import numpy as np
 
-    from bench import data, experiments
+    from bench import compat, data, experiments
     from bench.compat import keras
-    from bench.train import EpochOrder, batches
+    from bench.train import EpochOrder
 
     model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.GlobalAveragePooling2D(),
                               keras.layers.Dense(10, activation="softmax")])  # fmt: skip
@@ -46,11 +67,14 @@ def main(variant: str, n: int) -> dict:
         x = images.astype("float") / 255.0
         model.fit(x=x, y=labels, batch_size=experiments.BATCH_SIZE, epochs=1, verbose=0)
     elif variant == "ours":
-        order = EpochOrder(seed=0)  # the same shuffling a training run uses
-        model.fit(batches(images, labels, experiments.BATCH_SIZE, order), epochs=1, verbose=0,
-                  callbacks=[order])  # fmt: skip
+        order = EpochOrder(seed=0, images=n)  # the same shuffling a training run uses
+        model.fit(compat.batches(images, labels, experiments.BATCH_SIZE, order), epochs=1,
+                  verbose=0, callbacks=[order], shuffle=False)  # fmt: skip
+    elif variant == "in-graph":  # the pipeline before the backend-free order, kept to compare
+        model.fit(_in_graph(images, labels, experiments.BATCH_SIZE), epochs=1, verbose=0,
+                  shuffle=False)  # fmt: skip
     else:
-        raise SystemExit(f"unknown variant {variant!r}: post or ours")
+        raise SystemExit(f"unknown variant {variant!r}: post, ours or in-graph")
     seconds = time.perf_counter() - start
     peak = status_mb("VmHWM")
     return {"variant": variant, "images": n, "seconds": seconds, "peak_rss_mb": peak,

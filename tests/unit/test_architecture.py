@@ -11,8 +11,8 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 LAYERS = [
     "checks", "files", "backend", "schedules", "experiments", "compat", "data", "results", "resnet",
     "keras_schedule", "state", "train", "lifecycle", "lr_find", "runset", "reproduce",
-    "ray_runs", "stats", "golden", "speed", "progbar", "plots", "report", "compare", "drift", "cli",
-    "__main__",
+    "ray_runs", "stats", "golden", "speed", "progbar", "plots", "report", "compare", "backends",
+    "drift", "cli", "__main__",
 ]  # fmt: skip
 # The post's public LearningRateDecay.plot draws its figure through bench.plots.
 ALLOWED_UPWARD = {("schedules", "plots")}

@@ -133,6 +133,8 @@ def test_another_backend_is_a_difference_of_set_up_not_a_regression(tmp_path, ca
     lines = out.out.splitlines()
     assert lines[0].split()[:5] == ["experiment", "tensorflow", "acc", "%", "(n)"]
     assert "jax acc % (n)" in lines[0] and "ms/step jax/tensorflow" in lines[0]
+    assert "tensorflow val_loss" in lines[0] and "jax val_loss" in lines[0]
+    assert lines[2].split()[8:10] == ["0.7000", "0.7000"], lines[2]  # each backend's val_loss
     assert all(line.split()[-1] == "agree" for line in lines[2:7]), out.out
     assert "4.00x" in out.out and "REGRESS" not in out.out
     assert "[INFO] Keras backends tensorflow (" in lines[-1] and "0 difference(s)" in lines[-1]
