@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from results_factory import make_run
 
-from bench import data, experiments, golden
+from bench import backend, data, experiments, golden
 
 import cifar_files as cf
 
@@ -163,8 +163,9 @@ def test_bad_input(case, tmp_path, matplotlib_cache):
 
     if args[0] == "train" and "--out" not in args:
         args = [*args, "--out", "out"]
+    # A bare environment, but the suite's Keras backend (the cases' results files are its).
     environment = {"PATH": "", "HOME": str(tmp_path), "KERAS_HOME": str(tmp_path / "keras"),
-                   "MPLCONFIGDIR": str(matplotlib_cache),
+                   "MPLCONFIGDIR": str(matplotlib_cache), "KERAS_BACKEND": backend.configured(),
                    **{k: fill(v) for k, v in env.items()}}  # fmt: skip
     proc = subprocess.run(
         [sys.executable, "-m", "bench", *map(fill, args)],
