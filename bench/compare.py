@@ -101,7 +101,7 @@ def _experiment(
     if changed:
         problems.append(f"learning-rate history changed (seed {', '.join(map(str, changed))})")
     ratio = stats.mean_ms_per_step(cur) / stats.mean_ms_per_step(old)
-    same_device = old[0]["environment"]["devices"] == cur[0]["environment"]["devices"]
+    same_device = stats.hardware(old[0]) == stats.hardware(cur[0])
     if same_device and not across and ratio > max_slowdown:
         problems.append(f"a training step is {ratio:.2f}x slower (limit {max_slowdown:g}x)")
     cells = [

@@ -129,8 +129,7 @@ def run_all(out: Path, runs: list[Run], dataset: data.Dataset, slots: Slots, *, 
     shared = ray.put(dataset)
     pending = {}
     for k, (run, entry) in enumerate(zip(runs, plan["runs"], strict=True), 1):
-        paths = (str(_results(out, run)), str(runset.state_dir(out, run.experiment.name,
-                                                                run.seed).absolute()))  # fmt: skip
+        paths = tuple(str(path.absolute()) for path in runset.run_paths(out, run))
         # The run's Keras backend goes with it: a worker's own settings may differ.
         backend = {"env_vars": {"KERAS_BACKEND": run.backend}}
         ref = task.options(name=Path(paths[0]).stem, num_gpus=slots.gpus, num_cpus=slots.cpus,
@@ -147,13 +146,10 @@ def run_all(out: Path, runs: list[Run], dataset: data.Dataset, slots: Slots, *, 
         raise
 
 
-def _results(out: Path, run: Run) -> Path:
-    return runset.results_path(out, run.experiment.name, run.seed).absolute()
-
-
 def _forget(out: Path, run: Run) -> None:
-    _results(out, run).unlink(missing_ok=True)
-    state.finish(runset.state_dir(out, run.experiment.name, run.seed))
+    results, state_dir = runset.run_paths(out, run)
+    results.unlink(missing_ok=True)
+    state.finish(state_dir)
 
 
 def _follow(out: Path, plan: dict[str, Any], pending: dict[Any, tuple]) -> int:

@@ -61,21 +61,17 @@ def check_reusable(out: Path, runs: list[Run], dataset: data.Dataset, force: boo
     (``ValueError`` naming them); an unreadable one is left to be reported as failed."""
     for run in runs:
         with contextlib.suppress(results.ResultsError):
-            lifecycle.finished(_path(out, run), run, dataset, force)
-
-
-def _path(out: Path, run: Run) -> Path:
-    return runset.results_path(out, run.experiment.name, run.seed)
+            lifecycle.finished(runset.run_paths(out, run)[0], run, dataset, force)
 
 
 def _one(out: Path, run: Run, dataset: data.Dataset, head: str, force: bool, verbose: int) -> str:
-    path = _path(out, run)
+    path, state_dir = runset.run_paths(out, run)
     epochs, images = run.experiment.epochs, f"{len(dataset.train_y):,} {dataset.name} images"
     trained = lifecycle.complete(
         run,
         dataset,
         path,
-        runset.state_dir(out, run.experiment.name, run.seed),
+        state_dir,
         force=force,
         verbose=verbose,
         on_start=lambda: print(f"[INFO] {head}, {epochs} epochs, {images}", flush=True),

@@ -71,6 +71,12 @@ def state_dir(out: Path, experiment: str, seed: int) -> Path:
     return Path(out) / STATE / Path(results.file_name(experiment, seed)).stem
 
 
+def run_paths(out: Path, run: experiments.Run) -> tuple[Path, Path]:
+    """A run's results file and state folder in the run set ``out``."""
+    name, seed = run.experiment.name, run.seed
+    return results_path(out, name, seed), state_dir(out, name, seed)
+
+
 def new_plan(runs: list[experiments.Run], quick: bool) -> dict[str, Any]:
     """The plan of a run set about to train ``runs``, every run pending."""
     first = runs[0]

@@ -67,6 +67,13 @@ def throughput(run: dict[str, Any]) -> dict[str, float]:
     }
 
 
+def hardware(run: dict[str, Any]) -> tuple[str, ...]:
+    """The machine a run trained on, named alike by every backend: its GPUs by name, its
+    CPU by model (TensorFlow names a CPU ``/physical_device:CPU:0``, JAX ``cpu``)."""
+    env = run["environment"]
+    return tuple(sorted(env["cpu"] if d.startswith("CPU") else d for d in env["devices"]))
+
+
 def mean_ms_per_step(group: list[dict[str, Any]]) -> float:
     return statistics.fmean(throughput(run)["ms_per_step"] for run in group)
 

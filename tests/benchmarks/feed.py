@@ -4,7 +4,7 @@ peak RSS is that variant's own:
 
     python tests/benchmarks/feed.py post 50000
     python tests/benchmarks/feed.py ours 50000
-    python tests/benchmarks/feed.py in-graph 50000   (TensorFlow only)
+    python tests/benchmarks/feed.py in-graph 50000 4   (TensorFlow only; 4 epochs)
 """
 
 import json
@@ -48,12 +48,22 @@ def _in_graph(images, labels, batch_size):
     return ds.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(tf.data.AUTOTUNE)
 
 
-def main(variant: str, n: int) -> dict:
+def main(variant: str, n: int, epochs: int = 1) -> dict:
     import numpy as np
 
     from bench import compat, data, experiments
     from bench.compat import keras
     from bench.train import EpochOrder
+
+    class Times(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.seconds = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self.start)
 
     model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.GlobalAveragePooling2D(),
                               keras.layers.Dense(10, activation="softmax")])  # fmt: skip
@@ -62,24 +72,25 @@ def main(variant: str, n: int) -> dict:
     images = rng.integers(0, 256, size=(n, 32, 32, 3), dtype=np.uint8)  # as CIFAR-10 loads
     labels = data.one_hot(rng.integers(0, 10, size=n), 10)
     baseline = status_mb("VmRSS")
+    times = Times()
+    fit = {"epochs": epochs, "verbose": 0, "shuffle": False, "callbacks": [times]}
     start = time.perf_counter()
     if variant == "post":  # train.py: trainX.astype("float") / 255.0, then fit on arrays
         x = images.astype("float") / 255.0
-        model.fit(x=x, y=labels, batch_size=experiments.BATCH_SIZE, epochs=1, verbose=0)
+        model.fit(x=x, y=labels, batch_size=experiments.BATCH_SIZE, **fit)
     elif variant == "ours":
         order = EpochOrder(seed=0, images=n)  # the same shuffling a training run uses
-        model.fit(compat.batches(images, labels, experiments.BATCH_SIZE, order), epochs=1,
-                  verbose=0, callbacks=[order], shuffle=False)  # fmt: skip
+        fit["callbacks"].append(order)
+        model.fit(compat.batches(images, labels, experiments.BATCH_SIZE, order), **fit)
     elif variant == "in-graph":  # the pipeline before the backend-free order, kept to compare
-        model.fit(_in_graph(images, labels, experiments.BATCH_SIZE), epochs=1, verbose=0,
-                  shuffle=False)  # fmt: skip
+        model.fit(_in_graph(images, labels, experiments.BATCH_SIZE), **fit)
     else:
         raise SystemExit(f"unknown variant {variant!r}: post, ours or in-graph")
     seconds = time.perf_counter() - start
     peak = status_mb("VmHWM")
     return {"variant": variant, "images": n, "seconds": seconds, "peak_rss_mb": peak,
-            "baseline_rss_mb": baseline}  # fmt: skip
+            "baseline_rss_mb": baseline, "epoch_seconds": times.seconds}  # fmt: skip
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(sys.argv[1], int(sys.argv[2]))))
+    print(json.dumps(main(sys.argv[1], int(sys.argv[2]), *map(int, sys.argv[3:4]))))

@@ -5,7 +5,8 @@
 
 Writes reports/gpu-<date>/ (results, REPORT.md, figures) and asserts every experiment is
 within the report's stated tolerance of the post's accuracy and that the ranking holds.
-Skips where TensorFlow sees no GPU; fails with the data message where CIFAR-10 is missing.
+Skips where Keras' backend (TensorFlow, or JAX / PyTorch with ``KERAS_BACKEND``) sees no
+GPU; fails with the data message where CIFAR-10 is missing.
 
 With Ray installed (``pip install -e '.[gpu,ray]'``) and more than one GPU, the runs go one
 per GPU through ``bench reproduce --ray``; ``BENCH_RAY=ADDRESS`` sends them to a cluster
@@ -29,11 +30,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def gpu():
-    from bench.compat import tf
+    from bench import compat
 
-    gpus = tf.config.list_physical_devices("GPU")
+    gpus = [d for d in compat.environment()["devices"] if d.startswith("GPU")]
     if not gpus:
-        pytest.skip("no GPU visible to TensorFlow: the 100-epoch reproduction needs one")
+        pytest.skip(f"no GPU visible to Keras' {compat.BACKEND} backend: the 100-epoch "
+                    "reproduction needs one")  # fmt: skip
     return gpus
 
 

@@ -172,3 +172,21 @@ def test_another_backend_with_another_set_up_is_still_not_comparable(tmp_path, c
         capsys, _set(tmp_path / "a", _on_tensorflow), _set(tmp_path / "b", elsewhere)
     )
     assert code == 2 and out.err.rstrip().endswith("their set-ups differ: subset null vs 5000")
+
+
+def test_one_cpu_named_by_two_backends_is_one_device(tmp_path, capsys):
+    def tensorflow_cpu(run):
+        _on_tensorflow(run)
+        run["environment"]["devices"] = ["CPU: /physical_device:CPU:0"]
+
+    def jax_cpu(run):
+        _on_jax(run)
+        run["environment"]["devices"] = ["CPU: cpu"]
+
+    def jax_gpu(run):
+        jax_cpu(run)
+        run["environment"]["devices"] = ["CPU: cpu", "GPU: NVIDIA H200"]
+
+    baseline = _set(tmp_path / "a", tensorflow_cpu)
+    assert "other device" not in _compare(capsys, baseline, _set(tmp_path / "b", jax_cpu))[1].out
+    assert "(other device)" in _compare(capsys, baseline, _set(tmp_path / "c", jax_gpu))[1].out
