@@ -67,26 +67,23 @@ def test_ours_is_not_slower_and_uses_half_the_memory():
 def test_the_backend_free_order_costs_tensorflow_nothing():
     # Issue 14: the order as numpy's (seed, epoch) permutation fed into tf.data, against the
     # order shuffled inside tf.data before: time ratio <= 1.05, peak memory no larger. An
-    # epoch of feeding takes about a second, so each process feeds four and its median of
-    # the last three counts; three processes each, alternating, and the best of them.
+    # epoch of feeding takes about half a second, single epochs vary by 20 % here and the
+    # machine drifts within minutes, so: seven pairs of processes, one of each side by side,
+    # five epochs each; a pair's ratio is of its two fastest epochs after the first, and
+    # the median of the seven ratios counts.
     if compat.BACKEND != "tensorflow":
         pytest.skip(f"tf.data is TensorFlow's pipeline; Keras runs {compat.BACKEND} here")
-    runs = {"in-graph": [], "ours": []}
-    for _ in range(3):
-        for variant, done in runs.items():
-            done.append(_feed(variant, epochs=4))
+    pairs = [(_feed("in-graph", epochs=5), _feed("ours", epochs=5)) for _ in range(7)]
 
-    def best(variant):
-        return min(statistics.median(r["epoch_seconds"][1:]) for r in runs[variant])
+    def fastest(run):
+        return min(run["epoch_seconds"][1:])
 
-    def peak(variant):
-        return max(r["peak_rss_mb"] for r in runs[variant])
-
-    old_s, new_s, old_mb, new_mb = best("in-graph"), best("ours"), peak("in-graph"), peak("ours")
-    print(f"\nfeed {FEED_IMAGES:,} images: in-graph order {old_s:.3f} s/epoch, {old_mb:.0f} MB; "
-          f"numpy order {new_s:.3f} s/epoch, {new_mb:.0f} MB; time ratio {new_s / old_s:.3f}, "
-          f"memory ratio {new_mb / old_mb:.3f}")  # fmt: skip
-    assert new_s <= 1.05 * old_s
+    ratio = statistics.median(fastest(new) / fastest(old) for old, new in pairs)
+    old_mb = max(old["peak_rss_mb"] for old, _ in pairs)
+    new_mb = max(new["peak_rss_mb"] for _, new in pairs)
+    print(f"\nfeed {FEED_IMAGES:,} images, 7 pairs: numpy order / in-graph order, median time "
+          f"ratio {ratio:.3f}; peak {new_mb:.0f} MB against {old_mb:.0f} MB")  # fmt: skip
+    assert ratio <= 1.05
     assert new_mb <= old_mb * 1.01  # the same arrays; 1 % for the allocator's noise
 
 
