@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.abc
+import importlib.machinery
 import os
 import platform
 import sys
@@ -35,17 +36,26 @@ import numpy as np
 from bench import backend, experiments
 
 
-class _WithoutTensorFlow(importlib.abc.MetaPathFinder):
-    """Makes TensorFlow look not installed. Keras 3 imports it wherever it is installed,
-    whatever the backend, for optional extras (``set_random_seed`` seeds ``tf.random``, the
-    data adapters offer tf.data); blocked, a JAX or PyTorch run here is the run of a machine
-    without TensorFlow, as a GPU box with JAX alone is, and never holds TensorFlow's memory."""
+class _WithoutTensorFlow(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Makes TensorFlow unimportable. Keras 3 imports it wherever it is installed, whatever
+    the backend, for optional extras (``set_random_seed`` seeds ``tf.random``, the data
+    adapters offer tf.data); blocked, a JAX or PyTorch run here is the run of a machine
+    without TensorFlow, as a GPU box with JAX alone is, and never holds TensorFlow's memory.
 
-    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+    Its spec is found (with no origin: PyTorch asks ``find_spec`` for it and skips one
+    without), and loading it raises the ``ModuleNotFoundError`` a missing package would."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
         if name == "tensorflow" or name.startswith("tensorflow."):
-            raise ModuleNotFoundError(f"TensorFlow is not used with Keras' {BACKEND_ASKED} "
-                                      "backend", name="tensorflow")  # fmt: skip
+            return importlib.machinery.ModuleSpec(name, self)
         return None
+
+    def create_module(self, spec: Any) -> None:
+        raise ModuleNotFoundError(f"TensorFlow is not used with Keras' {BACKEND_ASKED} "
+                                  "backend", name=spec.name)  # fmt: skip
+
+    def exec_module(self, module: Any) -> None:  # never reached: create_module raised
+        raise ModuleNotFoundError(module.__name__)
 
 
 BACKEND_ASKED = backend.configured()

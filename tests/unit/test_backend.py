@@ -47,8 +47,8 @@ def test_a_run_on_another_backend_is_another_run(monkeypatch):
                                            "backend": run.backend})  # fmt: skip
 
 
-# Imports every module of the package, runs a command and one short training on
-# Keras 3's JAX backend, then checks that TensorFlow was never imported.
+# Imports every module of the package, runs a command and one short training on one of
+# Keras 3's other backends, then checks that TensorFlow was never imported.
 WITHOUT_TF = """
 import importlib, pkgutil, sys
 import bench
@@ -61,23 +61,25 @@ out = sys.argv[1]
 assert main(["schedules", "--plot-dir", out]) == 0
 assert main(["train", "--dataset", "digits", "--model", "quick", "--epochs", "1",
              "--subset", "40", "--schedule", "step", "--verbose", "0", "--out", out]) == 0
-assert compat.BACKEND == "jax" and compat.tf is None
+assert compat.BACKEND == sys.argv[2] and compat.tf is None
 assert "tensorflow" not in sys.modules, "TensorFlow was imported"
 """
 
 
-def test_another_backend_never_imports_tensorflow(tmp_path):
-    pytest.importorskip("jax", reason="KERAS_BACKEND=jax needs jax: pip install 'jax[cpu]' "
-                        "(nox -s \"compat(row='keras-3.15-jax')\" has it)")  # fmt: skip
+@pytest.mark.parametrize("name", ["jax", "torch"])
+def test_another_backend_never_imports_tensorflow(tmp_path, name):
+    pytest.importorskip(name, reason=f"KERAS_BACKEND={name} needs {name} installed (its nox "
+                        "row has it: nox -s compat, nox -s torch)")  # fmt: skip
     # A stand-in TensorFlow first on the path: importing it at all fails the run, even
     # where the real one is installed.
     stand_in = tmp_path / "stand-in" / "tensorflow"
     stand_in.mkdir(parents=True)
     (stand_in / "__init__.py").write_text("raise RuntimeError('TensorFlow was imported')\n")
     path = os.pathsep.join(filter(None, [str(stand_in.parent), os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": path}
-    proc = subprocess.run([sys.executable, "-c", WITHOUT_TF, str(tmp_path / "out")], env=env,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    env = {**os.environ, "KERAS_BACKEND": name, "PYTHONPATH": path}
+    proc = subprocess.run([sys.executable, "-c", WITHOUT_TF, str(tmp_path / "out"), name],
+                          env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     run = json.loads((tmp_path / "out" / "step-seed42.json").read_text())
-    assert run["environment"]["backend"] == "jax" and run["environment"]["tensorflow"] is None
+    assert run["environment"]["backend"] == name and run["environment"]["tensorflow"] is None
+    assert run["environment"][name]  # the backend's own version
