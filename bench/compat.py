@@ -234,9 +234,10 @@ def deterministic() -> None:
 
 def batches(x: np.ndarray, labels: np.ndarray, batch_size: int, order: Any = None) -> Any:
     """uint8 images -> float32 [0, 1] batches with their labels, each epoch in the order
-    ``order()`` gives (the data's own order without one); images stay uint8 until a batch
-    is formed. tf.data on TensorFlow (as fast as feeding arrays, and half the memory:
-    ``nox -s bench``), a ``keras.utils.PyDataset`` on the other backends."""
+    ``order()`` gives (the data's own order without one; ``order.watch(f)`` has ``f``
+    called with each new epoch's order); images stay uint8 until a batch is formed.
+    tf.data on TensorFlow (as fast as feeding arrays, and half the memory: ``nox -s
+    bench``), a ``keras.utils.PyDataset`` on the other backends."""
     if tf is not None:
         return _tf_batches(x, labels, batch_size, order)
     return _Batches(x, labels, batch_size, order)
@@ -248,12 +249,13 @@ def _tf_batches(x: np.ndarray, labels: np.ndarray, batch_size: int, order: Any) 
     if order is None:
         index = tf.data.Dataset.range(n)
     else:  # flat_map runs once per epoch, after the epoch's order was set
-
-        def epoch(_: Any) -> Any:
-            indices = tf.ensure_shape(tf.numpy_function(order, [], tf.int64), [n])
-            return tf.data.Dataset.from_tensor_slices(indices)
-
-        index = tf.data.Dataset.from_tensors(0).flat_map(epoch)
+        # A variable the order writes each epoch, not a Python call inside tf.data: the
+        # pipeline's graph would keep the call (and through it the model) alive after fit.
+        indices = tf.Variable(order(), trainable=False, dtype=tf.int64)
+        order.watch(indices.assign)
+        index = tf.data.Dataset.from_tensors(0).flat_map(
+            lambda _: tf.data.Dataset.from_tensor_slices(indices.read_value())
+        )
     ds = index.batch(batch_size).map(
         lambda i: (tf.cast(tf.gather(images, i), tf.float32) / 255.0, tf.gather(targets, i))
     )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime
 import time
 import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,10 +76,17 @@ class EpochOrder(keras.callbacks.Callback):
     def __init__(self, seed: int, images: int):
         super().__init__()
         self.seed, self.images = seed, images
+        self.watchers: list[Callable[[np.ndarray], Any]] = []
         self.on_epoch_begin(0)
 
     def on_epoch_begin(self, epoch, logs=None):
         self.indices = data.epoch_order(self.seed, epoch, self.images)
+        for watcher in self.watchers:
+            watcher(self.indices)
+
+    def watch(self, watcher: Callable[[np.ndarray], Any]) -> None:
+        """Have ``watcher`` called with each epoch's order as it is set."""
+        self.watchers.append(watcher)
 
     def __call__(self) -> np.ndarray:
         return self.indices

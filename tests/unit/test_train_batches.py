@@ -1,15 +1,22 @@
 """The input pipeline (``bench.compat.batches``): uint8 in, float32 [0, 1] batches out, in
 an order that is a function of (seed, epoch) alone, on every backend."""
 
+import gc
+import weakref
+
 import numpy as np
 
 from bench import compat, data
+from bench.compat import keras
 from bench.train import EpochOrder
 
 
 def _batches(x, y, size, order=None):
     """Every batch of one epoch as numpy arrays: tf.data's or the PyDataset's."""
-    feed = compat.batches(x, y, size, order)
+    return _epoch(compat.batches(x, y, size, order))
+
+
+def _epoch(feed):
     if hasattr(feed, "as_numpy_iterator"):
         return list(feed.as_numpy_iterator())
     return [feed[i] for i in range(len(feed))]
@@ -52,3 +59,17 @@ def test_the_order_is_numpys_frozen_stream():
     # that changed them, or a change of generator here, fails.
     assert data.epoch_order(3, 0, 8).tolist() == PINNED[0]
     assert data.epoch_order(3, 1, 8).tolist() == PINNED[1]
+
+
+def test_a_finished_pipeline_lets_go_of_the_run():
+    # The order is a callback, so it holds the model: a pipeline that kept it alive after
+    # fit (as a Python call inside tf.data did) kept every run's model in a reproduction.
+    x = np.zeros((20, 32, 32, 3), dtype=np.uint8)
+    order = EpochOrder(seed=0, images=20)
+    order.set_model(keras.Sequential())  # as fit does
+    feed = compat.batches(x, np.eye(20, dtype=np.float32), 8, order)
+    assert len(_epoch(feed)) == 3
+    gone = weakref.ref(order)
+    del order, feed
+    gc.collect()
+    assert gone() is None
