@@ -36,6 +36,14 @@ import numpy as np
 from bench import backend, experiments
 
 
+def _installed(name: str) -> str | None:
+    """An installed distribution's version, without importing it."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 class _WithoutTensorFlow(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Makes TensorFlow unimportable. Keras 3 imports it wherever it is installed, whatever
     the backend, for optional extras (``set_random_seed`` seeds ``tf.random``, the data
@@ -65,6 +73,10 @@ if BACKEND_ASKED == "tensorflow":
     keras = tf.keras
 else:  # Keras 3 on JAX or PyTorch (Keras 2 would import TensorFlow and run on it)
     tf = None
+    if int((_installed("keras") or "0").split(".")[0]) < 3:
+        raise ImportError(f"KERAS_BACKEND={BACKEND_ASKED} needs Keras 3, found Keras "
+                          f"{_installed('keras') or 'not installed'}: Keras 2 runs TensorFlow "
+                          "only")  # fmt: skip
     if "tensorflow" not in sys.modules:
         sys.meta_path.insert(0, _WithoutTensorFlow())
     import keras
@@ -94,14 +106,6 @@ def _takes(cls: Any, argument: str) -> bool:
     import inspect
 
     return argument in inspect.signature(cls).parameters
-
-
-def _installed(name: str) -> str | None:
-    """An installed distribution's version, without importing it."""
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def versions() -> dict[str, str | None]:

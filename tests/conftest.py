@@ -2,6 +2,7 @@
 
 import importlib.util
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,13 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 # TensorFlow's C++ start-up chatter (CPU features, oneDNN) hides the test output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# The smoke tests press Ctrl+C on the commands they start. A shell starts a background job
+# with SIGINT ignored, and that is inherited: the commands would ignore Ctrl+C, as they
+# rightly do under nohup. The suite restores it, so that it tests the same in the
+# background (CI) as in a terminal.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_report_header(config):

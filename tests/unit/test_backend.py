@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from importlib import metadata
 
 import pytest
 from results_factory import make_run
@@ -70,6 +71,12 @@ assert "tensorflow" not in sys.modules, "TensorFlow was imported"
 def test_another_backend_never_imports_tensorflow(tmp_path, name):
     pytest.importorskip(name, reason=f"KERAS_BACKEND={name} needs {name} installed (its nox "
                         "row has it: nox -s compat, nox -s torch)")  # fmt: skip
+    try:
+        keras = metadata.version("keras")
+    except metadata.PackageNotFoundError:
+        keras = "0 (not installed)"
+    if int(keras.split(".")[0]) < 3:  # TensorFlow <= 2.15 brings jax, and Keras 2
+        pytest.skip(f"Keras {keras} runs TensorFlow only: {name} needs Keras 3")
     # A stand-in TensorFlow first on the path: importing it at all fails the run, even
     # where the real one is installed.
     stand_in = tmp_path / "stand-in" / "tensorflow"
@@ -83,3 +90,17 @@ def test_another_backend_never_imports_tensorflow(tmp_path, name):
     run = json.loads((tmp_path / "out" / "step-seed42.json").read_text())
     assert run["environment"]["backend"] == name and run["environment"]["tensorflow"] is None
     assert run["environment"][name]  # the backend's own version
+
+
+def test_keras_2_with_another_backend_says_it_needs_keras_3():
+    keras = metadata.version("keras")
+    if int(keras.split(".")[0]) >= 3:
+        pytest.skip(f"Keras {keras} runs JAX and PyTorch: the Keras 2 rows check this")
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    proc = subprocess.run([sys.executable, "-c", "import bench.compat"], env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"ImportError: KERAS_BACKEND=jax needs Keras 3, found Keras {keras}: Keras 2 runs "
+        "TensorFlow only"
+    )
