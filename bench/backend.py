@@ -14,6 +14,9 @@ import os
 from pathlib import Path
 
 DEFAULT = "tensorflow"
+# Keras 3's backends, each also the name of its package (and of its version's key in a
+# results file's environment).
+KNOWN = ("tensorflow", "jax", "torch")
 
 
 def configured() -> str:

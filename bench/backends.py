@@ -17,19 +17,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench import compare, files
+from bench import backend, compare, files
 
-KNOWN = ("tensorflow", "jax", "torch")
 REPORT = "BACKENDS.md"
 
 
 def parse(text: str) -> list[str]:
     """``tensorflow,jax`` -> the backends, in order; at least two, each known, none twice."""
     names = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [n for n in names if n not in KNOWN]
+    unknown = [n for n in names if n not in backend.KNOWN]
     if unknown:
         raise ValueError(f"unknown Keras backend(s) {', '.join(unknown)}: choose from "
-                         f"{', '.join(KNOWN)}")  # fmt: skip
+                         f"{', '.join(backend.KNOWN)}")  # fmt: skip
     if len(names) < 2 or len(set(names)) != len(names):
         raise ValueError(f"--backends wants two or more different backends, got {text!r}")
     return names

@@ -36,8 +36,7 @@ from bench import compat, files
 LR = 0.1
 DECAY = 0.5
 UPDATES = 3
-# Keras 3's other backends: the package whose version names a row, and the name shown.
-BACKEND_PACKAGE = {"jax": "jax", "torch": "torch"}
+# Keras 3's other backends as a column names them (their versions: of their own packages).
 BACKEND_NAMES = {"jax": "JAX", "torch": "PyTorch"}
 
 
@@ -317,7 +316,7 @@ def probe_all() -> list[Probe]:
 
 def row_name(versions: dict[str, Any], legacy: bool, backend: str = "tensorflow") -> str:
     if backend != "tensorflow":
-        return f"keras-{versions['keras']}_{backend}-{versions.get(BACKEND_PACKAGE[backend])}"
+        return f"keras-{versions['keras']}_{backend}-{versions.get(backend)}"
     keras = f"tf-keras-{versions['keras']}" if legacy else f"keras-{versions['keras']}"
     return f"tf-{versions['tensorflow']}_{keras}"
 
@@ -403,8 +402,7 @@ def column(row: dict[str, Any]) -> str:
     """A row's column heading: its TensorFlow and Keras."""
     v, backend = row["versions"], row.get("backend", "tensorflow")
     if backend != "tensorflow":
-        package = BACKEND_PACKAGE.get(backend, backend)
-        return f"Keras {v['keras']} on {BACKEND_NAMES.get(backend, backend)} {v.get(package)}"
+        return f"Keras {v['keras']} on {BACKEND_NAMES.get(backend, backend)} {v.get(backend)}"
     keras = "tf-keras" if row.get("tf_keras") else "Keras"
     return f"TF {v['tensorflow']}, {keras} {v['keras']}"
 

@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bench import experiments
+from bench import backend, experiments
 from bench.files import atomic_write
 
 SCHEMA_VERSION = 1
@@ -128,7 +128,7 @@ SCHEMA: dict[str, Any] = _obj(
                 "platform": _text("platform.platform()"),
             },
             {
-                "backend": {"enum": ["tensorflow", "jax", "torch"], "description": "Keras'"},
+                "backend": {"enum": list(backend.KNOWN), "description": "Keras'"},
                 "jax": _text("jax version, where installed"),
                 "jaxlib": _text("jaxlib version, where installed"),
                 "torch": _text("torch version, where installed"),
