@@ -9,14 +9,13 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench import backend, checks, compare, data, experiments, files, lifecycle, plots, runset
+from bench import backend, checks, compare, data, experiments, files, lifecycle, plots, runset, stop
 from bench.progbar import progbar
 
 
@@ -31,21 +30,13 @@ def _load(name: str, data_dir: Path | None, subset: int | None, seed: int) -> da
     return dataset if subset is None else data.subset(dataset, subset, seed)
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (what a cluster scheduler sends on pre-emption), handled as Ctrl+C is."""
-
-
-def _terminate(signum: int, frame: Any) -> None:
-    raise Terminated
-
-
-def _interrupted(command: str, state_dir: Path, stop: KeyboardInterrupt) -> int:
-    how = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
+def _interrupted(command: str, state_dir: Path, interrupt: KeyboardInterrupt) -> int:
+    how = "terminated (SIGTERM)" if isinstance(interrupt, stop.Terminated) else "interrupted"
     print(
         f"bench {command}: {how}; run the same command again to resume (state kept in {state_dir})",
         file=sys.stderr,
     )
-    return 128 + (signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT)
+    return 128 + (signal.SIGTERM if isinstance(interrupt, stop.Terminated) else signal.SIGINT)
 
 
 def cmd_schedules(args: argparse.Namespace) -> int:
@@ -102,8 +93,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         try:
             trained = lifecycle.complete(run, dataset, path, state_dir,
                                          force=args.force, verbose=args.verbose)  # fmt: skip
-        except KeyboardInterrupt as stop:
-            return _interrupted("train", state_dir, stop)
+        except KeyboardInterrupt as interrupt:
+            return _interrupted("train", state_dir, interrupt)
     if trained is None:
         print(f"[INFO] {path} is finished already; --force trains it again")
         return 0
@@ -151,8 +142,8 @@ def _reproduce_backends(args: argparse.Namespace, out: Path) -> int:
             failed = backends.run_all(
                 out, names, _forwarded(args, "reproduce", {"backends", "out"})
             )
-        except KeyboardInterrupt as stop:
-            return _interrupted("reproduce", out, stop)
+        except KeyboardInterrupt as interrupt:
+            return _interrupted("reproduce", out, interrupt)
     if failed:
         print(f"bench reproduce: {failed} backend(s) failed; see their reports",
               file=sys.stderr)  # fmt: skip
@@ -183,8 +174,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     with runset.lock(out):
         try:
             failed = _execute(args, out, runs, dataset)
-        except KeyboardInterrupt as stop:
-            return _interrupted("reproduce", out / runset.STATE, stop)
+        except KeyboardInterrupt as interrupt:
+            return _interrupted("reproduce", out / runset.STATE, interrupt)
         from bench import report
 
         print(f"[INFO] results: {out / runset.RUNS}")
@@ -249,7 +240,7 @@ def cmd_speed(args: argparse.Namespace) -> int:
           f"{backend.configured()} backend (after {args.steps} that compile)")  # fmt: skip
     result = speed.measure(args.steps, args.batch_size, args.model)
     print(f"[INFO] {result['ms_per_step']:.1f} ms/step, {result['images_per_second']:,.0f} "
-          f"images/s on {', '.join(result['devices'])}; the post: "
+          f"images/s on {', '.join(result['environment']['devices'])}; the post: "
           f"{result['post_ms_per_step']:g} ms/step, {result['post_images_per_second']:,.0f} "
           "images/s")  # fmt: skip
     text = json.dumps(result, indent=1) + "\n"
@@ -522,13 +513,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # argparse printed its one line (or --help): its exit code
         return exc.code if isinstance(exc.code, int) else 2
-    in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
     try:
-        return args.func(args)
+        with stop.handled():
+            return args.func(args)
     except (ValueError, OSError) as exc:
         print(f"bench {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    finally:
-        if in_main:
-            signal.signal(signal.SIGTERM, previous)

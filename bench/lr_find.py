@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from bench import checks, data, files
+from bench import checks, data, files, stop
 
 BETA = 0.98
 DIVERGE = 4.0
@@ -70,6 +70,7 @@ def sweep(model: Any, batches: Iterator[tuple[Any, Any]], tried: list[float]) ->
     stopped = f"ran all {len(tried)} steps"
     try:
         for i, (rate, (x, y)) in enumerate(zip(tried, batches, strict=False)):  # endless batches
+            stop.check()  # a Ctrl+C that train_on_batch's NumPy conversion swallowed
             compat.set_lr(optimizer, rate)
             # Keras 3.0's train_on_batch returns the mean over every call since the metrics
             # were last reset (3.15's, and Keras 2's, reset them): reset them each batch.

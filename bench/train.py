@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from bench import compat, data, experiments, results, state
+from bench import compat, data, experiments, results, state, stop
 from bench.compat import keras
 from bench.resnet import ResNet, forward_flops
 
@@ -183,9 +183,20 @@ def _callbacks(
             saved=lambda n: state.seal(state_dir, n),
             restored=lambda model: _check_restored(model, done, images, run, state_dir),
         ),
+        StopCheck(),  # last: an epoch that ended is logged and backed up before it stops
     ]
     _check_order(callbacks)
     return callbacks
+
+
+class StopCheck(keras.callbacks.Callback):
+    """Raises, at the next batch or epoch end, a Ctrl+C or SIGTERM that library code
+    swallowed (``bench.stop``)."""
+
+    def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
+        stop.check()
+
+    on_test_batch_begin = on_predict_batch_begin = on_epoch_end = on_train_batch_begin
 
 
 def _check_restored(

@@ -9,8 +9,8 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 # docs/architecture.md's order, top (imported by all) to bottom (imports the rest).
 LAYERS = [
-    "checks", "files", "backend", "schedules", "experiments", "compat", "data", "results", "resnet",
-    "keras_schedule", "state", "train", "lifecycle", "lr_find", "runset", "reproduce",
+    "checks", "files", "stop", "backend", "schedules", "experiments", "compat", "data", "results",
+    "resnet", "keras_schedule", "state", "train", "lifecycle", "lr_find", "runset", "reproduce",
     "ray_runs", "stats", "golden", "speed", "progbar", "plots", "report", "compare", "backends",
     "drift", "cli", "__main__",
 ]  # fmt: skip

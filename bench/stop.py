@@ -1,0 +1,60 @@
+"""Ctrl+C and SIGTERM, remembered until the work stops.
+
+Python raises a signal's KeyboardInterrupt wherever the main thread happens to be, and
+some library code there swallows it: NumPy's ``np.array`` of a JAX array, which Keras 3
+calls after every JAX batch, lost 3 of 8 Ctrl+C's sent to a JAX training run
+(2026-11-30, AMD EPYC, JAX 0.10.2, Keras 3.15.1); the run went on and exited 0. So the
+handler also records the request, and whatever loops (each training batch and epoch,
+each lr-find step) calls ``check``, which raises it again.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what a cluster scheduler sends on pre-emption), handled as Ctrl+C is."""
+
+
+_requested: type[KeyboardInterrupt] | None = None
+
+
+def _handler(kind: type[KeyboardInterrupt]) -> Any:
+    def handle(signum: int, frame: Any) -> None:
+        global _requested
+        _requested = kind
+        raise kind
+
+    return handle
+
+
+@contextmanager
+def handled() -> Iterator[None]:
+    """Inside, SIGINT raises KeyboardInterrupt and SIGTERM ``Terminated``, and each is
+    remembered for ``check``. Signals reach the main thread only, so elsewhere (a test's
+    thread) nothing changes; nor does a SIGINT someone chose to ignore or handle."""
+    global _requested
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _requested = None
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _handler(Terminated))}
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, _handler(KeyboardInterrupt))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        _requested = None
+
+
+def check() -> None:
+    """Raise the Ctrl+C or SIGTERM received inside ``handled``, even if it was swallowed."""
+    if _requested is not None:
+        raise _requested

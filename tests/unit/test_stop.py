@@ -1,0 +1,113 @@
+"""A Ctrl+C or SIGTERM that library code swallows still stops the work (bench.stop).
+
+The swallowing is staged with ``signal.raise_signal`` inside a ``try/except
+KeyboardInterrupt``, which is what NumPy's ``np.array`` of a JAX array did to a real
+Ctrl+C: the handler ran, the exception was lost.
+"""
+
+import signal
+import threading
+
+import numpy as np
+import pytest
+
+from bench import stop
+from bench.compat import keras
+from bench.train import StopCheck
+
+EPOCHS = 3
+
+
+def _swallowed(signum):
+    try:
+        signal.raise_signal(signum)
+    except KeyboardInterrupt:
+        return True
+    return False
+
+
+@pytest.mark.parametrize(("signum", "kind"), [(signal.SIGINT, KeyboardInterrupt),
+                                              (signal.SIGTERM, stop.Terminated)])  # fmt: skip
+def test_a_swallowed_signal_is_raised_again_by_check(signum, kind):
+    with stop.handled():
+        stop.check()  # nothing asked yet
+        assert _swallowed(signum)
+        with pytest.raises(kind) as raised:
+            stop.check()
+        assert type(raised.value) is kind
+
+
+def test_leaving_restores_the_handlers_and_forgets_the_request():
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    with stop.handled():
+        assert _swallowed(signal.SIGINT)
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+    stop.check()
+    with stop.handled():
+        stop.check()  # a new command starts with no request
+
+
+def test_an_ignored_ctrl_c_stays_ignored():
+    """A shell starts background jobs with SIGINT ignored; that choice is kept."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with stop.handled():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            signal.raise_signal(signal.SIGINT)
+            stop.check()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_outside_the_main_thread_nothing_changes():
+    seen = []
+
+    def body():
+        with stop.handled():
+            seen.append(signal.getsignal(signal.SIGTERM))
+
+    before = signal.getsignal(signal.SIGTERM)
+    worker = threading.Thread(target=body)
+    worker.start()
+    worker.join()
+    assert seen == [before]
+
+
+class _Swallower(keras.callbacks.Callback):
+    """Ctrl+C during the first batch, lost there, as np.array(jax_array) lost it."""
+
+    def on_train_begin(self, logs=None):
+        self.batches = 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.batches += 1
+        if self.batches == 1:
+            assert _swallowed(signal.SIGINT)
+
+
+@pytest.fixture(scope="module")
+def model():
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    m.compile(optimizer="sgd", loss="categorical_crossentropy")
+    return m
+
+
+X = np.linspace(0, 1, 32, dtype="float32").reshape(8, 4)
+Y = keras.utils.to_categorical(np.arange(8) % 2, 2)
+
+
+@pytest.mark.parametrize("check", [True, False])
+def test_training_stops_before_the_next_batch_only_with_stopcheck(model, check):
+    """Without StopCheck the lost Ctrl+C lets fit run to the end: the bug, staged. With
+    it (after the swallower, as in a run's list) the batch being begun never runs."""
+    swallower = _Swallower()
+    callbacks = [swallower, StopCheck()] if check else [swallower]
+    with stop.handled():
+        if check:
+            with pytest.raises(KeyboardInterrupt):
+                model.fit(X, Y, batch_size=4, epochs=EPOCHS, verbose=0, callbacks=callbacks)
+            assert swallower.batches == 1
+        else:
+            model.fit(X, Y, batch_size=4, epochs=EPOCHS, verbose=0, callbacks=callbacks)
+            assert swallower.batches == 2 * EPOCHS
