@@ -17,6 +17,9 @@ DEFAULT = "tensorflow"
 # Keras 3's backends, each also the name of its package (and of its version's key in a
 # results file's environment).
 KNOWN = ("tensorflow", "jax", "torch")
+# The other backends' packages, whose installed versions a results file's environment
+# records (where installed) and a report shows.
+OTHER_PACKAGES = ("jax", "jaxlib", "torch")
 
 
 def configured() -> str:

@@ -297,7 +297,7 @@ def _cpu_model() -> str:
 
 def backend_versions() -> dict[str, str]:
     """The installed versions of Keras 3's other backends (jax, jaxlib, torch), not imported."""
-    found = {name: _installed(name) for name in ("jax", "jaxlib", "torch")}
+    found = {name: _installed(name) for name in backend.OTHER_PACKAGES}
     return {name: version for name, version in found.items() if version}
 
 

@@ -12,7 +12,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from bench import experiments, golden, plots, runset, stats
+from bench import backend, experiments, golden, plots, runset, stats
 from bench.files import atomic_write
 from bench.progbar import progbar
 
@@ -363,7 +363,7 @@ def _environment_section(runs: dict[str, list[dict]]) -> list[str]:
         "tensorflow",
         "keras",
         "backend",
-        *(k for k in ("jax", "jaxlib", "torch") if any(k in r["environment"] for r in all_runs)),
+        *(k for k in backend.OTHER_PACKAGES if any(k in r["environment"] for r in all_runs)),
         "numpy",
         "cuda",
         "cudnn",

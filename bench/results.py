@@ -129,9 +129,7 @@ SCHEMA: dict[str, Any] = _obj(
             },
             {
                 "backend": {"enum": list(backend.KNOWN), "description": "Keras'"},
-                "jax": _text("jax version, where installed"),
-                "jaxlib": _text("jaxlib version, where installed"),
-                "torch": _text("torch version, where installed"),
+                **{k: _text(f"{k} version, where installed") for k in backend.OTHER_PACKAGES},
             },
         ),
         "started": _text("ISO 8601 UTC"),
