@@ -14,19 +14,21 @@ from typing import Any
 
 import numpy as np
 
-from bench import checks, compat, data, experiments, golden
+from bench import checks, compat, data, experiments, golden, train
 from bench.compat import keras
 from bench.resnet import ResNet
 
 
-class _EpochTimes(keras.callbacks.Callback):
-    def on_train_begin(self, logs=None):
+class EpochTimes(keras.callbacks.Callback):
+    """Each epoch's wall-clock seconds, from its first batch's start to its end."""
+
+    def on_train_begin(self, logs: Any = None) -> None:
         self.seconds: list[float] = []
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
         self.start = time.perf_counter()
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
         self.seconds.append(time.perf_counter() - self.start)
 
 
@@ -34,30 +36,26 @@ def measure(steps: int, batch_size: int = experiments.BATCH_SIZE, model: str = "
             seed: int = 0) -> dict[str, Any]:  # fmt: skip
     """ms/step and images/s of the timed epoch, with the post's figures beside them."""
     checks.whole_number("steps", steps)
-    checks.whole_number("batch_size", batch_size)
-    model_args = dict(experiments.QUICK_MODEL_ARGS if model == "quick" else experiments.MODEL_ARGS)
+    experiment = experiments.configure("none", batch_size=batch_size, model=model)
     keras.utils.set_random_seed(seed)
-    net = ResNet.build(**model_args)
-    net.compile(loss=experiments.LOSS, optimizer=compat.make_optimizer(experiments.get("none")),
+    net = ResNet.build(**experiment.model_args)
+    net.compile(loss=experiments.LOSS, optimizer=compat.make_optimizer(experiment),
                 metrics=list(experiments.METRICS))  # fmt: skip
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, size=(steps * batch_size, 32, 32, 3), dtype=np.uint8)
     labels = data.one_hot(rng.integers(0, 10, size=len(images)), 10)
-    times = _EpochTimes()
+    times = EpochTimes()
     net.fit(
         compat.batches(images, labels, batch_size),
         epochs=2,
-        callbacks=[times],
+        callbacks=[times, train.StopCheck()],
         verbose=0,
         shuffle=False,
     )  # random images: their order does not matter
     ms = 1000 * times.seconds[1] / steps
     post_ms, post_ips = golden.post_throughput()
     return {
-        "backend": compat.BACKEND,
-        "keras": compat.KERAS_VERSION,
-        **compat.backend_versions(),
-        "devices": compat.environment()["devices"],
+        "environment": compat.environment(),  # as a results file's: devices, CUDA, CPU
         "model": model,
         "batch_size": batch_size,
         "steps": steps,

@@ -53,17 +53,8 @@ def main(variant: str, n: int, epochs: int = 1) -> dict:
 
     from bench import compat, data, experiments
     from bench.compat import keras
+    from bench.speed import EpochTimes
     from bench.train import EpochOrder
-
-    class Times(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.seconds = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.seconds.append(time.perf_counter() - self.start)
 
     model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.GlobalAveragePooling2D(),
                               keras.layers.Dense(10, activation="softmax")])  # fmt: skip
@@ -72,7 +63,7 @@ def main(variant: str, n: int, epochs: int = 1) -> dict:
     images = rng.integers(0, 256, size=(n, 32, 32, 3), dtype=np.uint8)  # as CIFAR-10 loads
     labels = data.one_hot(rng.integers(0, 10, size=n), 10)
     baseline = status_mb("VmRSS")
-    times = Times()
+    times = EpochTimes()
     fit = {"epochs": epochs, "verbose": 0, "shuffle": False, "callbacks": [times]}
     start = time.perf_counter()
     if variant == "post":  # train.py: trainX.astype("float") / 255.0, then fit on arrays

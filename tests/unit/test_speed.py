@@ -14,7 +14,7 @@ def test_speed_times_the_second_epoch_and_states_the_posts_figures(tmp_path, cap
     assert main(["speed", "--steps", "2", "--batch-size", "8", "--model", "quick",
                  "--out", str(out)]) == 0  # fmt: skip
     result = json.loads(out.read_text())
-    assert result["backend"] == compat.BACKEND and result["steps"] == 2
+    assert result["environment"]["backend"] == compat.BACKEND and result["steps"] == 2
     assert result["batch_size"] == 8 and result["model"] == "quick"
     assert result["ms_per_step"] > 0
     assert result["images_per_second"] == pytest.approx(8000 / result["ms_per_step"])
