@@ -67,15 +67,22 @@ assert "tensorflow" not in sys.modules, "TensorFlow was imported"
 """
 
 
+def _installed_keras() -> tuple[str, int]:
+    """The installed ``keras`` package's version and major, as bench.compat reads it for
+    another backend (on a tf-keras row, compat.KERAS_VERSION is tf-keras's instead)."""
+    try:
+        version = metadata.version("keras")
+    except metadata.PackageNotFoundError:
+        version = "0 (not installed)"
+    return version, int(version.split(".")[0])
+
+
 @pytest.mark.parametrize("name", ["jax", "torch"])
 def test_another_backend_never_imports_tensorflow(tmp_path, name):
     pytest.importorskip(name, reason=f"KERAS_BACKEND={name} needs {name} installed (its nox "
                         "row has it: nox -s compat, nox -s torch)")  # fmt: skip
-    try:
-        keras = metadata.version("keras")
-    except metadata.PackageNotFoundError:
-        keras = "0 (not installed)"
-    if int(keras.split(".")[0]) < 3:  # TensorFlow <= 2.15 brings jax, and Keras 2
+    keras, major = _installed_keras()
+    if major < 3:  # TensorFlow <= 2.15 brings jax, and Keras 2
         pytest.skip(f"Keras {keras} runs TensorFlow only: {name} needs Keras 3")
     # A stand-in TensorFlow first on the path: importing it at all fails the run, even
     # where the real one is installed.
@@ -93,8 +100,8 @@ def test_another_backend_never_imports_tensorflow(tmp_path, name):
 
 
 def test_keras_2_with_another_backend_says_it_needs_keras_3():
-    keras = metadata.version("keras")
-    if int(keras.split(".")[0]) >= 3:
+    keras, major = _installed_keras()
+    if major >= 3:
         pytest.skip(f"Keras {keras} runs JAX and PyTorch: the Keras 2 rows check this")
     env = {**os.environ, "KERAS_BACKEND": "jax"}
     proc = subprocess.run([sys.executable, "-c", "import bench.compat"], env=env,
