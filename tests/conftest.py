@@ -27,7 +27,7 @@ if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
 
 
 def pytest_report_header(config):
-    from bench.compat import versions
+    from bench.keras.compat import versions
 
     return "versions: " + ", ".join(f"{k} {v}" for k, v in versions().items())
 

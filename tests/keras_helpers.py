@@ -2,8 +2,8 @@
 applied rate, the history key this Keras logs the rate under, and the layer behind a
 tensor."""
 
-from bench import compat
-from bench.compat import keras
+from bench.keras import compat
+from bench.keras.compat import keras
 
 # The key LearningRateScheduler writes into History (and the progress bar shows).
 LR_HISTORY_KEY = "lr" if compat.KERAS_MAJOR < 3 else "learning_rate"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench import experiments, results
+from bench.core import experiments, results
 
 SECTIONS = [
     "## Accuracy", "## Ranking", "## Per-class F1", "## Learning rate at the post's logged epochs",

@@ -1,7 +1,8 @@
 """Hand-made results files (no training) for tests of bench.report and bench.compare, built
 through ``bench.results.build``, so every example follows the one schema."""
 
-from bench import backend, data, experiments, results, runset
+from bench.core import backend, data, experiments, results
+from bench.run import runset
 
 # The backend Keras runs in the tests (KERAS_BACKEND): a hand-made run beside a trained one
 # must be of the same set-up.

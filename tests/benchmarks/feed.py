@@ -51,10 +51,11 @@ def _in_graph(images, labels, batch_size):
 def main(variant: str, n: int, epochs: int = 1) -> dict:
     import numpy as np
 
-    from bench import compat, data, experiments
-    from bench.compat import keras
-    from bench.speed import EpochTimes
-    from bench.train import EpochOrder
+    from bench.core import data, experiments
+    from bench.keras import compat
+    from bench.keras.callbacks import EpochTimes
+    from bench.keras.compat import keras
+    from bench.keras.train import EpochOrder
 
     model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.GlobalAveragePooling2D(),
                               keras.layers.Dense(10, activation="softmax")])  # fmt: skip

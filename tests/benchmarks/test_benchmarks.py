@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import compat, data, experiments
-from bench.compat import keras
-from bench.resnet import ResNet
-from bench.schedules import PolynomialDecay, StepDecay, TimeBasedDecay
+from bench.core import data, experiments
+from bench.core.schedules import PolynomialDecay, StepDecay, TimeBasedDecay
+from bench.keras import compat
+from bench.keras.compat import keras
+from bench.keras.resnet import ResNet
 
 pytestmark = pytest.mark.benchmark
 FEED = Path(__file__).with_name("feed.py")
@@ -108,7 +109,7 @@ def _epoch_seconds(tmp_path, per_batch: bool) -> float:
     """One training epoch (with validation) of the quick ResNet: 2,048 images, batch 128."""
     import time
 
-    from bench.train import EpochLog
+    from bench.keras.train import EpochLog
 
     keras.utils.set_random_seed(0)
     model = ResNet.build(**experiments.QUICK_MODEL_ARGS)

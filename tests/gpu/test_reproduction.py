@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from report_checks import accuracy_rows, check_report
 
-from bench import data, experiments
 from bench.cli import main
+from bench.core import data, experiments
 
 pytestmark = pytest.mark.gpu
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def gpu():
-    from bench import compat
+    from bench.keras import compat
 
     gpus = [d for d in compat.environment()["devices"] if d.startswith("GPU")]
     if not gpus:

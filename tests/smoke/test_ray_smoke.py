@@ -17,7 +17,8 @@ import time
 import pytest
 from report_checks import table_rows
 
-from bench import runset, state
+from bench.core import state
+from bench.run import runset
 
 pytest.importorskip("ray", reason="Ray is not installed: pip install 'lr-schedules-repro[ray]'")
 pytestmark = pytest.mark.smoke

@@ -18,7 +18,8 @@ import time
 
 import pytest
 
-from bench import data, experiments, lifecycle, results, state
+from bench.core import data, experiments, results, state
+from bench.run import lifecycle
 
 pytestmark = pytest.mark.smoke
 EPOCHS = 4

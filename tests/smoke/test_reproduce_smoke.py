@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from report_checks import accuracy_rows, check_report
 
-from bench import experiments, results
 from bench.cli import main
+from bench.core import experiments, results
 
 pytestmark = pytest.mark.smoke
 

@@ -11,7 +11,9 @@ import sys
 import numpy as np
 import pytest
 
-from bench import data, experiments, lifecycle, plots, results
+from bench.core import data, experiments, results
+from bench.report import figures
+from bench.run import lifecycle
 
 pytestmark = pytest.mark.smoke
 
@@ -43,7 +45,7 @@ def test_each_experiment_trains_and_records_its_rates(name, tiny, tmp_path, deri
     trained = lifecycle.complete(run, tiny, path, tmp_path / "state", verbose=0)
     saved = results.read(path)
     assert saved == trained and not (tmp_path / "state").exists()
-    plots.save_run_figures(saved, experiment, tmp_path / "lr.png", tmp_path / "t.png")
+    figures.save_run_figures(saved, experiment, tmp_path / "lr.png", tmp_path / "t.png")
 
     steps = experiments.steps_per_epoch(SUBSET, BATCH)
     want = _float32(derivation.table(EPOCHS, steps)[GOLDEN_COLUMN[name]])
@@ -119,7 +121,7 @@ def test_lr_find_then_train_a_cyclic_schedule_from_its_csv(tmp_path):
     assert "no rule is robust: read the plot" in find.stdout
     csv_path = tmp_path / "finder" / "lr_find.csv"
     assert (tmp_path / "finder" / "lr_find.png").read_bytes()[:8] == PNG
-    from bench import lr_find
+    from bench.keras import lr_find
 
     rates = lr_find.cyclic_range(lr_find.read_csv(csv_path))
     proc = subprocess.run(

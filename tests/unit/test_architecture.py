@@ -1,51 +1,171 @@
-"""The layers of docs/architecture.md hold: every import inside bench/ points up the list
-(to a module that comes earlier), so data flows one way and no reader imports a renderer."""
+"""The layers of docs/architecture.md hold, for every import in bench/ (those inside
+functions too), with no exemption: each layer imports only the layers its rule names, no
+module imports itself back through any chain, no reader imports a renderer, and an import
+inside a function is there only to keep TensorFlow/Keras, JAX, PyTorch or Ray from loading,
+with its reason beside it."""
+
+from __future__ import annotations
 
 import ast
+import re
+from functools import cache
 from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-# docs/architecture.md's order, top (imported by all) to bottom (imports the rest).
-LAYERS = [
-    "checks", "files", "stop", "backend", "schedules", "experiments", "compat", "data", "results",
-    "resnet", "keras_schedule", "state", "train", "lifecycle", "lr_find", "runset", "reproduce",
-    "ray_runs", "stats", "golden", "speed", "progbar", "plots", "report", "compare", "backends",
-    "drift", "cli", "__main__",
-]  # fmt: skip
-# The post's public LearningRateDecay.plot draws its figure through bench.plots.
-ALLOWED_UPWARD = {("schedules", "plots")}
-READERS = {"stats", "golden", "runset", "compare", "results"}
-RENDERERS = {"plots", "report"}
+ROOT = Path(__file__).resolve().parents[2]
+BENCH = ROOT / "bench"
+DOC = ROOT / "docs" / "architecture.md"
+
+# The rules, as docs/architecture.md states them (a test below holds the two equal).
+MAY_IMPORT = {
+    "core": {"core"},
+    "keras": {"core", "keras"},
+    "run": {"core", "keras", "run"},
+    "report": {"core", "run", "report"},
+    "api": {"core", "keras", "run", "report", "api"},
+    "cli": {"core", "report", "api", "cli"},
+    "entry": {"cli"},
+}
+READERS = {"bench.report.stats", "bench.report.golden", "bench.report.compare",
+           "bench.core.results", "bench.run.runset", "bench.core.state"}  # fmt: skip
+RENDERERS = {"bench.report.figures", "bench.report.markdown"}
+# What a lazy import may keep from loading: the frameworks and Ray (seconds, and GPU memory).
+HEAVY = {"tensorflow", "keras", "tf_keras", "jax", "jaxlib", "torch", "ray"}
 
 
-def _imports(path: Path) -> set[str]:
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bench"):
-            if node.module == "bench":
-                found |= {alias.name for alias in node.names}
-            else:
-                found.add(node.module.split(".")[1])
-        elif isinstance(node, ast.Import):
-            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("bench.")}
+def _name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_name(p): p for p in sorted(BENCH.rglob("*.py"))}
+
+
+def layer(module: str) -> str:
+    parts = module.split(".")
+    if len(parts) == 1 or parts[1] in ("__main__",):
+        return "entry"
+    return parts[1]
+
+
+def _targets(node: ast.Import | ast.ImportFrom) -> list[str]:
+    """The modules an import statement loads (``from bench.core import data`` -> bench.core.data)."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    base = node.module or ""
+    found = []
+    for alias in node.names:
+        full = f"{base}.{alias.name}"
+        found.append(full if full in MODULES else base)
     return found
 
 
-def test_every_module_is_placed_in_a_layer():
-    modules = {p.stem for p in BENCH.glob("*.py")} - {"__init__"}
-    assert modules == set(LAYERS)
+@cache
+def imports(module: str) -> list[tuple[str, ast.stmt, bool]]:
+    """(imported module, statement, inside a function) for every import in ``module``."""
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    found = []
+
+    def visit(node: ast.AST, in_function: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = in_function or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef)
+            if isinstance(child, ast.Import | ast.ImportFrom):
+                found.extend((t, child, in_function) for t in _targets(child))
+            visit(child, inner)
+
+    visit(tree, False)
+    return found
 
 
-@pytest.mark.parametrize("module", LAYERS)
-def test_imports_point_up_the_layers(module):
-    position = LAYERS.index(module)
-    for imported in _imports(BENCH / f"{module}.py"):
-        if (module, imported) not in ALLOWED_UPWARD:
-            assert LAYERS.index(imported) < position, f"{module} imports {imported}"
+def bench_imports(module: str) -> set[str]:
+    return {t for t, _, _ in imports(module) if t.split(".")[0] == "bench" and t != "bench"}
+
+
+@cache
+def heavy(module: str) -> bool:
+    """Whether importing ``module`` loads a framework or Ray (through its top-level imports)."""
+    for target, _, lazy in imports(module):
+        if lazy:
+            continue
+        if target.split(".")[0] in HEAVY or (target in MODULES and heavy(target)):
+            return True
+    return False
+
+
+def test_every_module_sits_in_a_layer():
+    assert {layer(m) for m in MODULES} <= set(MAY_IMPORT)
+    assert {p.parent for p in BENCH.glob("*.py")} == {BENCH}
+    loose = {p.name for p in BENCH.glob("*.py")}
+    assert loose == {"__init__.py", "__main__.py"}, "a module outside the layer folders"
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_imports_follow_the_layer_rules(module):
+    allowed = MAY_IMPORT[layer(module)]
+    for imported in bench_imports(module):
+        assert layer(imported) in allowed, f"{module} ({layer(module)}) imports {imported}"
+
+
+def test_no_import_cycle():
+    """Depth-first over every import, lazy ones included; a cycle is named whole."""
+    done: set[str] = set()
+
+    def walk(module: str, chain: list[str]) -> None:
+        if module in chain:
+            cycle = chain[chain.index(module) :] + [module]
+            pytest.fail("import cycle: " + " -> ".join(cycle))
+        if module in done:
+            return
+        for imported in sorted(bench_imports(module)):
+            if imported in MODULES:
+                walk(imported, [*chain, module])
+        done.add(module)
+
+    for module in MODULES:
+        walk(module, [])
 
 
 @pytest.mark.parametrize("module", sorted(READERS))
 def test_no_reader_imports_a_renderer(module):
-    assert not _imports(BENCH / f"{module}.py") & RENDERERS
+    assert not bench_imports(module) & RENDERERS
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_an_import_inside_a_function_keeps_a_framework_from_loading(module):
+    lines = MODULES[module].read_text(encoding="utf-8").splitlines()
+    for target, node, lazy in imports(module):
+        if not lazy:
+            continue
+        where = f"{module} line {node.lineno} ({target})"
+        assert target.split(".")[0] in HEAVY or (target in MODULES and heavy(target)), (
+            f"{where}: a lazy import of something light; import it at the top"
+        )
+        said = lines[node.lineno - 1] + lines[node.lineno - 2]
+        assert "# lazy:" in said, f"{where}: say why beside it (# lazy: ...)"
+
+
+def test_the_rule_checker_sees_a_cycle_and_a_lazy_light_import(tmp_path, monkeypatch):
+    """The checks above can fail: a made-up pair of modules that import each other lazily."""
+    a, b = tmp_path / "a.py", tmp_path / "b.py"
+    a.write_text("def f():\n    from bench.core import b  # lazy: no reason\n")
+    b.write_text("def g():\n    from bench.core import a\n")
+    monkeypatch.setitem(MODULES, "bench.core.a", a)
+    monkeypatch.setitem(MODULES, "bench.core.b", b)
+    imports.cache_clear()
+    heavy.cache_clear()
+    try:
+        with pytest.raises(pytest.fail.Exception, match="import cycle"):
+            test_no_import_cycle()
+        with pytest.raises(AssertionError, match="something light"):
+            test_an_import_inside_a_function_keeps_a_framework_from_loading("bench.core.b")
+    finally:
+        imports.cache_clear()
+        heavy.cache_clear()
+
+
+def test_docs_state_the_same_rules():
+    """docs/architecture.md's table "| layer | may import |" is MAY_IMPORT, row for row."""
+    rows = re.findall(r"^\| `(\w+)/?` \| ([^|]+) \|", DOC.read_text(encoding="utf-8"), re.M)
+    stated = {name: set(re.findall(r"`(\w+)`", allowed)) | {name} for name, allowed in rows}
+    assert stated == {k: v for k, v in MAY_IMPORT.items() if k != "entry"}

@@ -10,7 +10,7 @@ from importlib import metadata
 import pytest
 from results_factory import make_run
 
-from bench import backend, experiments, state
+from bench.core import backend, experiments, state
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ import bench
 for module in pkgutil.iter_modules(bench.__path__):
     if module.name != "__main__":  # it would run the CLI
         importlib.import_module(f"bench.{module.name}")
-from bench import compat
+from bench.keras import compat
 from bench.cli import main
 out = sys.argv[1]
 assert main(["schedules", "--plot-dir", out]) == 0

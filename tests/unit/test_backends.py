@@ -7,8 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from results_factory import folder_of, make_run
 
-from bench import backends, experiments
+from bench.api import backends
 from bench.cli import _forwarded, build_parser, main
+from bench.core import experiments
 
 
 @pytest.mark.parametrize(

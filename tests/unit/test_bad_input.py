@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from results_factory import make_run
 
-from bench import backend, data, experiments, golden
+from bench.core import backend, data, experiments
+from bench.report import golden
 
 import cifar_files as cf
 

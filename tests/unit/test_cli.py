@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from bench import golden
 from bench.cli import main
+from bench.report import golden
 
 
 def test_prints_the_posts_lr_column(capsys):

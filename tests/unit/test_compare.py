@@ -4,8 +4,8 @@ and a 2x slower step each fail, naming what regressed; unreadable input is exit 
 import pytest
 from results_factory import folder_of, make_run
 
-from bench import experiments
 from bench.cli import main
+from bench.core import experiments
 
 ACCURACY = {"none": 0.8414, "standard": 0.8151, "step": 0.868, "linear": 0.8724, "poly": 0.8651}
 

@@ -22,8 +22,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from results_factory import folder_of, make_run
 
-from bench import data, golden, report, results, runset, state
 from bench.cli import main
+from bench.core import data, results, state
+from bench.report import golden, markdown
+from bench.run import runset
 
 import cifar_files as cf
 
@@ -63,7 +65,7 @@ def test_damaged_results_are_refused_or_valid_and_the_report_lists_them(run_set,
     else:
         assert results.validate(got) is got  # whatever passed is whole and finite
         json.dumps(got, allow_nan=False)
-    text = report.render(run_set)
+    text = markdown.render(run_set)
     assert not _shows_nan(text)
     assert path.read_bytes() == blob  # reading changes nothing
 
@@ -80,7 +82,7 @@ def test_damaged_plans_are_refused_or_valid(run_set, blob):
         assert _one_line(exc).startswith(str(run_set / runset.PLAN))
     else:
         assert all(r["status"] in runset.STATUSES for r in plan["runs"])
-        assert not _shows_nan(report.render(run_set))
+        assert not _shows_nan(markdown.render(run_set))
     finally:
         (run_set / runset.PLAN).unlink()
 

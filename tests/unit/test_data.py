@@ -6,7 +6,7 @@ import pickle
 import numpy as np
 import pytest
 
-from bench import data
+from bench.core import data
 
 import cifar_files as cf
 

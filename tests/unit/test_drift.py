@@ -10,8 +10,9 @@ import json
 import pytest
 from keras_helpers import LR_HISTORY_KEY
 
-from bench import compat, data, drift
 from bench.cli import main
+from bench.core import data
+from bench.keras import compat, drift
 
 KERAS_3 = compat.KERAS_MAJOR >= 3
 # The post's line and its pieces. Keras 2.11+'s new optimizer takes `lr` but uses its own
@@ -22,7 +23,7 @@ EXPECTED = {
     "SGD(learning_rate=1e-1, decay=d)": "ignored" if KERAS_3 else "raises",
     # Keras 3 has no legacy optimizers; Keras 2's warns that `lr` is now `learning_rate`.
     "optimizers.legacy.SGD(lr=1e-1, momentum=0.9, decay=d)": "raises" if KERAS_3 else "warns",
-    "bench.compat.sgd(1e-1, 0.9, d), this suite's stand-in": "works",
+    "bench.keras.compat.sgd(1e-1, 0.9, d), this suite's stand-in": "works",
     "LearningRateScheduler(schedule) with schedule(epoch)": "works",
     'H.history["lr"] after LearningRateScheduler': (
         "works" if LR_HISTORY_KEY == "lr" else "raises"
@@ -60,7 +61,7 @@ def test_ignored_decay_is_found_by_its_effect(probes):
         assert "decay" in probe.message
     else:
         assert probe.effect == "ValueError" and "decay" in probe.message
-    assert probes["bench.compat.sgd(1e-1, 0.9, d), this suite's stand-in"].effect == (
+    assert probes["bench.keras.compat.sgd(1e-1, 0.9, d), this suite's stand-in"].effect == (
         "rates 0.1, 0.06667, 0.05"
     )
 

@@ -2,8 +2,9 @@
 
 import pytest
 
-from bench import experiments, golden
-from bench.schedules import PolynomialDecay, StepDecay
+from bench.core import experiments
+from bench.core.schedules import PolynomialDecay, StepDecay
+from bench.report import golden
 
 POST_ORDER = ["none", "standard", "step", "linear", "poly"]
 

@@ -10,8 +10,9 @@ import math
 
 import pytest
 
-from bench import experiments, golden
-from bench.schedules import CyclicLR, ExponentialDecay, OneCycle, WarmupCosineDecay
+from bench.core import experiments
+from bench.core.schedules import CyclicLR, ExponentialDecay, OneCycle, WarmupCosineDecay
+from bench.report import golden
 
 COLUMNS = {
     "exponential": "exponential",

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import golden
-from bench.progbar import progbar
+from bench.core.progbar import progbar
+from bench.report import golden
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "golden"

@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 from keras_helpers import LR_HISTORY_KEY, AppliedRates
 
-from bench import compat, drift, experiments, golden
-from bench.compat import keras
+from bench.core import experiments
+from bench.keras import compat, drift
+from bench.keras.compat import keras
+from bench.report import golden
 
 EPOCHS = experiments.EPOCHS
 X = np.linspace(0, 1, 32, dtype="float32").reshape(8, 4)
@@ -120,7 +122,8 @@ def test_standard_reports_the_decayed_rate():
 def test_a_restored_optimizer_must_have_taken_the_sealed_updates(tmp_path):
     # Keras 3.0's BackupAndRestore restores the weights only: its optimizer is back at
     # update 0, which would silently restart "standard"'s decay; the resume is refused.
-    from bench import state, train
+    from bench.core import state
+    from bench.keras import train
 
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
     model.compile(optimizer=compat.sgd(0.1, 0.9), loss=experiments.LOSS)

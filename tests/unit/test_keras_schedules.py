@@ -17,16 +17,17 @@ import numpy as np
 import pytest
 from keras_helpers import AppliedRates
 
-from bench import compat, experiments
-from bench.compat import keras, ops
-from bench.keras_schedule import to_keras
-from bench.schedules import (
+from bench.core import experiments
+from bench.core.schedules import (
     ExponentialDecay,
     PolynomialDecay,
     StepDecay,
     TimeBasedDecay,
 )
-from bench.train import ResumablePlateau, _rate_callbacks
+from bench.keras import compat
+from bench.keras.compat import keras, ops
+from bench.keras.schedule import to_keras
+from bench.keras.train import ResumablePlateau, _rate_callbacks
 
 SPE = 391  # the post's updates per epoch
 schedules = keras.optimizers.schedules

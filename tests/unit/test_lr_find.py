@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from bench import compat, lr_find
-from bench.compat import keras
+from bench.keras import compat, lr_find
+from bench.keras.compat import keras
 
 X, Y = load_digits(return_X_y=True)
 X = (X / 16.0).astype("float32")

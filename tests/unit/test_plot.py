@@ -5,8 +5,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from bench import experiments
-from bench.schedules import StepDecay, TimeBasedDecay
+from bench.core import experiments
+from bench.core.schedules import StepDecay, TimeBasedDecay
 
 
 @pytest.fixture

@@ -11,8 +11,10 @@ import pytest
 from report_checks import accuracy_rows, table_rows
 from results_factory import folder_of, make_run
 
-from bench import data, experiments, golden, plots, report, reproduce, stats
 from bench.cli import main
+from bench.core import data, experiments
+from bench.report import figures, golden, markdown, stats
+from bench.run import local
 
 POST = {r["experiment"]: r["val_accuracy"] for r in golden.epoch_lines() if r["epoch"] == 100}
 
@@ -28,7 +30,7 @@ def test_tolerance_formula():
 def test_reproduced_and_not(tmp_path):
     runs = [make_run(n, 0, POST[n] + 0.002) for n in experiments.EXPERIMENTS]
     runs[2] = make_run("step", 0, POST["step"] - 0.05)  # far below
-    text = report.render(folder_of(tmp_path, runs))
+    text = markdown.render(folder_of(tmp_path, runs))
     rows = {r[0]: r for r in table_rows(text, "Accuracy")}
     assert rows["linear"][-1] == "reproduced"
     assert rows["step"][-1] == "below the post"
@@ -38,7 +40,7 @@ def test_reproduced_and_not(tmp_path):
 
 def test_seeds_are_averaged(tmp_path):
     runs = [make_run("linear", s, a) for s, a in enumerate([0.870, 0.872, 0.874])]
-    text = report.render(folder_of(tmp_path, runs))
+    text = markdown.render(folder_of(tmp_path, runs))
     (row,) = [r for r in table_rows(text, "Accuracy") if r[0] == "linear"]
     assert row[3] == "87.20 ± 0.20 (3)" and row[4] == "87.00 - 87.40"
 
@@ -55,7 +57,7 @@ def test_seeds_are_averaged(tmp_path):
 )
 def test_ranking(tmp_path, accuracies, verdict):
     runs = [make_run(n, 0, a) for n, a in accuracies.items()]
-    text = report.render(folder_of(tmp_path, runs))
+    text = markdown.render(folder_of(tmp_path, runs))
     assert f"- ours {verdict} the post's" in text
 
 
@@ -68,7 +70,7 @@ def test_missing_and_failed_runs_are_marked(tmp_path):
           "status": "failed", "error": "RuntimeError: out of memory"}]}  # fmt: skip
     folder = folder_of(tmp_path, runs, plan)
     (folder / "runs" / "linear-seed0.json").write_text("{broken")
-    text = report.render(folder)
+    text = markdown.render(folder)
     failed = text.split("## Failed or missing runs")[1]
     assert "- linear-seed0: unreadable results:" in failed and "not valid JSON" in failed
     assert "- standard-seed0: failed: RuntimeError: out of memory" in failed
@@ -80,7 +82,7 @@ def test_missing_and_failed_runs_are_marked(tmp_path):
 
 
 def test_lr_and_class_tables_show_the_posts_values(tmp_path):
-    text = report.render(
+    text = markdown.render(
         folder_of(tmp_path, [make_run("step", 0, 0.868), make_run("poly", 0, 0.865)])
     )
     lr = {(r[0], r[1]): r[2:] for r in table_rows(text, "Learning rate")}
@@ -91,7 +93,7 @@ def test_lr_and_class_tables_show_the_posts_values(tmp_path):
 
 
 def test_throughput_excludes_first_epoch_and_knows_h200(tmp_path):
-    text = report.render(
+    text = markdown.render(
         folder_of(tmp_path, [make_run("linear", 0, 0.87, device="GPU: NVIDIA H200")])
     )
     rows = {r[0]: r for r in table_rows(text, "Throughput")}
@@ -103,7 +105,7 @@ def test_throughput_excludes_first_epoch_and_knows_h200(tmp_path):
 
 def test_not_comparable_set_up_gets_no_verdict(tmp_path):
     run = make_run("linear", 0, 0.99, epochs=12, dataset="digits")
-    text = report.render(folder_of(tmp_path, [run]))
+    text = markdown.render(folder_of(tmp_path, [run]))
     assert "**Not comparable with the post's CIFAR-10 figures**" in text
     (row,) = [r for r in table_rows(text, "Accuracy") if r[0] == "linear"]
     assert row[-1] == "not comparable (not the post's set-up)" and row[-2] == "-"
@@ -111,7 +113,7 @@ def test_not_comparable_set_up_gets_no_verdict(tmp_path):
 
 def test_figures_are_written_and_linked(tmp_path):
     folder = folder_of(tmp_path, [make_run("linear", 0, 0.87), make_run("none", 0, 0.84)])
-    path = report.write(folder)
+    path = markdown.write(folder)
     text = path.read_text()
     for png in ("lr_linear.png", "train_linear.png", "lr_none.png", "val_accuracy.png"):
         assert f"![{png}]({png})" in text
@@ -165,8 +167,8 @@ def test_reproduce_reports_a_corrupt_results_file_and_renders_the_rest(tmp_path,
     none["dataset"].update(name="digits", sha256=digits.sha256)
     folder = folder_of(tmp_path, [none])
     (folder / "runs" / "linear-seed0.json").write_text('{"schema_version": 1, "history"')
-    runs = reproduce.plan_runs(["none", "linear"], 1, "digits", None, False)
-    failed = reproduce.run_all(folder, runs, digits, quick=False)
+    runs = local.plan_runs(["none", "linear"], 1, "digits", None, False)
+    failed = local.run_all(folder, runs, digits, quick=False)
     assert failed == 1
     out, err = capsys.readouterr()
     assert "run 1 of 2: none, seed 0: finished already" in out
@@ -174,7 +176,7 @@ def test_reproduce_reports_a_corrupt_results_file_and_renders_the_rest(tmp_path,
     assert (
         (folder / "runs" / "linear-seed0.json").read_text().startswith('{"schema_version": 1, "h')
     )
-    text = report.write(folder).read_text()
+    text = markdown.write(folder).read_text()
     rows = {r[0]: r for r in table_rows(text, "Accuracy")}
     assert rows["none"][3] == "84.14 ± 0.00 (1)" and rows["linear"][3] == "missing"
     assert text.count("- linear-seed0: unreadable results:") == 1
@@ -184,7 +186,7 @@ def test_reproduce_reports_a_corrupt_results_file_and_renders_the_rest(tmp_path,
 def test_experiments_beyond_the_post_are_listed_after_its_five_without_a_verdict(tmp_path):
     accuracies = {"step": 0.87, "linear": 0.87, "poly": 0.87, "none": 0.84, "standard": 0.82}
     runs = [make_run(n, 0, a) for n, a in {**accuracies, "one-cycle": 0.9, "plateau": 0.8}.items()]
-    text = report.render(folder_of(tmp_path, runs))
+    text = markdown.render(folder_of(tmp_path, runs))
     rows = accuracy_rows(text)
     assert list(rows) == [*experiments.EXPERIMENTS, "one-cycle", "plateau"]
     one_cycle = rows["one-cycle"]
@@ -201,10 +203,10 @@ def test_reproduce_refuses_finished_runs_of_another_set_up_before_training(tmp_p
     none = make_run("none", 0, POST["none"])  # finished with 100 epochs
     none["dataset"].update(name="digits", sha256=digits.sha256)
     folder = folder_of(tmp_path, [none])
-    runs = reproduce.plan_runs(["none", "linear"], 1, "digits", None, False, epochs=2)
+    runs = local.plan_runs(["none", "linear"], 1, "digits", None, False, epochs=2)
     with pytest.raises(ValueError, match=r"none-seed0.json holds a finished run with other "
                        r"settings \(epochs\): add --force"):  # fmt: skip
-        reproduce.run_all(folder, runs, digits, quick=False)
+        local.run_all(folder, runs, digits, quick=False)
     assert not (folder / "plan.json").exists() and "run 1 of 2" not in capsys.readouterr().out
 
 
@@ -219,9 +221,9 @@ def test_a_report_that_fails_writes_no_figure_beside_the_old_one(tmp_path, monke
             raise OSError("out of memory")
         return b"png"
 
-    monkeypatch.setattr(plots, "render", fail_on_the_third)
+    monkeypatch.setattr(figures, "render", fail_on_the_third)
     with pytest.raises(OSError, match="out of memory"):
-        report.write(folder)
+        markdown.write(folder)
     assert sorted(p.name for p in folder.iterdir()) == ["REPORT.md", "runs"]
     assert (folder / "REPORT.md").read_text() == "the old report"
 
@@ -263,16 +265,16 @@ def test_groups_compare_as_sets_and_need_every_experiment():
 
 def test_the_report_opens_with_one_summary_line(tmp_path):
     runs = [make_run(n, 0, POST[n] + 0.001) for n in experiments.EXPERIMENTS]
-    text = report.render(folder_of(tmp_path / "a", runs))
+    text = markdown.render(folder_of(tmp_path / "a", runs))
     assert text.splitlines()[2] == (
         "**Summary**: 5 of 5 experiments reproduced; the ranking matches the post's "
         "(linear ≈ step ≈ poly > none > standard)."
     )
     runs[0] = make_run("none", 0, POST["none"] - 0.05)
-    text = report.render(folder_of(tmp_path / "b", runs))
+    text = markdown.render(folder_of(tmp_path / "b", runs))
     assert text.splitlines()[2].startswith("**Summary**: 4 of 5 experiments reproduced; the "
                                            "ranking does not match the post's")  # fmt: skip
-    quick = report.render(folder_of(tmp_path / "c", [make_run("linear", 0, 0.9, epochs=12)]))
+    quick = markdown.render(folder_of(tmp_path / "c", [make_run("linear", 0, 0.9, epochs=12)]))
     assert quick.splitlines()[2] == (
         "**Summary**: not the post's set-up (see below), so no verdict is given."
     )
@@ -280,7 +282,7 @@ def test_the_report_opens_with_one_summary_line(tmp_path):
 
 def test_a_set_up_that_is_not_the_posts_gets_no_ranking_verdict(tmp_path):
     runs = [make_run(n, 0, a, epochs=12) for n, a in POST.items()]
-    text = report.render(folder_of(tmp_path, runs))
+    text = markdown.render(folder_of(tmp_path, runs))
     assert "- ours is not judged against the post's (not the post's set-up)" in text
 
 
@@ -288,7 +290,7 @@ def test_the_backend_and_its_version_are_in_the_set_up_and_environment(tmp_path)
     runs = [make_run(n, 0, POST[n]) for n in experiments.EXPERIMENTS]
     for run in runs:
         run["environment"].update(backend="jax", jax="0.10.2", jaxlib="0.10.2", tensorflow=None)
-    text = report.render(folder_of(tmp_path, runs))
+    text = markdown.render(folder_of(tmp_path, runs))
     assert re.search(r"\| Keras backend\s+\| jax \(Keras 3\.x, jax 0\.10\.2\)\s+\|", text), text
     env = dict(table_rows(text, "Environment"))
     assert env["backend"] == "jax" and env["jaxlib"] == "0.10.2" and env["tensorflow"] == "None"

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from keras_helpers import producer
 
-from bench import experiments
-from bench.compat import keras
-from bench.resnet import ResNet
+from bench.core import experiments
+from bench.keras.compat import keras
+from bench.keras.resnet import ResNet
 
 
 @pytest.fixture(scope="module")

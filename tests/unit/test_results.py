@@ -8,7 +8,7 @@ import stat
 import pytest
 from results_factory import make_run
 
-from bench import files, results
+from bench.core import files, results
 
 EPOCHS = 2
 

@@ -9,7 +9,8 @@ import sys
 import pytest
 from results_factory import folder_of, make_run
 
-from bench import report, runset
+from bench.report import markdown
+from bench.run import runset
 
 
 def test_a_second_writer_is_refused_naming_the_holder(tmp_path):
@@ -34,7 +35,7 @@ def test_a_second_writer_is_refused_naming_the_holder(tmp_path):
 def test_a_killed_holder_does_not_block_the_next_command(tmp_path):
     out = tmp_path / "set"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from bench import runset\n"
+        [sys.executable, "-c", "import sys, time; from bench.run import runset\n"
          f"with runset.lock({str(out)!r}):\n print('held', flush=True); time.sleep(60)"],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -56,4 +57,4 @@ def test_a_results_file_copied_under_another_seed_is_not_a_second_seed(tmp_path)
     assert [len(group) for group in rs.runs.values()] == [1]
     (problem,) = rs.problems
     assert problem[0] == "linear-seed1" and "not what its name says (a copied file?)" in problem[1]
-    assert "87.00 ± 0.00 (1)" in report.render(folder)
+    assert "87.00 ± 0.00 (1)" in markdown.render(folder)

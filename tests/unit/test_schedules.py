@@ -11,9 +11,10 @@ import re
 import numpy as np
 import pytest
 
-from bench import experiments, golden
-from bench.progbar import progbar
-from bench.schedules import LearningRateDecay, PolynomialDecay, StepDecay, TimeBasedDecay
+from bench.core import experiments
+from bench.core.progbar import progbar
+from bench.core.schedules import LearningRateDecay, PolynomialDecay, StepDecay, TimeBasedDecay
+from bench.report import golden
 
 REL = 1e-12
 EPOCHS = experiments.EPOCHS

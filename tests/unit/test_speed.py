@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from bench import compat
 from bench.cli import main
+from bench.keras import compat
 
 
 def test_speed_times_the_second_epoch_and_states_the_posts_figures(tmp_path, capsys):

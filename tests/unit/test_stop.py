@@ -11,9 +11,9 @@ import threading
 import numpy as np
 import pytest
 
-from bench import stop
-from bench.compat import keras
-from bench.train import StopCheck
+from bench.core import stop
+from bench.keras.callbacks import StopCheck
+from bench.keras.compat import keras
 
 EPOCHS = 3
 

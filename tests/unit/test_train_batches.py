@@ -6,9 +6,10 @@ import weakref
 
 import numpy as np
 
-from bench import compat, data
-from bench.compat import keras
-from bench.train import EpochOrder
+from bench.core import data
+from bench.keras import compat
+from bench.keras.compat import keras
+from bench.keras.train import EpochOrder
 
 
 def _batches(x, y, size, order=None):

@@ -27,7 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import runset, stats
+from tabulate import tabulate
+
+from bench.report import stats
+from bench.run import runset
 
 MAX_SLOWDOWN = 1.25
 
@@ -129,6 +132,5 @@ def _lr_changed(old: list[dict], cur: list[dict]) -> list[int]:
 
 
 def render(comparison: Comparison) -> str:
-    from tabulate import tabulate
 
     return tabulate(comparison.rows, headers=comparison.headers, disable_numparse=True)

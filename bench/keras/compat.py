@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.machinery
+import inspect
 import os
 import platform
 import sys
@@ -33,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from bench import backend, experiments
+from bench.core import backend, data, experiments
 
 
 def _installed(name: str) -> str | None:
@@ -103,7 +104,6 @@ ops = (
 
 
 def _takes(cls: Any, argument: str) -> bool:
-    import inspect
 
     return argument in inspect.signature(cls).parameters
 
@@ -209,7 +209,7 @@ def configure_worker(threads: int) -> None:
     needed rather than all at once. (JAX reads its thread count only from ``XLA_FLAGS``
     before it starts, so a JAX worker keeps its defaults.)"""
     if BACKEND == "torch":
-        import torch
+        import torch  # lazy: PyTorch is there only on its backend
 
         torch.set_num_threads(threads)
     if tf is None:
@@ -227,7 +227,7 @@ def deterministic() -> None:
     if tf is not None:
         tf.config.experimental.enable_op_determinism()
     elif BACKEND == "torch":
-        import torch
+        import torch  # lazy: PyTorch is there only on its backend
 
         torch.use_deterministic_algorithms(True)
     else:
@@ -312,13 +312,13 @@ def _devices() -> tuple[list[str], dict[str, str | None]]:
             devices.append(f"{device.device_type}: {details.get('device_name', device.name)}")
         return devices, {"cuda": build.get("cuda_version"), "cudnn": build.get("cudnn_version")}
     if BACKEND == "torch":
-        import torch
+        import torch  # lazy: PyTorch is there only on its backend
 
         gpus = range(torch.cuda.device_count())
         devices = ["CPU: cpu", *(f"GPU: {torch.cuda.get_device_name(i)}" for i in gpus)]
         cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
         return devices, {"cuda": torch.version.cuda, "cudnn": cudnn and str(cudnn)}
-    import jax
+    import jax  # lazy: JAX is there only on its backend
 
     devices = [f"{d.platform.upper()}: {d.device_kind}" for d in jax.devices()]
     return devices, {"cuda": None, "cudnn": None}
@@ -337,3 +337,17 @@ def environment() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
     }
+
+
+def download_cifar10() -> data.Dataset:
+    """CIFAR-10 through Keras' own download (``bench.core.data`` tries it last)."""
+    (train_x, train_y), (test_x, test_y) = keras.datasets.cifar10.load_data()
+    return data.Dataset(
+        name="cifar10",
+        train_x=train_x,
+        train_y=train_y.reshape(-1).astype(np.int64),
+        test_x=test_x,
+        test_y=test_y.reshape(-1).astype(np.int64),
+        class_names=data.CIFAR10_CLASSES,
+        source="keras.datasets.cifar10.load_data()",
+    )

@@ -18,8 +18,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bench import backend, experiments
-from bench.files import atomic_write
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from bench.core import backend, experiments
+from bench.core.files import atomic_write
 
 SCHEMA_VERSION = 1
 # Keras' own per-epoch metrics, and the suite's measures (bench.train.EpochLog).
@@ -180,7 +183,6 @@ def file_name(experiment: str, seed: int) -> str:
 
 @functools.cache  # the schema is compiled once, not for every file read
 def _validator() -> Any:
-    from jsonschema import Draft202012Validator
 
     return Draft202012Validator(SCHEMA)
 
@@ -194,7 +196,6 @@ def validate(results: Any, where: str = "results") -> dict[str, Any]:
     """``results`` if every field follows ``SCHEMA``, else ``ResultsError`` naming one."""
     if not isinstance(results, dict):
         raise ResultsError(f"{where}: not a JSON object")
-    from jsonschema.exceptions import best_match
 
     error = best_match(_validator().iter_errors(results))
     if error is not None:

@@ -30,7 +30,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from bench import data, experiments, files, results
+from bench.core import data, experiments, files, results
 
 IDENTITY = "run.json"
 LOG = "history.csv"

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from bench.checks import whole_number
-from bench.compat import keras, ops
-from bench.schedules import LearningRateDecay
+from bench.core.checks import whole_number
+from bench.core.schedules import LearningRateDecay
+from bench.keras.compat import keras, ops
 
 
 class TabulatedSchedule(keras.optimizers.schedules.LearningRateSchedule):

@@ -29,6 +29,7 @@ runs on it unchanged. Its split is fixed: a stratified 360-image test set drawn 
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import os
 import pickle
@@ -39,6 +40,9 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
+from sklearn.datasets import load_digits as sklearn_digits
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
 
 CIFAR10_ENV = "BENCH_CIFAR10"
 CIFAR10_CLASSES = (
@@ -79,7 +83,6 @@ class Dataset:
     def sha256(self) -> str:
         """sha256 of the images and labels (train, then test): computed once per dataset,
         however often a run's identity asks (CIFAR-10 is 184 MB of them)."""
-        import hashlib
 
         digest = hashlib.sha256()
         for array in (self.train_x, self.train_y, self.test_x, self.test_y):
@@ -222,25 +225,12 @@ def keras_cache_paths() -> list[Path]:
     return paths
 
 
-def _keras_download() -> Dataset:
-    from bench.compat import keras
-
-    (train_x, train_y), (test_x, test_y) = keras.datasets.cifar10.load_data()
-    return Dataset(
-        name="cifar10",
-        train_x=train_x,
-        train_y=train_y.reshape(-1).astype(np.int64),
-        test_x=test_x,
-        test_y=test_y.reshape(-1).astype(np.int64),
-        class_names=CIFAR10_CLASSES,
-        source="keras.datasets.cifar10.load_data()",
-    )
-
-
 def load_cifar10(
-    data_dir: str | Path | None = None, download: Callable[[], Dataset] = _keras_download
+    data_dir: str | Path | None = None, download: Callable[[], Dataset] | None = None
 ) -> Dataset:
-    """CIFAR-10 from ``data_dir``, ``$BENCH_CIFAR10``, Keras' caches or Keras' download."""
+    """CIFAR-10 from ``data_dir``, ``$BENCH_CIFAR10``, Keras' caches or ``download`` (Keras'
+    own, ``bench.keras.compat.download_cifar10``, handed in by the layer that may load
+    Keras; without one, not found is an error here)."""
     given = data_dir or os.environ.get(CIFAR10_ENV)
     if given:
         for candidate in _candidates(Path(given).expanduser()):
@@ -258,6 +248,8 @@ def load_cifar10(
         if dataset is not None:
             return dataset
     try:
+        if download is None:
+            raise DataError("no download was offered")
         return download()
     except Exception as exc:
         raise DataError(
@@ -270,8 +262,6 @@ def load_cifar10(
 
 def load_digits() -> Dataset:
     """scikit-learn's digits as 32x32x3 uint8 images, with the fixed split above."""
-    from sklearn.datasets import load_digits as sklearn_digits
-    from sklearn.model_selection import train_test_split
 
     digits = sklearn_digits()
     grey = np.rint(digits.images * (255 / 16)).astype(np.uint8)  # 0..16 -> 0..255
@@ -284,10 +274,12 @@ def load_digits() -> Dataset:
     return Dataset("digits", train_x, train_y, test_x, test_y, DIGITS_CLASSES, "sklearn.datasets")
 
 
-def load(name: str, data_dir: str | Path | None = None) -> Dataset:
+def load(
+    name: str, data_dir: str | Path | None = None, download: Callable[[], Dataset] | None = None
+) -> Dataset:
     """The dataset called ``name`` (one of ``DATASETS``)."""
     if name == "cifar10":
-        return load_cifar10(data_dir)
+        return load_cifar10(data_dir, download)
     if name == "digits":
         return load_digits()
     raise DataError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}")
@@ -296,7 +288,6 @@ def load(name: str, data_dir: str | Path | None = None) -> Dataset:
 def subset(dataset: Dataset, train_images: int, seed: int) -> Dataset:
     """A seeded, stratified subset: ``train_images`` training images and the same share
     of the test set (at least one image per class in each)."""
-    from sklearn.model_selection import train_test_split
 
     classes = len(dataset.class_names)
     available = len(dataset.train_y)
@@ -341,6 +332,5 @@ def epoch_order(seed: int, epoch: int, images: int) -> np.ndarray:
 def one_hot(labels: np.ndarray, classes: int) -> np.ndarray:
     """The post's ``LabelBinarizer`` encoding, fitted on all ``classes`` labels (so a subset
     missing a class still gets ``classes`` columns)."""
-    from sklearn.preprocessing import LabelBinarizer
 
     return LabelBinarizer().fit(np.arange(classes)).transform(labels)

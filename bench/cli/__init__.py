@@ -7,6 +7,7 @@ output file whole or not at all.
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 from collections.abc import Sequence
@@ -14,9 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tabulate import tabulate
 
-from bench import backend, checks, compare, data, experiments, files, lifecycle, plots, runset, stop
-from bench.progbar import progbar
+from bench.core import backend, checks, data, experiments, files, stop
+from bench.core.progbar import progbar
+from bench.report import compare, figures, markdown
+from bench.run import lifecycle, local, runset
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,7 +45,6 @@ def _interrupted(command: str, state_dir: Path, interrupt: KeyboardInterrupt) ->
 
 def cmd_schedules(args: argparse.Namespace) -> int:
     """Print each experiment's learning rate per epoch, as Keras' progress bar logs it."""
-    from tabulate import tabulate
 
     chosen = [experiments.get(name) for name in args.schedule or experiments.EXPERIMENTS]
     # Keras keeps the rate in float32 and prints that, so we do too (2.4414e-05, 0.0010).
@@ -55,9 +58,9 @@ def cmd_schedules(args: argparse.Namespace) -> int:
     )
     print(tabulate(rows, headers=["epoch", *(e.name for e in chosen)], disable_numparse=True))
     for e in chosen if args.plot_dir is not None else ():
-        figure = plots.schedule_figure(e, args.epochs, steps)
+        figure = figures.schedule_figure(e, args.epochs, steps)
         if figure is not None and e.lr_plot is not None:
-            print(f"[INFO] wrote {plots.save(figure, args.plot_dir / e.lr_plot)}")
+            print(f"[INFO] wrote {figures.save(figure, args.plot_dir / e.lr_plot)}")
     return 0
 
 
@@ -73,7 +76,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     for folder in {args.out, lr_plot.parent, train_plot.parent}:
         files.check_writable(folder)
     for plot in (lr_plot, train_plot):
-        plots.check_path(plot)
+        figures.check_path(plot)
     path = runset.results_path(args.out, experiment.name, args.seed, in_runs=False)
     state_dir = runset.state_dir(args.out, experiment.name, args.seed)
     # The post prints the schedule line before loading for its own schedules, after for
@@ -98,7 +101,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if trained is None:
         print(f"[INFO] {path} is finished already; --force trains it again")
         return 0
-    for written in [path, *plots.save_run_figures(trained, experiment, lr_plot, train_plot)]:
+    for written in [path, *figures.save_run_figures(trained, experiment, lr_plot, train_plot)]:
         print(f"[INFO] wrote {written}")
     return 0
 
@@ -133,7 +136,7 @@ def _forwarded(args: argparse.Namespace, command: str, skip: set[str]) -> list[s
 
 def _reproduce_backends(args: argparse.Namespace, out: Path) -> int:
     """``reproduce --backends``: each backend in its own process, then BACKENDS.md."""
-    from bench import backends
+    from bench.api import backends
 
     names = backends.parse(args.backends)
     files.check_writable(out)
@@ -152,16 +155,15 @@ def _reproduce_backends(args: argparse.Namespace, out: Path) -> int:
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     """Run the post's experiments (x seeds), then write the markdown report."""
-    from bench import reproduce
 
     if args.workers is not None and args.ray is None:
         raise ValueError("--workers goes with --ray (runs at once on a CPU-only Ray)")
     if args.ray is not None:
-        from bench import ray_runs
+        from bench.run import ray_tasks
 
-        ray_runs.require()
+        ray_tasks.require()
     dataset_name = args.dataset or (experiments.QUICK_DATASET if args.quick else "cifar10")
-    runs = reproduce.plan_runs(
+    runs = local.plan_runs(
         experiments.names(args.schedules), args.seeds, dataset_name, args.subset,
         args.deterministic, quick_setup=args.quick, epochs=args.epochs,
         batch_size=args.batch_size,
@@ -176,10 +178,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             failed = _execute(args, out, runs, dataset)
         except KeyboardInterrupt as interrupt:
             return _interrupted("reproduce", out / runset.STATE, interrupt)
-        from bench import report
 
         print(f"[INFO] results: {out / runset.RUNS}")
-        print(f"[INFO] report: {report.write(out)}")
+        print(f"[INFO] report: {markdown.write(out)}")
     if failed:
         print(f"bench reproduce: {failed} run(s) failed; the report marks them", file=sys.stderr)
     return 1 if failed else 0
@@ -189,23 +190,21 @@ def _execute(args: argparse.Namespace, out: Path, runs: list[Any], dataset: Any)
     """The runs, in this process or as Ray tasks; how many failed."""
     options = {"quick": args.quick, "force": args.force, "verbose": args.verbose}
     if args.ray is None:
-        from bench import reproduce
+        return local.run_all(out, runs, dataset, **options)
+    from bench.run import ray_tasks
 
-        return reproduce.run_all(out, runs, dataset, **options)
-    from bench import ray_runs
-
-    slots = ray_runs.connect(args.ray or None, args.workers)
+    slots = ray_tasks.connect(args.ray or None, args.workers)
     try:
         print(f"[INFO] Ray: {slots.where}", flush=True)
-        ray_runs.check_storage(out)
-        return ray_runs.run_all(out, runs, dataset, slots, **options)
+        ray_tasks.check_storage(out)
+        return ray_tasks.run_all(out, runs, dataset, slots, **options)
     finally:
-        ray_runs.shutdown()
+        ray_tasks.shutdown()
 
 
 def cmd_lr_find(args: argparse.Namespace) -> int:
     """The learning-rate range test: sweep the rate, write its CSV and plot, suggest rates."""
-    from bench import lr_find
+    from bench.keras import lr_find  # lazy: TensorFlow/Keras load only once the work needs them
 
     tried = lr_find.rates(args.start, args.end, args.steps, args.mode)
     files.check_writable(args.out)
@@ -217,8 +216,8 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
                           batch_size=model.batch_size, seed=args.seed)  # fmt: skip
     marks = lr_find.suggestions(result)
     csv_path = lr_find.write_csv(args.out / "lr_find.csv", result)
-    figure = plots.finder_figure(result.rates, result.losses, result.smoothed, marks)
-    plot_path = plots.save(figure, args.out / "lr_find.png")
+    figure = figures.finder_figure(result.rates, result.losses, result.smoothed, marks)
+    plot_path = figures.save(figure, args.out / "lr_find.png")
     print(f"[INFO] {result.stopped}")
     for name, rate in marks.items():
         print(f"[INFO] suggested rate {rate:.3g} ({name}: {lr_find.MEANINGS[name]})")
@@ -231,9 +230,8 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
 
 def cmd_speed(args: argparse.Namespace) -> int:
     """The post's ResNet's training speed on this backend and device, against the post's."""
-    import json
 
-    from bench import speed
+    from bench.keras import speed  # lazy: TensorFlow/Keras load only once the work needs them
 
     files.check_writable(args.out.parent)
     print(f"[INFO] timing {args.steps} updates of batch {args.batch_size} on Keras' "
@@ -257,7 +255,7 @@ def _rates(args: argparse.Namespace) -> tuple[dict[str, float], str | None]:
         return given, "the command line (--base-lr/--max-lr)" if given else None
     if given:
         raise ValueError("--lr-from or --base-lr/--max-lr, not both")
-    from bench import lr_find
+    from bench.keras import lr_find  # lazy: TensorFlow/Keras load only once the work needs them
 
     found = lr_find.cyclic_range(lr_find.read_csv(args.lr_from))
     taken = experiments.TUNABLE.get(experiments.get(args.schedule).schedule_class or "", ())
@@ -268,9 +266,8 @@ def _rates(args: argparse.Namespace) -> tuple[dict[str, float], str | None]:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write REPORT.md (and its figures) for a results folder."""
-    from bench import report
 
-    print(f"[INFO] report: {report.write(args.folder)}")
+    print(f"[INFO] report: {markdown.write(args.folder)}")
     return 0
 
 
@@ -293,9 +290,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_drift(args: argparse.Namespace) -> int:
     """Probe the post's Keras calls on the installed TensorFlow; merge into the drift table."""
-    from tabulate import tabulate
 
-    from bench import drift
+    from bench.keras import drift  # lazy: TensorFlow/Keras load only once the work needs them
 
     row = drift.current_row(args.name)
     print(f"API drift on {drift.column(row)}:")

@@ -27,15 +27,15 @@ Decisions the post leaves open:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from numbers import Real
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from bench.checks import whole_number
+import matplotlib.style
+from matplotlib.figure import Figure
 
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+from bench.core.checks import whole_number
 
 
 def _check(name: str, value: object, allowed: str, ok: bool) -> None:
@@ -81,6 +81,22 @@ class _Checked:
     def __post_init__(self) -> None:
         for f in fields(self):  # type: ignore[arg-type]
             f.metadata["check"](f.name, getattr(self, f.name))
+
+
+def rate_figure(
+    steps: Sequence[float], rates: Sequence[float], title: str, xlabel: str = "Epoch #"
+) -> Figure:
+    """The post's learning-rate figure (``LearningRateDecay.plot``): one line, its title and
+    labels, ggplot style. It lives beside the post's classes, as in the post's own code."""
+
+    with matplotlib.style.context("ggplot"):
+        fig = Figure()
+        ax = fig.add_subplot()
+        ax.plot(steps, rates)
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("Learning Rate")
+    return fig
 
 
 class LearningRateDecay(_Checked):
@@ -133,8 +149,6 @@ class LearningRateDecay(_Checked):
         Returns the figure instead of drawing on pyplot's current one, so callers save it
         with ``fig.savefig(path)`` and no global pyplot state is touched.
         """
-        from bench.plots import rate_figure
-
         steps = list(range(epochs) if isinstance(epochs, int) else epochs)
         return rate_figure(steps, self.table(steps), title, xlabel=f"{self.unit} #")
 

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import data, results, state
-from bench.experiments import Run
+from bench.core import data, results, state
+from bench.core.experiments import Run
 
 
 def finished(path: Path, run: Run, dataset: data.Dataset, force: bool = False) -> bool:
@@ -56,7 +56,7 @@ def complete(
         return None
     if on_start is not None:
         on_start()
-    from bench import train  # TensorFlow: imported once there is something to train
+    from bench.keras import train  # lazy: TensorFlow loads only once a run is about to train
 
     trained = train.run(run, dataset, state_dir=state_dir, force=force, verbose=verbose)
     results.write(results_path, trained)

@@ -15,8 +15,9 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import data, lifecycle, results, runset
-from bench.experiments import Run
+from bench.core import data, results
+from bench.core.experiments import Run, configure
+from bench.run import lifecycle, runset
 
 
 def run_all(
@@ -93,7 +94,6 @@ def plan_runs(
 ) -> list[Run]:  # fmt: skip
     """Every (experiment, seed) of a reproduction, each configured by
     ``bench.experiments.configure`` with ``overrides``."""
-    from bench.experiments import configure
 
     chosen = [configure(name, **overrides) for name in names]
     return [Run(e, seed, dataset, subset, deterministic) for e in chosen for seed in range(seeds)]

@@ -17,7 +17,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench import backend, compare, files
+from tabulate import tabulate
+
+from bench.core import backend, files
+from bench.report import compare
 
 REPORT = "BACKENDS.md"
 
@@ -53,7 +56,6 @@ def run_all(out: Path, names: list[str], argv: list[str]) -> int:
 
 def render(out: Path, names: list[str]) -> str:
     """BACKENDS.md: each other backend against the first."""
-    from tabulate import tabulate
 
     base = names[0]
     lines = [f"# The same runs on Keras backends: {', '.join(names)}", "",

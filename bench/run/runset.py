@@ -26,7 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import experiments, files, results
+from filelock import FileLock, Timeout
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from bench.core import experiments, files, results
 
 PLAN = "plan.json"
 RUNS = "runs"
@@ -109,8 +113,6 @@ def read_plan(out: Path) -> dict[str, Any] | None:
         plan = json.loads(path.read_bytes().decode("utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ValueError(f"{path}: unreadable plan ({exc})") from None
-    from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import best_match
 
     error = best_match(Draft202012Validator(PLAN_SCHEMA).iter_errors(plan))
     if error is not None:
@@ -166,7 +168,6 @@ def lock(out: Path) -> Iterator[None]:
     """Hold ``out`` for this command alone; another holder makes it a ``ValueError`` at
     once. The operating system drops the lock when its process dies, so a killed command
     never blocks the next one."""
-    from filelock import FileLock, Timeout
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

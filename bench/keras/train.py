@@ -15,6 +15,7 @@ scikit-learn's ``classification_report``. What differs, and why:
 from __future__ import annotations
 
 import datetime
+import subprocess
 import time
 import types
 from collections.abc import Callable
@@ -22,10 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.metrics import classification_report
 
-from bench import compat, data, experiments, results, state, stop
-from bench.compat import keras
-from bench.resnet import ResNet, forward_flops
+from bench.core import data, experiments, results, state
+from bench.keras import compat
+from bench.keras.callbacks import StopCheck
+from bench.keras.compat import keras
+from bench.keras.resnet import ResNet, forward_flops
+from bench.keras.schedule import to_keras
 
 
 class EpochLog(keras.callbacks.CSVLogger):
@@ -95,9 +100,8 @@ class EpochOrder(keras.callbacks.Callback):
 def _git_commit() -> str | None:
     """The suite's own commit, "+dirty" if its code differs from it (reports/, which runs
     write into, does not count), or None outside a checkout."""
-    import subprocess
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
 
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
@@ -189,16 +193,6 @@ def _callbacks(
     return callbacks
 
 
-class StopCheck(keras.callbacks.Callback):
-    """Raises, at the next batch or epoch end, a Ctrl+C or SIGTERM that library code
-    swallowed (``bench.stop``)."""
-
-    def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
-        stop.check()
-
-    on_test_batch_begin = on_predict_batch_begin = on_epoch_end = on_train_batch_begin
-
-
 def _check_restored(
     model: Any, done: int, images: int, run: experiments.Run, state_dir: Path
 ) -> None:
@@ -252,7 +246,6 @@ def _fit(
 
 def _evaluate(model: Any, dataset: data.Dataset, batch_size: int) -> dict[str, Any]:
     """The post's ``model.predict`` and scikit-learn's classification report."""
-    from sklearn.metrics import classification_report
 
     classes = len(dataset.class_names)
     test = compat.batches(dataset.test_x, data.one_hot(dataset.test_y, classes), batch_size)
@@ -294,8 +287,6 @@ def _optimizer(experiment: experiments.Experiment, schedule: Any, steps: int) ->
     before every update), every other rate starts at the post's 1e-1."""
     if not experiment.per_iteration:
         return compat.make_optimizer(experiment, experiment.epochs)
-    from bench.keras_schedule import to_keras
-
     return compat.sgd(to_keras(schedule, steps, experiment.epochs), experiment.momentum)
 
 

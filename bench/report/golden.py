@@ -5,8 +5,9 @@ writes a golden file, and nothing in ``bench`` produces one. A missing, truncate
 malformed file raises ``GoldenError`` (a ``ValueError``) whose one-line message names the
 file, the line and the column.
 
-The directory is ``golden/`` beside the ``bench`` package (a checkout or an editable
-install), or ``$BENCH_GOLDEN``.
+The files live in the repository's top-level ``golden/``, which the build ships inside the
+package as ``bench.golden_data`` (pyproject.toml), so a wheel, an sdist and an editable
+install all find them here; ``$BENCH_GOLDEN`` points elsewhere (the tests' damaged copies).
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ import os
 import re
 import statistics
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from bench import experiments
-from bench.data import CIFAR10_CLASSES
+from bench.core import experiments
+from bench.core.data import CIFAR10_CLASSES
 
 GOLDEN_ENV = "BENCH_GOLDEN"
 
@@ -31,7 +33,7 @@ class GoldenError(ValueError):
 
 
 def golden_dir() -> Path:
-    return Path(os.environ.get(GOLDEN_ENV) or Path(__file__).resolve().parent.parent / "golden")
+    return Path(os.environ.get(GOLDEN_ENV) or str(resources.files("bench.golden_data")))
 
 
 # --- cell parsers: each returns the value or raises ValueError with what it expected ---

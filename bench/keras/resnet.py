@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.compat import keras
+from bench.keras.compat import keras
 
 layers = keras.layers
 l2 = keras.regularizers.l2

@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from bench import checks, data, files, stop
+from bench.core import checks, data, files, stop
+from bench.core.experiments import LOSS, MOMENTUM
 
 BETA = 0.98
 DIVERGE = 4.0
@@ -61,7 +62,7 @@ def rates(start: float, end: float, steps: int, mode: str = "exp") -> list[float
 def sweep(model: Any, batches: Iterator[tuple[Any, Any]], tried: list[float]) -> Sweep:
     """Train ``model`` one batch per rate of ``tried`` until the smoothed loss diverges;
     then restore its weights and optimizer state."""
-    from bench import compat
+    from bench.keras import compat  # lazy: TensorFlow loads once the arguments are checked
 
     optimizer = model.optimizer
     state = compat.optimizer_state(optimizer, model.trainable_variables)
@@ -158,9 +159,8 @@ def batches(x: np.ndarray, labels: np.ndarray, batch_size: int,
 def find(dataset: data.Dataset, tried: list[float], *, model_args: dict[str, Any],
          batch_size: int, seed: int) -> Sweep:  # fmt: skip
     """The range test on the post's model (``model_args``) with its SGD (momentum 0.9)."""
-    from bench import compat
-    from bench.experiments import LOSS, MOMENTUM
-    from bench.resnet import ResNet
+    from bench.keras import compat  # lazy: TensorFlow loads once the arguments are checked
+    from bench.keras.resnet import ResNet
 
     compat.keras.utils.set_random_seed(seed)
     classes = len(dataset.class_names)

@@ -12,9 +12,13 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from bench import backend, experiments, golden, plots, runset, stats
-from bench.files import atomic_write
-from bench.progbar import progbar
+from tabulate import tabulate
+
+from bench.core import backend, experiments
+from bench.core.files import atomic_write
+from bench.core.progbar import progbar
+from bench.report import figures, golden, stats
+from bench.run import runset
 
 REPORT = "REPORT.md"
 # Plain FP32 peaks (vendor datasheets, SXM/full parts), TFLOP/s; TF32 tensor cores, which
@@ -92,7 +96,6 @@ def _utilisation(run: dict, images_per_second: float) -> str:
 
 
 def _table(rows: list[list[Any]], headers: list[str]) -> str:
-    from tabulate import tabulate
 
     return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
 
@@ -104,7 +107,7 @@ def render(folder: Path) -> str:
 
 def _render(title: str, rs: runset.RunSet) -> str:
     rows = accuracy_rows(rs.runs)
-    figures = plots.report_figure_names(rs.runs)
+    names = figures.report_figure_names(rs.runs)
     sections = [
         [f"# Reproduction report: {title}", ""],
         _summary(rows, rs),
@@ -114,7 +117,7 @@ def _render(title: str, rs: runset.RunSet) -> str:
         _class_section(rs.runs),
         _lr_section(rs.runs),
         _throughput_section(rs.runs),
-        ["## Figures", "", *(f"![{f}]({f})" for f in figures), ""] if figures else [],
+        ["## Figures", "", *(f"![{f}]({f})" for f in names), ""] if names else [],
         _environment_section(rs.runs),
         ["## Errata in the post", "", *(f"- {e}" for e in ERRATA), ""],
         ["## Failed or missing runs", "",
@@ -392,8 +395,8 @@ def write(folder: Path) -> Path:
     if not rs.runs and not rs.problems:
         raise ValueError(f"{folder} holds no runs to report (no {runset.RUNS}/*.json, no plan)")
     text = _render(folder.name, rs).encode("utf-8")
-    drawn = {name: plots.render(fig, folder / name)
-             for name, fig in plots.report_figures(rs.runs).items()}  # fmt: skip
+    drawn = {name: figures.render(fig, folder / name)
+             for name, fig in figures.report_figures(rs.runs).items()}  # fmt: skip
     for name, png in drawn.items():
         atomic_write(folder / name, lambda f, png=png: f.write(png))
     return atomic_write(folder / REPORT, lambda f: f.write(text))

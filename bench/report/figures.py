@@ -6,37 +6,26 @@ dicts); nothing here computes a number a table shows.
 
 from __future__ import annotations
 
+import io
+import statistics
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.files import atomic_write
+import matplotlib.style
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from bench.core.data import TITLES
+from bench.core.files import atomic_write
+from bench.core.schedules import rate_figure
 
 if TYPE_CHECKING:
-    from bench.experiments import Experiment
-
-
-def rate_figure(
-    steps: Sequence[float], rates: Sequence[float], title: str, xlabel: str = "Epoch #"
-) -> Any:
-    """The post's learning-rate figure: one line, its title and labels, ggplot style."""
-    import matplotlib.style
-    from matplotlib.figure import Figure
-
-    with matplotlib.style.context("ggplot"):
-        fig = Figure()
-        ax = fig.add_subplot()
-        ax.plot(steps, rates)
-        ax.set_title(title)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel("Learning Rate")
-    return fig
+    from bench.core.experiments import Experiment
 
 
 def overlay_figure(curves: Mapping[str, Sequence[float]], title: str, ylabel: str) -> Any:
     """Several per-epoch curves on one set of axes (the report's comparison figure)."""
-    import matplotlib.style
-    from matplotlib.figure import Figure
 
     with matplotlib.style.context("ggplot"):
         fig = Figure()
@@ -52,8 +41,6 @@ def overlay_figure(curves: Mapping[str, Sequence[float]], title: str, ylabel: st
 
 def training_figure(history: Mapping[str, Sequence[float]], title: str) -> Any:
     """Loss and accuracy per epoch, with the post's labels, colours and style."""
-    import matplotlib.style
-    from matplotlib.figure import Figure
 
     epochs = range(len(history["loss"]))
     with matplotlib.style.context("ggplot"):
@@ -87,7 +74,6 @@ def save_run_figures(
 ) -> list[Path]:
     """The post's two figures of a finished run, saved (the rate only where it has a
     schedule); the paths written."""
-    from bench.data import TITLES
 
     title = f"Training Loss and Accuracy on {TITLES[run['dataset']['name']]}"
     written = [save(training_figure(run["history"], title), train_plot)]
@@ -101,8 +87,6 @@ def finder_figure(rates: Sequence[float], losses: Sequence[float],
                   smoothed: Sequence[float], marks: Mapping[str, float]) -> Any:  # fmt: skip
     """The range test: loss against rate (log axis), each batch's and smoothed, with the
     suggested rates marked."""
-    import matplotlib.style
-    from matplotlib.figure import Figure
 
     with matplotlib.style.context("ggplot"):
         fig = Figure()
@@ -129,7 +113,6 @@ def report_figure_names(runs: Mapping[str, Any]) -> list[str]:
 def report_figures(runs: Mapping[str, list[dict[str, Any]]]) -> dict[str, Any]:
     """The report's figures by file name (``report_figure_names``): each experiment's rate
     and training curves (its first seed), then every experiment's mean val_accuracy."""
-    import statistics
 
     figures = {}
     for name, group in runs.items():
@@ -155,8 +138,6 @@ def report_figures(runs: Mapping[str, list[dict[str, Any]]]) -> dict[str, Any]:
 def check_path(path: Path) -> None:
     """``ValueError`` unless a figure can be saved at ``path``: checked before training, so
     a typo in a plot name does not fail an hour later."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
     fmt = Path(path).suffix.lstrip(".").lower() or "png"
     supported = FigureCanvasAgg(Figure()).get_supported_filetypes()
@@ -170,7 +151,6 @@ def check_path(path: Path) -> None:
 def render(fig: Any, path: Path) -> bytes:
     """``fig`` as the bytes of the file ``path`` names (format from its suffix, PNG by
     default)."""
-    import io
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format=Path(path).suffix.lstrip(".") or "png")

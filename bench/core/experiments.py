@@ -12,9 +12,9 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from bench import backend
-from bench.checks import whole_number
-from bench.schedules import (
+from bench.core import backend
+from bench.core.checks import whole_number
+from bench.core.schedules import (
     CyclicLR,
     ExponentialDecay,
     IterationDecay,

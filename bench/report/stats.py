@@ -19,7 +19,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bench import experiments, state
+from bench.core import experiments, state
 
 ASSUMED_SEED_STD = 0.003
 

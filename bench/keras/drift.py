@@ -29,8 +29,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from tabulate import tabulate
 
-from bench import compat, files
+from bench.core import data, files
+from bench.keras import compat
 
 # The optimizer probes: UPDATES updates from rate LR with time-based decay DECAY.
 LR = 0.1
@@ -275,7 +277,6 @@ def _keras3_extract(call: dict[str, Any]) -> bool:
 
 
 def _cifar10_cache() -> tuple[bool, str]:
-    from bench import data
 
     path = cifar10_download_path()
     known = path in data.keras_cache_paths() or path.parent in data.keras_cache_paths()
@@ -295,7 +296,7 @@ PROBES: list[tuple[str, Callable[[], tuple[bool, str]]]] = [
         partial(_sgd, _legacy_sgd, 0.9, lr=LR, decay=DECAY),
     ),
     (
-        "bench.compat.sgd(1e-1, 0.9, d), this suite's stand-in",
+        "bench.keras.compat.sgd(1e-1, 0.9, d), this suite's stand-in",
         partial(_sgd, _suite_sgd, 0.9, lr=LR, decay=DECAY),
     ),
     ("LearningRateScheduler(schedule) with schedule(epoch)", _scheduler),
@@ -363,7 +364,6 @@ def _release(version: str) -> tuple[int, ...]:
 def render(rows: list[dict[str, Any]]) -> str:
     """The merged Markdown table: one row per use, one column per TensorFlow release (then
     per Keras 3 backend other than TensorFlow)."""
-    from tabulate import tabulate
 
     uses = list(dict.fromkeys(p.use for row in rows for p in row["probes"]))
     headers = ["the post's use", *(column(row) for row in rows)]

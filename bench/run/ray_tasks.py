@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import data, runset, state
-from bench.experiments import Run
+from bench.core import data, state
+from bench.core.experiments import Run
+from bench.run import runset
+from bench.run.local import check_reusable
 
 RETRIES = 3
 INSTALL = "pip install 'lr-schedules-repro[ray]'"
@@ -33,7 +35,7 @@ INSTALL = "pip install 'lr-schedules-repro[ray]'"
 def require() -> None:
     """``ValueError`` (one line) unless Ray can be imported."""
     try:
-        import ray  # noqa: F401
+        import ray  # lazy: Ray is the optional `ray` extra
     except ImportError:
         raise ValueError(f"--ray needs Ray, which is not installed: {INSTALL}") from None
 
@@ -56,7 +58,7 @@ def connect(address: str | None, workers: int | None) -> Slots:
         # Ray's own switch for a single-machine instance (as on macOS): every process binds
         # and talks on the loopback address, nothing on the network.
         os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-    import ray
+    import ray  # lazy: Ray is the optional `ray` extra
 
     ray.init(address=address, include_dashboard=False if address is None else None,
              logging_level=logging.ERROR, log_to_driver=True)  # fmt: skip
@@ -74,7 +76,8 @@ def _task(run: Run, dataset: data.Dataset, paths: tuple[str, str], verbose: int,
           threads: int) -> float:  # fmt: skip
     """One run, in a Ray worker: the only place Keras (and TensorFlow, on its backend) is
     imported."""
-    from bench import compat, lifecycle
+    from bench.keras import compat  # lazy: in the worker only; the driver never loads TensorFlow
+    from bench.run import lifecycle
 
     compat.configure_worker(threads)
     start = time.perf_counter()
@@ -85,7 +88,7 @@ def _task(run: Run, dataset: data.Dataset, paths: tuple[str, str], verbose: int,
 def check_storage(out: Path) -> None:
     """Every node must see ``out``: a file written here is read back by a task pinned to
     each alive node; one line naming a node that cannot see it."""
-    import ray
+    import ray  # lazy: Ray is the optional `ray` extra
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     token = uuid.uuid4().hex
@@ -115,9 +118,7 @@ def run_all(out: Path, runs: list[Run], dataset: data.Dataset, slots: Slots, *, 
             force: bool = False, verbose: int = 1) -> int:  # fmt: skip
     """Submit every unfinished run as a task; follow them as they end; return how many
     failed. Interrupted (Ctrl+C, SIGTERM): the tasks are cancelled and the plan says so."""
-    import ray
-
-    from bench.reproduce import check_reusable
+    import ray  # lazy: Ray is the optional `ray` extra
 
     check_reusable(out, runs, dataset, force)
     plan = runset.new_plan(runs, quick)
@@ -155,7 +156,7 @@ def _forget(out: Path, run: Run) -> None:
 def _follow(out: Path, plan: dict[str, Any], pending: dict[Any, tuple]) -> int:
     """Wait for the tasks one by one: a line per run that ends, the plan rewritten each
     time; an estimate of what is left from the runs finished so far."""
-    import ray
+    import ray  # lazy: Ray is the optional `ray` extra
 
     total, failed, done, start = len(pending), 0, 0, time.monotonic()
     while pending:
@@ -180,6 +181,6 @@ def _follow(out: Path, plan: dict[str, Any], pending: dict[Any, tuple]) -> int:
 
 
 def shutdown() -> None:
-    import ray
+    import ray  # lazy: Ray is the optional `ray` extra
 
     ray.shutdown()

@@ -9,27 +9,16 @@ No dataset is needed, so it runs where CIFAR-10 cannot be fetched (a lent GPU bo
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
 
-from bench import checks, compat, data, experiments, golden, train
-from bench.compat import keras
-from bench.resnet import ResNet
-
-
-class EpochTimes(keras.callbacks.Callback):
-    """Each epoch's wall-clock seconds, from its first batch's start to its end."""
-
-    def on_train_begin(self, logs: Any = None) -> None:
-        self.seconds: list[float] = []
-
-    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-        self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-        self.seconds.append(time.perf_counter() - self.start)
+from bench.core import checks, data, experiments
+from bench.keras import compat
+from bench.keras.callbacks import EpochTimes, StopCheck
+from bench.keras.compat import keras
+from bench.keras.resnet import ResNet
+from bench.report import golden
 
 
 def measure(steps: int, batch_size: int = experiments.BATCH_SIZE, model: str = "post",
@@ -48,7 +37,7 @@ def measure(steps: int, batch_size: int = experiments.BATCH_SIZE, model: str = "
     net.fit(
         compat.batches(images, labels, batch_size),
         epochs=2,
-        callbacks=[times, train.StopCheck()],
+        callbacks=[times, StopCheck()],
         verbose=0,
         shuffle=False,
     )  # random images: their order does not matter
