@@ -346,8 +346,10 @@ class Run:
     subset: int | None = None
     deterministic: bool = False
     backend: str = field(default_factory=backend.configured)  # Keras' backend
+    subset_seed: int = 0  # draws --subset: one subset for every seed of a run set
 
     def __post_init__(self) -> None:
         whole_number("seed", self.seed, minimum=0)
+        whole_number("subset_seed", self.subset_seed, minimum=0)
         if self.subset is not None:
             whole_number("subset", self.subset)

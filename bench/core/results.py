@@ -21,10 +21,12 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from bench.core import backend, experiments
+from bench.core import backend, identity
 from bench.core.files import atomic_write
 
-SCHEMA_VERSION = 1
+# Version 2 (this release) records the seed that drew --subset; version 1 files are read
+# as version 2 (``identity.fill_old``: no subset seed recorded), never rewritten.
+SCHEMA_VERSION = 2
 # Keras' own per-epoch metrics, and the suite's measures (bench.train.EpochLog).
 KERAS_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 MEASURES = ("lr", "seconds", "ms_per_step", "images_per_second")
@@ -70,58 +72,41 @@ _CLASS_ROW = _obj(
     "scikit-learn's figures for one class or average",
     {k: _FRACTION for k in ("precision", "recall", "f1-score")} | {"support": _number(0)},
 )
-_SHA256 = {"type": "string", "pattern": "^[0-9a-f]{64}$", "description": "hex sha256"}
 
 # The definition of a results file. A declarative table: longer than a screen on purpose.
 SCHEMA: dict[str, Any] = _obj(
     "one training run",
     {
-        "schema_version": {"const": SCHEMA_VERSION, "description": "readers refuse others"},
-        "experiment": {"enum": list(experiments.ALL), "description": "bench.experiments name"},
+        "schema_version": {
+            "const": SCHEMA_VERSION,
+            "description": "readers migrate version 1 and refuse others",
+        },
+        **identity.schema_at(),  # experiment, seed
         "config": _obj(
             "what the run was built from",
             {
-                "init_lr": _number(0, desc="the optimizer's initial rate"),
-                "momentum": _number(0, 1),
-                "decay": _number(0, desc="the optimizer's time-based decay (standard)"),
-                "batch_size": _count("images per update"),
-                "epochs": _count("epochs trained; every history list has this length"),
-                "schedule": _nullable(_text("repr of the bench.schedules schedule")),
-                "loss": _text("Keras loss name"),
-                "model_args": _obj(
-                    "ResNet.build's arguments",
-                    {
-                        **{k: _count(k) for k in ("width", "height", "depth", "classes")},
-                        "stages": {"type": "array", "items": _count("modules"), "minItems": 1},
-                        "filters": {"type": "array", "items": _count("filters"), "minItems": 2},
-                        "reg": _number(0),
-                    },
-                ),
+                **identity.schema_at("config"),
                 "forward_flops_per_image": _number(0, desc="FLOPs of one forward pass"),
-                "deterministic": {"type": "boolean"},
             },
             {
                 "per_iteration": {"type": "boolean", "description": "rate set every update"},
                 "lr_source": _nullable(_text("where base_lr/max_lr came from (lr-find)")),
-                "plateau": _nullable({"type": "object", "description": "ReduceLROnPlateau"}),
             },
         ),
-        "seed": _count("keras.utils.set_random_seed's seed", minimum=0),
         "dataset": _obj(
             "the images actually used",
             {
-                "name": {"enum": ["cifar10", "digits"]},
-                "subset": _nullable(_count("--subset asked for")),
+                **identity.schema_at("dataset"),
                 "train_images": _count("training images"),
                 "test_images": _count("test (validation) images"),
                 "steps_per_epoch": _count("updates per epoch"),
                 "source": _text("where it was read from"),
-                "sha256": _SHA256,
             },
         ),
         "environment": _obj(
             "where it ran",
             {
+                **identity.schema_at("environment"),
                 **{k: _text(k) for k in ("python", "keras", "numpy")},
                 "tensorflow": _nullable(_text("null where Keras ran JAX or PyTorch")),
                 **{k: _nullable(_text(k)) for k in ("cuda", "cudnn", "git_commit")},
@@ -130,10 +115,7 @@ SCHEMA: dict[str, Any] = _obj(
                 "cpu_count": _nullable(_count("cores")),
                 "platform": _text("platform.platform()"),
             },
-            {
-                "backend": {"enum": list(backend.KNOWN), "description": "Keras'"},
-                **{k: _text(f"{k} version, where installed") for k in backend.OTHER_PACKAGES},
-            },
+            {k: _text(f"{k} version, where installed") for k in backend.OTHER_PACKAGES},
         ),
         "started": _text("ISO 8601 UTC"),
         "finished": _text("ISO 8601 UTC"),
@@ -247,6 +229,14 @@ def _no_constant(name: str) -> None:
     raise _NotFiniteError(name)  # Python's json reads NaN and Infinity, which JSON does not allow
 
 
+def _migrated(results: Any) -> Any:
+    """A version 1 file as version 2 reads it (in memory only)."""
+    if isinstance(results, dict) and results.get("schema_version") == 1:
+        identity.fill_old(results)
+        results["schema_version"] = SCHEMA_VERSION
+    return results
+
+
 def read(path: Path) -> dict[str, Any]:
     """The validated results in ``path``; its name must say its experiment and seed."""
     try:
@@ -263,7 +253,7 @@ def read(path: Path) -> dict[str, Any]:
         raise ResultsError(f"{path}: holds a NaN or infinite number ({exc})") from None
     except (ValueError, RecursionError) as exc:
         raise ResultsError(f"{path}: not valid JSON ({exc})") from None
-    validate(results, str(path))
+    validate(_migrated(results), str(path))
     named = _NAME.match(Path(path).name)
     if named and file_name(results["experiment"], results["seed"]) != Path(path).name:
         raise ResultsError(

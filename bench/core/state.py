@@ -30,7 +30,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from bench.core import data, experiments, files, results
+from bench.core import files, identity, results
 
 IDENTITY = "run.json"
 LOG = "history.csv"
@@ -44,58 +44,10 @@ class StateError(ValueError):
     """A saved state is damaged or inconsistent, so it is not trained on."""
 
 
-# --- identity: what makes two runs the same run ---
-
-
-def identity(run: experiments.Run, dataset: data.Dataset) -> dict[str, Any]:
-    """Everything that defines ``run``'s training on ``dataset``: a state resumes, and a
-    results file counts as this run's, only when all of it is the same."""
-    e = run.experiment
-    steps = experiments.steps_per_epoch(len(dataset.train_y), e.batch_size)
-    schedule = e.schedule(e.epochs, steps)
-    return {
-        "experiment": e.name,
-        "epochs": e.epochs,
-        "seed": run.seed,
-        "batch_size": e.batch_size,
-        "dataset": run.dataset,
-        "subset": run.subset,
-        "model_args": json.loads(json.dumps({**e.model_args, "classes": len(dataset.class_names)})),
-        "schedule": repr(schedule) if schedule is not None else None,
-        "plateau": e.plateau,
-        "deterministic": run.deterministic,
-        "backend": run.backend,
-        "data_sha256": dataset.sha256,
-    }
-
-
-def recorded_identity(run_results: dict[str, Any]) -> dict[str, Any]:
-    """``identity`` as a results file records it."""
-    config, dataset = run_results["config"], run_results["dataset"]
-    return {
-        "experiment": run_results["experiment"],
-        "epochs": config["epochs"],
-        "seed": run_results["seed"],
-        "batch_size": config["batch_size"],
-        "dataset": dataset["name"],
-        "subset": dataset["subset"],
-        "model_args": config["model_args"],
-        "schedule": config["schedule"],
-        "plateau": config.get("plateau"),
-        "deterministic": config["deterministic"],
-        "backend": run_results["environment"].get("backend", "tensorflow"),  # older files
-        "data_sha256": dataset["sha256"],
-    }
-
-
-def differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
-    return sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
-
-
 # --- the state ---
 
 
-def prepare(state_dir: Path, run_identity: dict[str, Any], force: bool = False) -> int:
+def prepare(state_dir: Path, run_identity: identity.Identity, force: bool = False) -> int:
     """Ready ``state_dir`` for a run; return how many epochs its verified backup holds
     (0: start afresh). ``force`` throws any old state away first."""
     state_dir = Path(state_dir)
@@ -106,17 +58,18 @@ def prepare(state_dir: Path, run_identity: dict[str, Any], force: bool = False) 
         if any((state_dir / name).exists() for name in (BACKUP, SEAL, LOG)):
             raise _damaged(state_dir, IDENTITY, "missing beside a saved state")
     elif saved != run_identity:
+        differ = identity.differences(saved, run_identity) if saved else ["an older release's"]
         raise ValueError(
             f"{state_dir} holds an interrupted run with other settings "
-            f"({', '.join(differences(saved, run_identity))}): run the same command as "
-            "before to resume it, or add --force to start over"
+            f"({', '.join(differ)}): run the same command as before to resume it, or add "
+            "--force to start over"
         )
     epochs = _verified_epochs(state_dir)
     if epochs == 0:
         state_dir.mkdir(parents=True, exist_ok=True)
         (state_dir / LOG).unlink(missing_ok=True)  # rows of an epoch that was never backed up
         shutil.rmtree(state_dir / BACKUP, ignore_errors=True)  # a first save cut short
-        text = json.dumps(run_identity, indent=1, sort_keys=True)
+        text = json.dumps(identity.to_json(run_identity), indent=1, sort_keys=True)
         files.atomic_write(state_dir / IDENTITY, lambda f: f.write(text.encode("utf-8")))
         files.atomic_write(state_dir / SEAL, lambda f: f.write(json.dumps(FRESH).encode()))
     return epochs
@@ -129,7 +82,9 @@ def _damaged(state_dir: Path, name: str, why: str) -> StateError:
     )
 
 
-def _saved_identity(state_dir: Path) -> dict[str, Any] | None:
+def _saved_identity(state_dir: Path) -> identity.Identity | bool | None:
+    """The identity saved in ``state_dir``; None where none is, False where one written by
+    an older release is (it named fewer settings: never resumed as this run's)."""
     path = state_dir / IDENTITY
     if not path.exists():
         return None
@@ -139,7 +94,10 @@ def _saved_identity(state_dir: Path) -> dict[str, Any] | None:
         saved = None
     if not isinstance(saved, dict):
         raise _damaged(state_dir, IDENTITY, "not a run's settings")
-    return saved
+    try:
+        return identity.from_json(saved)
+    except (TypeError, ValueError):
+        return False
 
 
 def _verified_epochs(state_dir: Path) -> int:

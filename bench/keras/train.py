@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import classification_report
 
-from bench.core import data, experiments, results, state
+from bench.core import data, experiments, identity, results, state
 from bench.keras import compat
 from bench.keras.callbacks import StopCheck
 from bench.keras.compat import keras
@@ -138,7 +138,7 @@ def run(
         raise ValueError(f"the run is set for Keras' {run.backend} backend (KERAS_BACKEND or "
                          f"keras.json), but Keras {compat.KERAS_VERSION} runs "
                          f"{compat.BACKEND} here")  # fmt: skip
-    run_identity = state.identity(run, dataset)
+    run_identity = identity.of(run, dataset)
     done = state.prepare(state_dir, run_identity, force)
     if done:
         print(f"[INFO] resuming the interrupted run kept in {state_dir} after epoch {done}")
@@ -155,15 +155,17 @@ def run(
     history = state.read_log(state_dir / state.LOG, experiment.epochs)
     print("[INFO] evaluating network...")
     evaluation = _evaluate(model, dataset, experiment.batch_size)
+    placed = identity.place(run_identity)
     return results.build(
-        experiment=experiment.name,
-        config=_config(run, schedule, classes, forward_flops(model)),
-        seed=run.seed,
-        dataset={"name": dataset.name, "subset": run.subset,
-                 "train_images": len(dataset.train_y), "test_images": len(dataset.test_y),
-                 "steps_per_epoch": steps, "source": dataset.source,
-                 "sha256": run_identity["data_sha256"]},
-        environment={**compat.environment(), "git_commit": _git_commit()},
+        experiment=placed["experiment"],
+        seed=placed["seed"],
+        config={**placed["config"], "forward_flops_per_image": forward_flops(model),
+                "per_iteration": experiment.per_iteration, "lr_source": experiment.lr_source},
+        dataset={**placed["dataset"], "train_images": len(dataset.train_y),
+                 "test_images": len(dataset.test_y), "steps_per_epoch": steps,
+                 "source": dataset.source},
+        environment={**compat.environment(), **placed["environment"],
+                     "git_commit": _git_commit()},
         started=started,
         finished=_now(),
         history=history,
@@ -261,25 +263,6 @@ def _evaluate(model: Any, dataset: data.Dataset, batch_size: int) -> dict[str, A
     print(report_text)
     report = classification_report(**report_args, output_dict=True)
     return {"accuracy": float(report["accuracy"]), "report": report, "report_text": report_text}
-
-
-def _config(run: experiments.Run, schedule: Any, classes: int, flops: int) -> dict[str, Any]:
-    e = run.experiment
-    return {
-        "init_lr": e.init_lr,
-        "momentum": e.momentum,
-        "decay": e.decay(e.epochs),
-        "batch_size": e.batch_size,
-        "epochs": e.epochs,
-        "schedule": repr(schedule) if schedule is not None else None,
-        "per_iteration": e.per_iteration,
-        "plateau": e.plateau,
-        "lr_source": e.lr_source,
-        "loss": experiments.LOSS,
-        "model_args": {**e.model_args, "classes": classes},
-        "forward_flops_per_image": flops,
-        "deterministic": run.deterministic,
-    }
 
 
 def _optimizer(experiment: experiments.Experiment, schedule: Any, steps: int) -> Any:

@@ -19,7 +19,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bench.core import experiments, state
+from bench.core import experiments, identity
 
 ASSUMED_SEED_STD = 0.003
 
@@ -78,14 +78,11 @@ def mean_ms_per_step(group: list[dict[str, Any]]) -> float:
     return statistics.fmean(throughput(run)["ms_per_step"] for run in group)
 
 
-# What two runs must share for their numbers to be held against each other, whatever their
-# experiment and seed (a subset of bench.state.identity).
-SETUP = ("dataset", "subset", "data_sha256", "epochs", "batch_size", "model_args", "backend")
-
-
 def setup(run: dict[str, Any]) -> dict[str, Any]:
-    recorded = state.recorded_identity(run)
-    return {k: recorded[k] for k in SETUP}
+    """What two runs must share for their numbers to be held against each other, whatever
+    their experiment and seed (``identity.SETUP``)."""
+    recorded = identity.recorded(run)
+    return {k: getattr(recorded, k) for k in identity.SETUP}
 
 
 def setup_differences(
@@ -100,8 +97,9 @@ def setup_differences(
     def shown(texts: set[str]) -> str:
         return ", ".join(sorted(t if len(t) <= 40 else t[:38] + "…" for t in texts))
 
+    keys = [k for k in identity.SETUP if k not in ignore]
     return [f"{k} {shown(values(a, k))} vs {shown(values(b, k))}"
-            for k in SETUP if k not in ignore and values(a, k) != values(b, k)]  # fmt: skip
+            for k in keys if values(a, k) != values(b, k)]  # fmt: skip
 
 
 def comparable(run: dict[str, Any]) -> bool:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.core import data, results, state
+from bench.core import data, identity, results, state
 from bench.core.experiments import Run
 
 
@@ -24,8 +24,7 @@ def finished(path: Path, run: Run, dataset: data.Dataset, force: bool = False) -
     """
     if force or not Path(path).exists():
         return False
-    recorded = state.recorded_identity(results.read(path))
-    differ = state.differences(recorded, state.identity(run, dataset))
+    differ = identity.differences(identity.recorded(results.read(path)), identity.of(run, dataset))
     if differ:
         raise ValueError(
             f"{path} holds a finished run with other settings ({', '.join(differ)}): add "

@@ -14,6 +14,7 @@ memory for nothing). A local instance binds to 127.0.0.1 only: it is this machin
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import sys
@@ -34,10 +35,8 @@ INSTALL = "pip install 'lr-schedules-repro[ray]'"
 
 def require() -> None:
     """``ValueError`` (one line) unless Ray can be imported."""
-    try:
-        import ray  # lazy: Ray is the optional `ray` extra
-    except ImportError:
-        raise ValueError(f"--ray needs Ray, which is not installed: {INSTALL}") from None
+    if importlib.util.find_spec("ray") is None:
+        raise ValueError(f"--ray needs Ray, which is not installed: {INSTALL}")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from results_factory import folder_of, make_run
 
 from bench.cli import main
-from bench.core import data, results, state
+from bench.core import data, identity, results, state
 from bench.report import golden, markdown
 from bench.run import runset
 
@@ -87,7 +87,7 @@ def test_damaged_plans_are_refused_or_valid(run_set, blob):
         (run_set / runset.PLAN).unlink()
 
 
-GOLDEN = Path(golden.__file__).resolve().parents[1] / "golden"
+GOLDEN = golden.golden_dir()
 READERS = {
     "epoch_lines.csv": golden.epoch_lines,
     "classification_reports.csv": golden.classification_reports,
@@ -120,7 +120,7 @@ def test_damaged_golden_files_are_refused_or_still_consistent(tmp_path_factory, 
 
 # --- a run's resume state: a real layout (identity, backup, seal, log), synthetic bytes ---
 
-IDENTITY = {"experiment": "linear", "epochs": 5, "seed": 0}
+IDENTITY = identity.recorded(make_run("linear", 0, 0.87, epochs=5))
 # The columns Keras' CSVLogger writes for a scheduled run (sorted keys, as it does).
 HEADER = [
     "epoch",
@@ -146,7 +146,7 @@ def _sealed_state(root: Path, epochs: int = 2) -> Path:
     folder = root / "state"
     shutil.rmtree(folder, ignore_errors=True)
     (folder / state.BACKUP).mkdir(parents=True)
-    (folder / state.IDENTITY).write_text(json.dumps(IDENTITY))
+    (folder / state.IDENTITY).write_text(json.dumps(identity.to_json(IDENTITY)))
     (folder / state.BACKUP / "latest.weights.h5").write_bytes(b"weights" * 50)
     (folder / state.BACKUP / "training_metadata.json").write_text('{"epoch": 2, "batch": 0}')
     (folder / state.LOG).write_text(_log(epochs))  # as in a run: rows, backup, then seal

@@ -34,7 +34,7 @@ def _broken(change):
     ("change", "problem"),
     [
         (lambda d: d.pop("history"), "the file: 'history' is a required property"),
-        (lambda d: d.update(schema_version=99), "schema_version: 1 was expected"),
+        (lambda d: d.update(schema_version=99), "schema_version: 2 was expected"),
         (lambda d: d["history"]["lr"].pop(), "history.lr must list 2 epochs, has 1"),
         (lambda d: d["history"].pop("val_loss"), "history: 'val_loss' is a required property"),
         (lambda d: d["history"]["loss"].__setitem__(0, "x"), "history.loss.0: 'x' is not of"),

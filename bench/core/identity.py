@@ -1,0 +1,188 @@
+"""What makes two runs the same run: the one definition.
+
+``Identity`` lists every setting that changes what a run computes: the experiment's
+hyperparameters, the model, the length, the seeds, the data and how it was drawn,
+determinism and the Keras backend. Each field says where a results file keeps it (``at``)
+and its JSON Schema (``schema``), and whether it is part of the set-up (``SETUP``): what
+the runs of one run set, and two sets held against each other, share. The experiment, its
+schedule, its seed and determinism may differ between them.
+
+Everything that needs a run's identity reads it from here:
+
+- ``of(run, dataset)``: the identity of a run about to train;
+- ``place(identity)``: the parts of a results file it fills (``bench.keras.train`` builds
+  the file's ``experiment``, ``seed``, ``config``, ``dataset`` and ``environment`` from it);
+- ``recorded(results)``: the identity a results file records (resume, reuse, compare and
+  the report read it); ``schema_at``: the fields' schemas where the results schema needs
+  them; ``fill_old``: what a schema version 1 file meant by the fields it lacks;
+- ``differences(a, b)``: the fields on which two identities differ, named.
+
+A new setting is a new field here: the state, the results file, its schema, the reuse
+check, ``compare`` and the report all follow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import MISSING, dataclass, field
+from typing import Any
+
+from bench.core import backend, data, experiments
+
+_NUMBER = {"type": "number", "minimum": 0}
+_COUNT = {"type": "integer", "minimum": 1}
+_SEED = {"type": "integer", "minimum": 0, "maximum": 2**32 - 1}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _setting(at: tuple[str, ...], schema: dict[str, Any], *, setup: bool = True,
+             desc: str = "", old: Any = MISSING) -> Any:  # fmt: skip
+    """A field of the identity: where the results file keeps it, its schema, whether it
+    is part of the set-up (which the runs of one set, and two sets compared, share), and
+    the value a schema version 1 file means by leaving it out (``old``)."""
+    return field(metadata={"at": at, "schema": {**schema, "description": desc},
+                           "setup": setup, "old": old})  # fmt: skip
+
+
+_MODEL_ARGS = {
+    "type": "object",
+    "properties": {
+        **{k: _COUNT for k in ("width", "height", "depth", "classes")},
+        "stages": {"type": "array", "items": _COUNT, "minItems": 1},
+        "filters": {"type": "array", "items": _COUNT, "minItems": 2},
+        "reg": _NUMBER,
+    },
+    "required": ["width", "height", "depth", "classes", "stages", "filters", "reg"],
+}
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Every setting of one run that changes what it computes. A declarative table."""
+
+    experiment: str = _setting(("experiment",), {"enum": list(experiments.ALL)}, setup=False,
+                               desc="bench.core.experiments name")  # fmt: skip
+    init_lr: float = _setting(("config", "init_lr"), _NUMBER, setup=False,
+                              desc="the optimizer's initial rate")  # fmt: skip
+    momentum: float = _setting(("config", "momentum"), {"type": "number", "minimum": 0,
+                               "maximum": 1}, desc="SGD's momentum")  # fmt: skip
+    decay: float = _setting(("config", "decay"), _NUMBER, setup=False,
+                            desc="the optimizer's time-based decay (standard)")  # fmt: skip
+    loss: str = _setting(("config", "loss"), {"type": "string"}, desc="Keras loss name")
+    schedule: str | None = _setting(("config", "schedule"), _nullable({"type": "string"}),
+                                    setup=False, desc="repr of the bench.core.schedules "
+                                    "schedule at the run's length")  # fmt: skip
+    plateau: dict[str, Any] | None = _setting(("config", "plateau"), _nullable({"type": "object"}),
+                                              setup=False, old=None,
+                                              desc="ReduceLROnPlateau's arguments")  # fmt: skip
+    model_args: dict[str, Any] = _setting(("config", "model_args"), _MODEL_ARGS,
+                                          desc="ResNet.build's arguments")  # fmt: skip
+    epochs: int = _setting(("config", "epochs"), _COUNT,
+                           desc="epochs trained; every history list has this length")  # fmt: skip
+    batch_size: int = _setting(("config", "batch_size"), _COUNT, desc="images per update")
+    seed: int = _setting(("seed",), _SEED, setup=False,
+                         desc="keras.utils.set_random_seed's seed")  # fmt: skip
+    dataset: str = _setting(("dataset", "name"), {"enum": list(data.DATASETS)})
+    subset: int | None = _setting(("dataset", "subset"), _nullable(_COUNT),
+                                  desc="--subset asked for")  # fmt: skip
+    subset_seed: int | None = _setting(("dataset", "subset_seed"), _nullable(_SEED), old=None,
+                                       desc="the seed that drew --subset (null: none drawn, "
+                                       "or a version 1 file, which did not record it)")  # fmt: skip
+    data_sha256: str = _setting(("dataset", "sha256"), {"type": "string",
+                                "pattern": "^[0-9a-f]{64}$"}, desc="the images used")  # fmt: skip
+    deterministic: bool = _setting(("config", "deterministic"), {"type": "boolean"},
+                                   setup=False, desc="TensorFlow's op determinism on")  # fmt: skip
+    backend: str = _setting(("environment", "backend"), {"enum": list(backend.KNOWN)},
+                            old=backend.DEFAULT, desc="Keras' backend")  # fmt: skip
+
+
+FIELDS = tuple(dataclasses.fields(Identity))
+# What the runs of one set-up share, whatever their experiment and seed.
+SETUP = tuple(f.name for f in FIELDS if f.metadata["setup"])
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON reads it back (tuples are lists), so two identities compare alike
+    whether built here or read from a file."""
+    return json.loads(json.dumps(value))
+
+
+def of(run: experiments.Run, dataset: data.Dataset) -> Identity:
+    """The identity of ``run`` trained on ``dataset``."""
+    e = run.experiment
+    steps = experiments.steps_per_epoch(len(dataset.train_y), e.batch_size)
+    schedule = e.schedule(e.epochs, steps)
+    return Identity(
+        experiment=e.name, init_lr=e.init_lr, momentum=e.momentum, decay=e.decay(e.epochs),
+        loss=experiments.LOSS, schedule=repr(schedule) if schedule is not None else None,
+        plateau=_plain(e.plateau),
+        model_args=_plain({**e.model_args, "classes": len(dataset.class_names)}),
+        epochs=e.epochs, batch_size=e.batch_size, seed=run.seed, dataset=run.dataset,
+        subset=run.subset, subset_seed=run.subset_seed if run.subset is not None else None,
+        data_sha256=dataset.sha256, deterministic=run.deterministic, backend=run.backend,
+    )  # fmt: skip
+
+
+def place(identity: Identity) -> dict[str, Any]:
+    """The parts of a results file the identity fills, nested as the file nests them."""
+    placed: dict[str, Any] = {}
+    for f in FIELDS:
+        *parents, last = f.metadata["at"]
+        node = placed
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[last] = _plain(getattr(identity, f.name))
+    return placed
+
+
+def _get(results: dict[str, Any], at: tuple[str, ...]) -> Any:
+    node: Any = results
+    for key in at:
+        node = node[key]
+    return node
+
+
+def recorded(results: dict[str, Any]) -> Identity:
+    """The identity a (validated) results file records."""
+    return Identity(**{f.name: _get(results, f.metadata["at"]) for f in FIELDS})
+
+
+def fill_old(results: dict[str, Any]) -> None:
+    """Give a schema version 1 results file (before the subset's seed was recorded) the
+    values it meant by leaving fields out, in place; a reader then reads it as a new one."""
+    for f in FIELDS:
+        *parents, last = f.metadata["at"]
+        node: Any = results
+        for key in parents:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict) and last not in node and f.metadata["old"] is not MISSING:
+            node[last] = f.metadata["old"]
+
+
+def to_json(identity: Identity) -> dict[str, Any]:
+    return _plain(dataclasses.asdict(identity))
+
+
+def from_json(saved: dict[str, Any]) -> Identity:
+    """An identity saved by ``to_json``; ``ValueError`` for anything else."""
+    names = {f.name for f in FIELDS}
+    if not isinstance(saved, dict) or set(saved) != names:
+        raise ValueError("not a run's identity")
+    return Identity(**saved)
+
+
+def differences(a: Identity, b: Identity, among: tuple[str, ...] | None = None) -> list[str]:
+    """The names of the fields (of ``among``, default all) on which ``a`` and ``b`` differ."""
+    names = among if among is not None else tuple(f.name for f in FIELDS)
+    return [n for n in names if _plain(getattr(a, n)) != _plain(getattr(b, n))]
+
+
+def schema_at(*at: str) -> dict[str, Any]:
+    """For the results schema: the schemas of the identity fields kept directly under ``at``
+    (each required), by the name the file gives them."""
+    return {f.metadata["at"][-1]: f.metadata["schema"] for f in FIELDS
+            if f.metadata["at"][:-1] == at}  # fmt: skip
