@@ -12,8 +12,13 @@ import nox
 
 nox.options.sessions = ["lint", "unit", "smoke"]
 nox.options.error_on_missing_interpreters = True
+# uv builds an environment with TensorFlow in seconds where pip takes a minute; where uv is
+# not installed (`pip install nox` without the uv extra), nox falls back to virtualenv + pip.
+nox.options.default_venv_backend = "uv|virtualenv"
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
+# Both tiers of tests/unit: the fast one (a bare `pytest`) and the one that trains Keras.
+BOTH_TIERS = ["-m", "not gpu and not smoke and not benchmark"]
 # TensorFlow's C++ start-up chatter hides the test output.
 ENV = {"TF_CPP_MIN_LOG_LEVEL": "2"}
 
@@ -48,8 +53,10 @@ def _pytest(session: nox.Session, *args: str, package: str = ".") -> None:
 
 @nox.session
 def unit(session: nox.Session) -> None:
-    """Schedules, golden data, experiments and the real-Keras checks (bare `pytest`)."""
-    _pytest(session, "tests/unit")
+    """Both tiers of tests/unit: the fast one (schedules, golden data, readers, statistics,
+    the CLI's errors: a bare `pytest`) and the one marked `keras`, which builds and trains
+    small Keras models. Two workers: the Keras tier is mostly single-threaded tracing."""
+    _pytest(session, *BOTH_TIERS, "-n", "2", "--durations=5", "tests/unit")
 
 
 @nox.session
@@ -129,7 +136,8 @@ def _compat_checks(session: nox.Session, env: dict[str, str], row: str | None) -
     """What each TensorFlow gets: the unit suite, a two-epoch training run, the drift probe
     (whose result becomes the row's column in reports/api-drift.md; printed only without).
     A Keras 3 backend other than TensorFlow also gets the resume smoke tests."""
-    session.run("python", "-m", "pytest", "--strict-markers", "-q", "tests/unit", env=env)
+    session.run("python", "-m", "pytest", "--strict-markers", "-q", *BOTH_TIERS, "-n", "2",
+                "tests/unit", env=env)  # fmt: skip
     if row and _backend(row) != "tensorflow":
         session.run("python", "-m", "pytest", "--strict-markers", "-q", "-m", "smoke", "-n",
                     "2", "tests/smoke/test_resume_smoke.py", env=env)  # fmt: skip

@@ -3,7 +3,7 @@
 Independent of ``bench`` on purpose (it imports nothing from it): the formulas are taken
 from the post's code (blog.txt lines 114-146 and 155-215) and evaluated with
 ``fractions.Fraction``, so every value is exact before one final rounding to the nearest
-float64. ``bench.schedules`` computes the same rates in floating point; its tests compare
+float64. ``bench.core.schedules`` computes the same rates in floating point; its tests compare
 the two at rel 1e-12.
 
 The schedules beyond the post (bench's ``--schedules extra``) get two more tables:
@@ -12,7 +12,7 @@ experiments' 100-epoch set-up) and ``iteration_tables.csv`` (every update of a s
 set-up, so that the shape inside a cycle is pinned too). Their formulas are written from
 the papers and the reference implementations (Smith 2017 and the Keras ``CyclicLR``
 callback; PyTorch's ``OneCycleLR``; Keras' ``CosineDecay``), in a different form from
-``bench.schedules`` where there is one: a cycle is walked by its position, not by
+``bench.core.schedules`` where there is one: a cycle is walked by its position, not by
 ``abs``/``floor``. Exact where the value is rational; ``cos`` and the irrational power of
 ``exp_range`` are float64 from ``math``.
 
@@ -106,7 +106,7 @@ def warmup_cosine(t: int, start: Fraction, target: Fraction, warmup: int, decay:
     return float(target) * (1 + math.cos(math.pi * done)) / 2
 
 
-# The extra experiments at the post's scale (bench/experiments.py, EXTRA): 100 epochs of
+# The extra experiments at the post's scale (bench/core/experiments.py, EXTRA): 100 epochs of
 # 391 updates; cycles of a tenth of the run (a half cycle of 0.05 * 39,100 = 1,955
 # updates) from 1e-3 to 1e-1; exp_range's amplitude falls to 1 % by the last update;
 # one-cycle peaks at 1e-1 after 30 %; the warm-up is 5 % of the run, from 0 to 1e-1.

@@ -5,7 +5,7 @@ Keras fixes its backend when it is first imported, so each backend's runs are a
 ``bench reproduce`` of their own, in a child process with ``KERAS_BACKEND`` set, into
 ``OUT/<backend>/`` (its own results, plan and REPORT.md; interrupted, the same command
 resumes each). Then ``OUT/BACKENDS.md`` holds every other backend against the first,
-through ``bench.compare``: accuracy and val_loss per backend, whether the learning-rate
+through ``bench.report.compare``: accuracy and val_loss per backend, whether the learning-rate
 histories are equal, the ms/step ratio, and whether the backends agree within the
 report's tolerance.
 """
@@ -19,8 +19,10 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from bench.core import backend, files
+from bench.api import runs
+from bench.core import backend, files, stop
 from bench.report import compare
+from bench.run import runset
 
 REPORT = "BACKENDS.md"
 
@@ -35,6 +37,16 @@ def parse(text: str) -> list[str]:
     if len(names) < 2 or len(set(names)) != len(names):
         raise ValueError(f"--backends wants two or more different backends, got {text!r}")
     return names
+
+
+def reproduce(out: Path, names: list[str], argv: list[str]) -> int:
+    """``run_all`` under ``out``'s lock; an interruption is ``runs.Interrupted``."""
+    files.check_writable(out)
+    with runset.lock(out):
+        try:
+            return run_all(out, names, argv)
+        except KeyboardInterrupt as interrupt:
+            raise runs.Interrupted(out, isinstance(interrupt, stop.Terminated)) from None
 
 
 def run_all(out: Path, names: list[str], argv: list[str]) -> int:

@@ -1,26 +1,25 @@
 """``python -m bench`` / ``bench``: the suite's command line.
 
-Every command turns bad input into one line on stderr and exit code 2, and writes each
-output file whole or not at all.
+Parsing and printing only: each command is a few lines over a use-case function of
+``bench.api`` (README, "Python API"). Every command turns bad input into one line on stderr
+and exit code 2, and writes each output file whole or not at all.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from tabulate import tabulate
 
-from bench.core import backend, checks, data, experiments, files, stop
-from bench.core.progbar import progbar
-from bench.report import compare, figures, markdown
-from bench.run import lifecycle, local, runset
+from bench import api
+from bench.api import backends, tools
+from bench.core import backend, checks, data, experiments, stop
+from bench.report import compare
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,95 +27,41 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _load(name: str, data_dir: Path | None, subset: int | None, seed: int) -> data.Dataset:
-    print(f"[INFO] loading {data.TITLES[name]} data...")
-    dataset = data.load(name, data_dir)
-    return dataset if subset is None else data.subset(dataset, subset, seed)
-
-
-def _interrupted(command: str, state_dir: Path, interrupt: KeyboardInterrupt) -> int:
-    how = "terminated (SIGTERM)" if isinstance(interrupt, stop.Terminated) else "interrupted"
-    print(
-        f"bench {command}: {how}; run the same command again to resume (state kept in {state_dir})",
-        file=sys.stderr,
-    )
-    return 128 + (signal.SIGTERM if isinstance(interrupt, stop.Terminated) else signal.SIGINT)
+def _interrupted(command: str, interrupt: api.Interrupted) -> int:
+    how = "terminated (SIGTERM)" if interrupt.terminated else "interrupted"
+    print(f"bench {command}: {how}; run the same command again to resume (state kept in "
+          f"{interrupt.state_dir})", file=sys.stderr)  # fmt: skip
+    return 128 + (signal.SIGTERM if interrupt.terminated else signal.SIGINT)
 
 
 def cmd_schedules(args: argparse.Namespace) -> int:
     """Print each experiment's learning rate per epoch, as Keras' progress bar logs it."""
-
-    chosen = [experiments.get(name) for name in args.schedule or experiments.EXPERIMENTS]
-    # Keras keeps the rate in float32 and prints that, so we do too (2.4414e-05, 0.0010).
-    columns = [[progbar(float(np.float32(r))) for r in e.epoch_rates(args.epochs)] for e in chosen]
-    rows = [[epoch + 1, *(c[epoch] for c in columns)] for epoch in range(args.epochs)]
-    steps = experiments.steps_per_epoch(experiments.TRAIN_IMAGES)
-    print(
-        f"Learning rate at the first batch of each epoch, {args.epochs} epochs, "
-        f"batch {experiments.BATCH_SIZE}, {experiments.TRAIN_IMAGES:,} images "
-        f"({steps} steps per epoch)"
-    )
-    print(tabulate(rows, headers=["epoch", *(e.name for e in chosen)], disable_numparse=True))
-    for e in chosen if args.plot_dir is not None else ():
-        figure = figures.schedule_figure(e, args.epochs, steps)
-        if figure is not None and e.lr_plot is not None:
-            print(f"[INFO] wrote {figures.save(figure, args.plot_dir / e.lr_plot)}")
+    table = api.schedules(args.schedule, args.epochs, args.plot_dir)
+    print(f"Learning rate at the first batch of each epoch, {table.epochs} epochs, "
+          f"batch {experiments.BATCH_SIZE}, {experiments.TRAIN_IMAGES:,} images "
+          f"({table.steps} steps per epoch)")  # fmt: skip
+    print(tabulate(table.rows, headers=["epoch", *table.names], disable_numparse=True))
+    for path in table.figures:
+        print(f"[INFO] wrote {path}")
     return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train one of the post's experiments (its train.py), write results JSON and plots."""
     rates, source = _rates(args)
-    experiment = experiments.configure(args.schedule, epochs=args.epochs,
-                                       batch_size=args.batch_size, model=args.model,
-                                       rates=rates, lr_source=source)  # fmt: skip
-    run = experiments.Run(experiment, args.seed, args.dataset, args.subset, args.deterministic)
-    # Relative plot paths land in --out, so one folder holds a run's outputs.
-    lr_plot, train_plot = (args.out / p for p in (args.lr_plot, args.train_plot))
-    for folder in {args.out, lr_plot.parent, train_plot.parent}:
-        files.check_writable(folder)
-    for plot in (lr_plot, train_plot):
-        figures.check_path(plot)
-    path = runset.results_path(args.out, experiment.name, args.seed, in_runs=False)
-    state_dir = runset.state_dir(args.out, experiment.name, args.seed)
-    # The post prints the schedule line before loading for its own schedules, after for
-    # Keras' (none, standard): its train.py decides them at those two places.
-    per_epoch = experiment.schedule_class is not None
-    if per_epoch:
-        print(experiment.info)
-    dataset = _load(args.dataset, args.data_dir, args.subset, args.seed)
-    if not per_epoch:
-        print(experiment.info)
-    # Read-only first: a finished run (or a refusal) writes nothing, not even the lock;
-    # one that left a state behind goes through complete(), which clears it.
-    if lifecycle.finished(path, run, dataset, args.force) and not state_dir.exists():
-        print(f"[INFO] {path} is finished already; --force trains it again")
-        return 0
-    with runset.lock(args.out):
-        try:
-            trained = lifecycle.complete(run, dataset, path, state_dir,
-                                         force=args.force, verbose=args.verbose)  # fmt: skip
-        except KeyboardInterrupt as interrupt:
-            return _interrupted("train", state_dir, interrupt)
-    if trained is None:
-        print(f"[INFO] {path} is finished already; --force trains it again")
-        return 0
-    for written in [path, *figures.save_run_figures(trained, experiment, lr_plot, train_plot)]:
-        print(f"[INFO] wrote {written}")
+    try:
+        written = api.train_one(
+            args.schedule, out=args.out, epochs=args.epochs, dataset=args.dataset,
+            data_dir=args.data_dir, subset=args.subset, subset_seed=args.subset_seed,
+            batch_size=args.batch_size, seed=args.seed, deterministic=args.deterministic,
+            force=args.force, verbose=args.verbose, model=args.model, rates=rates,
+            lr_source=source, lr_plot=args.lr_plot, train_plot=args.train_plot,
+        )  # fmt: skip
+    except api.Interrupted as interrupt:
+        return _interrupted("train", interrupt)
+    for path in written:
+        print(f"[INFO] wrote {path}")
     return 0
-
-
-def _set_name(args: argparse.Namespace, dataset: str, epochs: int) -> str:
-    """The default run-set name; a backend other than TensorFlow (the default) is named,
-    so that its runs never land beside TensorFlow's."""
-    if args.name:
-        return args.name
-    name = "quick" if args.quick else f"{dataset}-{epochs}ep-{args.seeds}seed"
-    name += f"-subset{args.subset}" if args.subset and not args.quick else ""
-    if args.backends:
-        return f"{name}-backends"
-    configured = backend.configured()
-    return name if configured == backend.DEFAULT else f"{name}-{configured}"
 
 
 def _forwarded(args: argparse.Namespace, command: str, skip: set[str]) -> list[str]:
@@ -136,17 +81,11 @@ def _forwarded(args: argparse.Namespace, command: str, skip: set[str]) -> list[s
 
 def _reproduce_backends(args: argparse.Namespace, out: Path) -> int:
     """``reproduce --backends``: each backend in its own process, then BACKENDS.md."""
-    from bench.api import backends
-
     names = backends.parse(args.backends)
-    files.check_writable(out)
-    with runset.lock(out):
-        try:
-            failed = backends.run_all(
-                out, names, _forwarded(args, "reproduce", {"backends", "out"})
-            )
-        except KeyboardInterrupt as interrupt:
-            return _interrupted("reproduce", out, interrupt)
+    try:
+        failed = backends.reproduce(out, names, _forwarded(args, "reproduce", {"backends", "out"}))
+    except api.Interrupted as interrupt:
+        return _interrupted("reproduce", interrupt)
     if failed:
         print(f"bench reproduce: {failed} backend(s) failed; see their reports",
               file=sys.stderr)  # fmt: skip
@@ -155,126 +94,78 @@ def _reproduce_backends(args: argparse.Namespace, out: Path) -> int:
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     """Run the post's experiments (x seeds), then write the markdown report."""
-
-    if args.workers is not None and args.ray is None:
-        raise ValueError("--workers goes with --ray (runs at once on a CPU-only Ray)")
-    if args.ray is not None:
-        from bench.run import ray_tasks
-
-        ray_tasks.require()
-    dataset_name = args.dataset or (experiments.QUICK_DATASET if args.quick else "cifar10")
-    runs = local.plan_runs(
-        experiments.names(args.schedules), args.seeds, dataset_name, args.subset,
-        args.deterministic, quick_setup=args.quick, epochs=args.epochs,
-        batch_size=args.batch_size,
-    )  # fmt: skip
-    out = args.out or Path("reports") / _set_name(args, dataset_name, runs[0].experiment.epochs)
+    settings = {k: getattr(args, k) for k in ("seeds", "quick", "subset", "subset_seed",
+                "epochs", "batch_size", "deterministic")}  # fmt: skip
     if args.backends:
+        runs = api.runs.planned(args.schedules, dataset=args.dataset, **settings)
+        first = runs[0]
+        out = args.out or Path("reports") / (args.name or api.runs.set_name(
+            quick=args.quick, dataset=first.dataset, epochs=first.experiment.epochs,
+            seeds=args.seeds, subset=args.subset, backends=args.backends))  # fmt: skip
         return _reproduce_backends(args, out)
-    files.check_writable(out)
-    dataset = _load(dataset_name, args.data_dir, args.subset, seed=0)
-    with runset.lock(out):
-        try:
-            failed = _execute(args, out, runs, dataset)
-        except KeyboardInterrupt as interrupt:
-            return _interrupted("reproduce", out / runset.STATE, interrupt)
-
-        print(f"[INFO] results: {out / runset.RUNS}")
-        print(f"[INFO] report: {markdown.write(out)}")
-    if failed:
-        print(f"bench reproduce: {failed} run(s) failed; the report marks them", file=sys.stderr)
-    return 1 if failed else 0
-
-
-def _execute(args: argparse.Namespace, out: Path, runs: list[Any], dataset: Any) -> int:
-    """The runs, in this process or as Ray tasks; how many failed."""
-    options = {"quick": args.quick, "force": args.force, "verbose": args.verbose}
-    if args.ray is None:
-        return local.run_all(out, runs, dataset, **options)
-    from bench.run import ray_tasks
-
-    slots = ray_tasks.connect(args.ray or None, args.workers)
     try:
-        print(f"[INFO] Ray: {slots.where}", flush=True)
-        ray_tasks.check_storage(out)
-        return ray_tasks.run_all(out, runs, dataset, slots, **options)
-    finally:
-        ray_tasks.shutdown()
+        done = api.reproduce(args.schedules, out=args.out, name=args.name, dataset=args.dataset,
+                             data_dir=args.data_dir, force=args.force, verbose=args.verbose,
+                             ray=args.ray, workers=args.workers, **settings)  # fmt: skip
+    except api.Interrupted as interrupt:
+        return _interrupted("reproduce", interrupt)
+    print(f"[INFO] report: {done.report}")
+    if done.failed:
+        print(f"bench reproduce: {done.failed} run(s) failed; the report marks them",
+              file=sys.stderr)  # fmt: skip
+    return 1 if done.failed else 0
 
 
 def cmd_lr_find(args: argparse.Namespace) -> int:
     """The learning-rate range test: sweep the rate, write its CSV and plot, suggest rates."""
-    from bench.keras import lr_find  # lazy: TensorFlow/Keras load only once the work needs them
-
-    tried = lr_find.rates(args.start, args.end, args.steps, args.mode)
-    files.check_writable(args.out)
-    model = experiments.configure("none", batch_size=args.batch_size, model=args.model)
-    dataset = _load(args.dataset, args.data_dir, args.subset, args.seed)
-    print(f"[INFO] sweeping the rate from {args.start:g} to {args.end:g} over {args.steps} "
-          f"updates ({args.mode}), batch {model.batch_size}")  # fmt: skip
-    result = lr_find.find(dataset, tried, model_args=model.model_args,
-                          batch_size=model.batch_size, seed=args.seed)  # fmt: skip
-    marks = lr_find.suggestions(result)
-    csv_path = lr_find.write_csv(args.out / "lr_find.csv", result)
-    figure = figures.finder_figure(result.rates, result.losses, result.smoothed, marks)
-    plot_path = figures.save(figure, args.out / "lr_find.png")
-    print(f"[INFO] {result.stopped}")
-    for name, rate in marks.items():
-        print(f"[INFO] suggested rate {rate:.3g} ({name}: {lr_find.MEANINGS[name]})")
+    found = api.lr_find(out=args.out, start=args.start, end=args.end, steps=args.steps,
+                        mode=args.mode, dataset=args.dataset, data_dir=args.data_dir,
+                        subset=args.subset, subset_seed=args.subset_seed,
+                        batch_size=args.batch_size, seed=args.seed, model=args.model)  # fmt: skip
+    print(f"[INFO] {found.sweep.stopped}")
+    for name, rate in found.suggestions.items():
+        print(f"[INFO] suggested rate {rate:.3g} ({name}: {tools.MEANINGS[name]})")
     print("[INFO] no rule is robust: read the plot, and pick where the loss still falls "
           f"steadily. For a cyclic schedule: bench train -s cyclic-triangular --lr-from "
-          f"{csv_path} ({lr_find.RULE})")  # fmt: skip
-    print(f"[INFO] wrote {csv_path}\n[INFO] wrote {plot_path}")
+          f"{found.csv} ({tools.RULE})")  # fmt: skip
+    print(f"[INFO] wrote {found.csv}\n[INFO] wrote {found.plot}")
     return 0
 
 
 def cmd_speed(args: argparse.Namespace) -> int:
     """The post's ResNet's training speed on this backend and device, against the post's."""
-
-    from bench.keras import speed  # lazy: TensorFlow/Keras load only once the work needs them
-
-    files.check_writable(args.out.parent)
     print(f"[INFO] timing {args.steps} updates of batch {args.batch_size} on Keras' "
           f"{backend.configured()} backend (after {args.steps} that compile)")  # fmt: skip
-    result = speed.measure(args.steps, args.batch_size, args.model)
+    result = api.speed(out=args.out, steps=args.steps, batch_size=args.batch_size,
+                       model=args.model)  # fmt: skip
     print(f"[INFO] {result['ms_per_step']:.1f} ms/step, {result['images_per_second']:,.0f} "
           f"images/s on {', '.join(result['environment']['devices'])}; the post: "
           f"{result['post_ms_per_step']:g} ms/step, {result['post_images_per_second']:,.0f} "
           "images/s")  # fmt: skip
-    text = json.dumps(result, indent=1) + "\n"
-    files.atomic_write(args.out, lambda f: f.write(text.encode("utf-8")))
     print(f"[INFO] wrote {args.out}")
     return 0
 
 
 def _rates(args: argparse.Namespace) -> tuple[dict[str, float], str | None]:
-    """``train``'s --base-lr/--max-lr, or the ones --lr-from's finder CSV gives, and where
-    they came from (the results file records it)."""
+    """``train``'s --base-lr/--max-lr, or the ones --lr-from's finder CSV gives."""
     given = {k: getattr(args, k) for k in ("base_lr", "max_lr") if getattr(args, k)}
     if args.lr_from is None:
         return given, "the command line (--base-lr/--max-lr)" if given else None
     if given:
         raise ValueError("--lr-from or --base-lr/--max-lr, not both")
-    from bench.keras import lr_find  # lazy: TensorFlow/Keras load only once the work needs them
-
-    found = lr_find.cyclic_range(lr_find.read_csv(args.lr_from))
-    taken = experiments.TUNABLE.get(experiments.get(args.schedule).schedule_class or "", ())
-    rates = {k: v for k, v in found.items() if k in taken} or found
-    shown = ", ".join(f"{k} {v:.3g}" for k, v in rates.items())
-    return rates, f"bench lr-find {args.lr_from}: {shown} ({lr_find.RULE})"
+    return api.rates_from(args.lr_from, args.schedule)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write REPORT.md (and its figures) for a results folder."""
-
-    print(f"[INFO] report: {markdown.write(args.folder)}")
+    print(f"[INFO] report: {api.report(args.folder)}")
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Compare two results sets (before/after an upgrade, or two backends): exit 1 if
     anything regressed (backends: if they disagree)."""
-    result = compare.compare(args.baseline, args.new, args.max_slowdown)
+    result = api.compare(args.baseline, args.new, args.max_slowdown)
     print(compare.render(result))
     kind = "DIFFERENCE" if result.backends else "REGRESSION"
     for problem in result.problems:
@@ -290,17 +181,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_drift(args: argparse.Namespace) -> int:
     """Probe the post's Keras calls on the installed TensorFlow; merge into the drift table."""
-
-    from bench.keras import drift  # lazy: TensorFlow/Keras load only once the work needs them
-
-    row = drift.current_row(args.name)
-    print(f"API drift on {drift.column(row)}:")
+    row, column, saved = api.drift(args.name, args.rows, args.report, save=not args.print_only)
+    print(f"API drift on {column}:")
     table = [[p["use"], p["outcome"], p["effect"]] for p in row["probes"]]
     print(tabulate(table, headers=["the post's use", "outcome", "effect"]))
-    if args.print_only:
-        return 0
-    saved, report = drift.save(row, args.rows, args.report)
-    print(f"[INFO] saved {saved}; merged table: {report}")
+    if saved is not None:
+        print(f"[INFO] saved {saved[0]}; merged table: {saved[1]}")
     return 0
 
 
@@ -324,6 +210,9 @@ FLAGS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     "force": (("--force",), {"action": "store_true", "help": "train again even if finished, "
               "dropping any interrupted state"}),
     "seed": (("--seed",), {"type": checks.argument("seed", minimum=0), "default": 42}),
+    "subset_seed": (("--subset-seed",), {"type": checks.argument("subset-seed", minimum=0),
+                    "default": 0, "help": "seed that draws --subset, the same for every "
+                    "--seed (default 0)"}),
     "base_lr": (("--base-lr",), {"type": checks.positive_rate("base-lr"),
                 "help": "the cyclic schedules' lowest rate (e.g. from bench lr-find)"}),
     "max_lr": (("--max-lr",), {"type": checks.positive_rate("max-lr"),
@@ -363,6 +252,7 @@ _ONE_RUN: dict[str, dict[str, Any]] = {
     "dataset": {"default": "cifar10"},
     "data_dir": {},
     "subset": {},
+    "subset_seed": {},
     "batch_size": {"default": experiments.BATCH_SIZE, "help": "default: the post's 128"},
 }
 FLAGS_BY_COMMAND: dict[str, dict[str, dict[str, Any]]] = {
@@ -372,7 +262,7 @@ FLAGS_BY_COMMAND: dict[str, dict[str, dict[str, Any]]] = {
         "out": {"default": Path("output"),
                 "help": "folder for the results JSON and plots (default: output)"},
         "verbose": {}, "deterministic": {}, "force": {},
-        "seed": {"help": "seed for weights, shuffling and --subset (default 42)"},
+        "seed": {"help": "seed for the weights and the batch order (default 42)"},
         "model": {}, "base_lr": {}, "max_lr": {}, "lr_from": {},
     },
     "lr-find": {
@@ -398,6 +288,7 @@ FLAGS_BY_COMMAND: dict[str, dict[str, dict[str, Any]]] = {
         "dataset": {"help": "default: cifar10 (digits with --quick)"},
         "data_dir": {},
         "subset": {},
+        "subset_seed": {},
         "batch_size": {"help": "default: the post's 128 (64 with --quick)"},
         "out": {"help": "results and report folder (default: reports/NAME)"},
         "verbose": {}, "deterministic": {}, "force": {},

@@ -3,8 +3,8 @@ import TensorFlow, which a Ray driver must not).
 
 Keras 3 decides it so: ``$KERAS_BACKEND``, else the ``backend`` in
 ``$KERAS_HOME/keras.json`` (``~/.keras/keras.json`` without ``$KERAS_HOME``), else
-TensorFlow. Keras 2 always runs TensorFlow; ``bench.compat`` knows which Keras is here, and
-``bench.train`` refuses a run whose backend is not the one Keras runs.
+TensorFlow. Keras 2 always runs TensorFlow; ``bench.keras.compat`` knows which Keras is here, and
+``bench.keras.train`` refuses a run whose backend is not the one Keras runs.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The post's data: CIFAR-10 from wherever a user has it, or the embedded ``digits`` set.
 
-Images stay uint8 (N, 32, 32, 3) here; ``bench.train`` scales each batch to [0, 1] as it
+Images stay uint8 (N, 32, 32, 3) here; ``bench.keras.train`` scales each batch to [0, 1] as it
 is fed, so there is no float64 copy of the dataset (the post's ``astype("float") / 255.0``
 costs 1.2 GB for CIFAR-10's training set alone). Labels stay integers; the post's
 ``LabelBinarizer`` one-hot encoding is ``one_hot`` below.

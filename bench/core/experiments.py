@@ -336,7 +336,7 @@ def with_rates(experiment: Experiment, rates: dict[str, float], source: str | No
 class Run:
     """One run: an experiment (every hyperparameter), a seed, and the data it trains on.
 
-    ``bench.train.run`` reads every setting from here, and a resumed or finished run is
+    ``bench.keras.train.run`` reads every setting from here, and a resumed or finished run is
     recognised by them.
     """
 

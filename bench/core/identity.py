@@ -176,9 +176,10 @@ def from_json(saved: dict[str, Any]) -> Identity:
 
 
 def differences(a: Identity, b: Identity, among: tuple[str, ...] | None = None) -> list[str]:
-    """The names of the fields (of ``among``, default all) on which ``a`` and ``b`` differ."""
+    """The names of the fields (of ``among``, default all) on which ``a`` and ``b`` differ,
+    sorted."""
     names = among if among is not None else tuple(f.name for f in FIELDS)
-    return [n for n in names if _plain(getattr(a, n)) != _plain(getattr(b, n))]
+    return sorted(n for n in names if _plain(getattr(a, n)) != _plain(getattr(b, n)))
 
 
 def schema_at(*at: str) -> dict[str, Any]:

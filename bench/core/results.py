@@ -27,7 +27,7 @@ from bench.core.files import atomic_write
 # Version 2 (this release) records the seed that drew --subset; version 1 files are read
 # as version 2 (``identity.fill_old``: no subset seed recorded), never rewritten.
 SCHEMA_VERSION = 2
-# Keras' own per-epoch metrics, and the suite's measures (bench.train.EpochLog).
+# Keras' own per-epoch metrics, and the suite's measures (bench.keras.train.EpochLog).
 KERAS_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 MEASURES = ("lr", "seconds", "ms_per_step", "images_per_second")
 HISTORY_KEYS = ("epoch", *KERAS_METRICS, *MEASURES)

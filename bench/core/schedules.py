@@ -11,7 +11,7 @@ epoch; per iteration, ``CyclicLR`` in the three modes of the Keras ``CyclicLR`` 
 (Smith, 2017), ``OneCycle`` (PyTorch's ``OneCycleLR``: cosine warm-up, then cosine
 annealing) and ``WarmupCosineDecay`` (Keras' ``CosineDecay`` with ``warmup_target``).
 Per-iteration schedules derive from ``IterationDecay``; ``rate_at`` gives any schedule's
-rate at an iteration, which ``bench.keras_schedule`` hands to the optimizer.
+rate at an iteration, which ``bench.keras.schedule`` hands to the optimizer.
 
 Decisions the post leaves open:
 

@@ -12,7 +12,7 @@ from bench.keras.compat import keras
 
 class StopCheck(keras.callbacks.Callback):
     """Raises, at the next batch or epoch end, a Ctrl+C or SIGTERM that library code
-    swallowed (``bench.stop``)."""
+    swallowed (``bench.core.stop``)."""
 
     def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
         stop.check()

@@ -12,7 +12,7 @@ docs/keras-drift.md, and ``tests/unit/test_keras.py`` recovers the applied rates
 
 On the TensorFlow backend Keras is TensorFlow's own (``tf.keras``), so
 ``TF_USE_LEGACY_KERAS=1`` with ``tf-keras`` gets Keras 2 on TensorFlow >= 2.16 too. On
-Keras 3's JAX or PyTorch backend (``KERAS_BACKEND``, ``bench.backend``) Keras is imported
+Keras 3's JAX or PyTorch backend (``KERAS_BACKEND``, ``bench.core.backend``) Keras is imported
 alone and TensorFlow never is: ``tf`` is None there, and everything that needs it (the
 legacy optimizer, tf.data, op determinism) is TensorFlow's branch of a function here.
 """

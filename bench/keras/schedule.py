@@ -1,4 +1,4 @@
-"""Any ``bench.schedules`` schedule as a Keras ``LearningRateSchedule``, for the optimizer.
+"""Any ``bench.core.schedules`` schedule as a Keras ``LearningRateSchedule``, for the optimizer.
 
 ``LearningRateScheduler`` sets the rate once per epoch; a per-iteration schedule (cyclic,
 one-cycle, warm-up, the time-based decay) has to be the optimizer's own
@@ -9,7 +9,7 @@ per-epoch callback uses, for every update of the run; the optimizer looks its up
 count up in that table (the last rate holds past the end). So at every epoch boundary
 the rate is the callback's, bit for bit, and no formula is written twice. A table of
 ``epochs * steps_per_epoch`` float32s is small (100 x 391 updates: 153 KiB). The lookup
-is ``keras.ops`` (``bench.compat.ops``), so one schedule serves every backend.
+is ``keras.ops`` (``bench.keras.compat.ops``), so one schedule serves every backend.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 on random CIFAR-10-shaped uint8 images fed as a training run feeds them
 (``compat.batches``), on whichever Keras backend runs. Two epochs of ``steps`` updates:
 the first traces and compiles, the second is timed. The post's GPU did 86 ms/step, 1,488
-images/s (the medians of its epoch lines, ``golden.post_throughput``).
+images/s (the medians of its epoch lines; ``bench.api.tools.speed`` adds them).
 
 No dataset is needed, so it runs where CIFAR-10 cannot be fetched (a lent GPU box).
 """
@@ -18,12 +18,11 @@ from bench.keras import compat
 from bench.keras.callbacks import EpochTimes, StopCheck
 from bench.keras.compat import keras
 from bench.keras.resnet import ResNet
-from bench.report import golden
 
 
 def measure(steps: int, batch_size: int = experiments.BATCH_SIZE, model: str = "post",
             seed: int = 0) -> dict[str, Any]:  # fmt: skip
-    """ms/step and images/s of the timed epoch, with the post's figures beside them."""
+    """ms/step and images/s of the timed epoch."""
     checks.whole_number("steps", steps)
     experiment = experiments.configure("none", batch_size=batch_size, model=model)
     keras.utils.set_random_seed(seed)
@@ -42,7 +41,6 @@ def measure(steps: int, batch_size: int = experiments.BATCH_SIZE, model: str = "
         shuffle=False,
     )  # random images: their order does not matter
     ms = 1000 * times.seconds[1] / steps
-    post_ms, post_ips = golden.post_throughput()
     return {
         "environment": compat.environment(),  # as a results file's: devices, CUDA, CPU
         "model": model,
@@ -51,6 +49,4 @@ def measure(steps: int, batch_size: int = experiments.BATCH_SIZE, model: str = "
         "first_epoch_seconds": times.seconds[0],
         "ms_per_step": ms,
         "images_per_second": 1000 * batch_size / ms,
-        "post_ms_per_step": post_ms,
-        "post_images_per_second": post_ips,
     }

@@ -2,7 +2,7 @@
 
 The post's script, line for line where it still works: ``ResNet.build`` with its
 arguments, SGD with momentum 0.9 (and Keras' time-based decay for "standard", through
-``bench.compat``), ``LearningRateScheduler`` for step/linear/poly, ``model.fit`` with the
+``bench.keras.compat``), ``LearningRateScheduler`` for step/linear/poly, ``model.fit`` with the
 test set as validation data and Keras' own progress bar, then ``model.predict`` and
 scikit-learn's ``classification_report``. What differs, and why:
 
@@ -127,9 +127,9 @@ def run(
     force: bool = False,
     verbose: int = 1,
 ) -> dict[str, Any]:
-    """Train ``run`` on ``dataset`` and return its results (``bench.results``).
+    """Train ``run`` on ``dataset`` and return its results (``bench.core.results``).
 
-    The training state lives in ``state_dir`` (``bench.state``): the same call after an
+    The training state lives in ``state_dir`` (``bench.core.state``): the same call after an
     interruption continues where it stopped. ``run.deterministic`` adds TensorFlow's op
     determinism to the seeding.
     """

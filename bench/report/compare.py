@@ -2,13 +2,13 @@
 or, for two sets run on different Keras backends, do the backends agree?
 
 Two sets are compared only when their set-ups agree (dataset and its checksum, subset,
-epochs, batch size, model: ``bench.stats.SETUP``); otherwise the differences are named and
+epochs, batch size, model: ``bench.core.identity.SETUP``); otherwise the differences are named and
 the exit code is 2. The backend is the one set-up field that may differ: then the sets
 are two backends side by side, not a before and after. For each experiment in BASELINE
 (e.g. the runs before a TensorFlow upgrade) against NEW:
 
 - accuracy: NEW's mean may not fall below BASELINE's by more than the tolerance of
-  ``bench.stats.tolerance_between`` (binomial test noise at BASELINE's accuracy, and the
+  ``bench.report.stats.tolerance_between`` (binomial test noise at BASELINE's accuracy, and the
   seeds' spread of both sets); across backends, neither may differ from the other by more;
 - learning rate: the per-epoch rates of runs with the same seed must be equal, exactly
   (they are the schedule's float32 values, so any change is a change of behaviour);

@@ -1,9 +1,9 @@
 """The markdown accuracy/throughput report of a run-set folder.
 
-``python -m bench report DIR`` reads the run set (``bench.runset``) and writes
-``DIR/REPORT.md`` with the figures beside it (``bench.plots``). ``render`` only returns the
+``python -m bench report DIR`` reads the run set (``bench.run.runset``) and writes
+``DIR/REPORT.md`` with the figures beside it (``bench.report.figures``). ``render`` only returns the
 text; ``write`` draws and saves the figures as a separate step. Every figure of the post
-it compares with comes from ``golden/``; the tolerance and ranking are ``bench.stats``'.
+it compares with comes from ``golden/``; the tolerance and ranking are ``bench.report.stats``'.
 """
 
 from __future__ import annotations
@@ -35,12 +35,20 @@ ERRATA = [
     "obtain ~85% accuracy' (no schedule; report: 0.84) and 'we only obtain 81% accuracy' "
     "(standard; report: 0.82, final val_accuracy 0.8151).",
     "Its SGD(lr=..., decay=...) no longer runs: Keras 3 rejects `lr=` and ignores `decay=` "
-    "(with only a warning); Keras 2's new optimizer ignores `lr=`. bench.compat builds the "
+    "(with only a warning); Keras 2's new optimizer ignores `lr=`. bench.keras.compat builds the "
     "optimizer so that 'standard' still decays per batch.",
 ]
 
 
 # --- numbers ---
+
+
+def check_golden() -> None:
+    """Read what the report takes from golden/ now: a damaged or missing golden file stops
+    a command before its first epoch, not after hours of training."""
+    golden.epoch_lines()
+    golden.classification_reports()
+    golden.post_throughput()
 
 
 def _post_final() -> dict[str, dict]:
@@ -224,7 +232,7 @@ def _accuracy_section(rows: list[dict[str, Any]]) -> list[str]:
 
 def _rankings(runs: dict[str, list[dict]]) -> tuple[list[list[str]], list[list[str]]]:
     """Our groups (every experiment that ran) and the post's (its five), each by the
-    tolerance rule of ``bench.stats``."""
+    tolerance rule of ``bench.report.stats``."""
     means = {name: statistics.fmean(stats.accuracies(group)) for name, group in runs.items()}
     ours = stats.groups(means, lambda a, b: stats.tolerance_between(runs[a], runs[b]))
     post = {name: row["val_accuracy"] for name, row in _post_final().items()}

@@ -1,23 +1,21 @@
 """Run a set of runs (experiments x seeds) in this process, one after another
-(``bench.ray_runs`` runs them as Ray tasks instead).
+(``bench.run.ray_tasks`` runs them as Ray tasks instead).
 
-Each run goes through ``bench.lifecycle.complete`` (finished already? -> train -> write ->
-clear state) into the run-set folder that ``bench.runset`` owns, and ``plan.json`` says
+Each run goes through ``bench.run.lifecycle.complete`` (finished already? -> train -> write ->
+clear state) into the run-set folder that ``bench.run.runset`` owns, and ``plan.json`` says
 how each ended. A run that raises is recorded as failed with its error and the others go
 on; the report marks it. An interruption marks the run interrupted and propagates.
 """
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
 
 from bench.core import data, results
-from bench.core.experiments import Run, configure
-from bench.run import lifecycle, runset
+from bench.core.experiments import Run
+from bench.run import lifecycle, plan, runset
 
 
 def run_all(
@@ -35,34 +33,23 @@ def run_all(
     an interrupted one resumes from its state. An unreadable results file counts as a
     failed run: it is reported, not overwritten.
     """
-    check_reusable(out, runs, dataset, force)
-    plan = runset.new_plan(runs, quick)
-    runset.write_plan(out, plan)
+    plan.check_reusable(out, runs, dataset, force)
+    runs_plan = plan.Plan(out, runs, quick)
     failed = 0
-    for k, (run, entry) in enumerate(zip(runs, plan["runs"], strict=True), 1):
-        head = f"run {k} of {len(runs)}: {run.experiment.name}, seed {run.seed}"
+    for k, run in enumerate(runs, 1):
+        head = runs_plan.head(k)
         try:
-            entry["status"] = _one(out, run, dataset, head, force, verbose)
+            runs_plan.mark(k, _one(out, run, dataset, head, force, verbose))
         except KeyboardInterrupt:
-            entry["status"] = "interrupted"
-            runset.write_plan(out, plan)
+            runs_plan.mark(k, "interrupted")
             raise
         except Exception as exc:  # one broken run must not cost the others
             failed += 1
-            entry.update(status="failed", error=_error(exc))
-            print(f"[ERROR] {head} failed: {entry['error']}", file=sys.stderr)
+            runs_plan.mark(k, "failed", _error(exc))
+            print(f"[ERROR] {head} failed: {runs_plan.error(k)}", file=sys.stderr)
             if not isinstance(exc, results.ResultsError):
                 traceback.print_exc()
-        runset.write_plan(out, plan)
     return failed
-
-
-def check_reusable(out: Path, runs: list[Run], dataset: data.Dataset, force: bool) -> None:
-    """A finished run with other settings stops the whole set before anything trains
-    (``ValueError`` naming them); an unreadable one is left to be reported as failed."""
-    for run in runs:
-        with contextlib.suppress(results.ResultsError):
-            lifecycle.finished(runset.run_paths(out, run)[0], run, dataset, force)
 
 
 def _one(out: Path, run: Run, dataset: data.Dataset, head: str, force: bool, verbose: int) -> str:
@@ -86,14 +73,3 @@ def _error(exc: Exception) -> str:
     if isinstance(exc, results.ResultsError):
         return f"{exc} (delete it or use --force)"
     return f"{type(exc).__name__}: {exc}"
-
-
-def plan_runs(
-    names: list[str], seeds: int, dataset: str, subset: int | None, deterministic: bool,
-    **overrides: Any,
-) -> list[Run]:  # fmt: skip
-    """Every (experiment, seed) of a reproduction, each configured by
-    ``bench.experiments.configure`` with ``overrides``."""
-
-    chosen = [configure(name, **overrides) for name in names]
-    return [Run(e, seed, dataset, subset, deterministic) for e in chosen for seed in range(seeds)]

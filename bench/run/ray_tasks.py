@@ -1,7 +1,7 @@
 """Run a run set's runs as Ray tasks: one task per (experiment, seed), on this machine's
 GPUs (or CPU cores) or on a Ray cluster.
 
-The task body is ``bench.lifecycle.complete``, the function every run goes through, so
+The task body is ``bench.run.lifecycle.complete``, the function every run goes through, so
 the results files are the in-process path's. Each task runs in a fresh worker process
 (``max_calls=1``: TensorFlow keeps its GPU memory until its process ends), with one GPU
 where the cluster has GPUs (memory growth on), else its share of the cores for
@@ -14,7 +14,6 @@ memory for nothing). A local instance binds to 127.0.0.1 only: it is this machin
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import sys
@@ -26,8 +25,7 @@ from typing import Any
 
 from bench.core import data, state
 from bench.core.experiments import Run
-from bench.run import runset
-from bench.run.local import check_reusable
+from bench.run import lifecycle, plan, runset
 
 RETRIES = 3
 INSTALL = "pip install 'lr-schedules-repro[ray]'"
@@ -35,8 +33,10 @@ INSTALL = "pip install 'lr-schedules-repro[ray]'"
 
 def require() -> None:
     """``ValueError`` (one line) unless Ray can be imported."""
-    if importlib.util.find_spec("ray") is None:
-        raise ValueError(f"--ray needs Ray, which is not installed: {INSTALL}")
+    try:
+        import ray  # noqa: F401  # lazy: Ray is the optional `ray` extra; is it importable?
+    except ImportError:
+        raise ValueError(f"--ray needs Ray, which is not installed: {INSTALL}") from None
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,6 @@ def _task(run: Run, dataset: data.Dataset, paths: tuple[str, str], verbose: int,
     """One run, in a Ray worker: the only place Keras (and TensorFlow, on its backend) is
     imported."""
     from bench.keras import compat  # lazy: in the worker only; the driver never loads TensorFlow
-    from bench.run import lifecycle
 
     compat.configure_worker(threads)
     start = time.perf_counter()
@@ -119,30 +118,28 @@ def run_all(out: Path, runs: list[Run], dataset: data.Dataset, slots: Slots, *, 
     failed. Interrupted (Ctrl+C, SIGTERM): the tasks are cancelled and the plan says so."""
     import ray  # lazy: Ray is the optional `ray` extra
 
-    check_reusable(out, runs, dataset, force)
-    plan = runset.new_plan(runs, quick)
-    runset.write_plan(out, plan)
+    plan.check_reusable(out, runs, dataset, force)
+    runs_plan = plan.Plan(out, runs, quick)
     if force:  # here, not in the task: a retried task must resume, never start over
         for run in runs:
             _forget(out, run)
     task = ray.remote(max_calls=1, max_retries=RETRIES)(_task)
     shared = ray.put(dataset)
     pending = {}
-    for k, (run, entry) in enumerate(zip(runs, plan["runs"], strict=True), 1):
+    for k, run in enumerate(runs, 1):
         paths = tuple(str(path.absolute()) for path in runset.run_paths(out, run))
         # The run's Keras backend goes with it: a worker's own settings may differ.
         backend = {"env_vars": {"KERAS_BACKEND": run.backend}}
         ref = task.options(name=Path(paths[0]).stem, num_gpus=slots.gpus, num_cpus=slots.cpus,
                            runtime_env=backend).remote(run, shared, paths, max(verbose, 2)
                                                        if verbose else 0, slots.cpus)  # fmt: skip
-        pending[ref] = (k, run, entry)
+        pending[ref] = k
     try:
-        return _follow(out, plan, pending)
+        return _follow(runs_plan, pending)
     except KeyboardInterrupt:
-        for ref, (_, _, entry) in pending.items():
+        for ref, k in pending.items():
             ray.cancel(ref, force=True)
-            entry["status"] = "interrupted"
-        runset.write_plan(out, plan)
+            runs_plan.mark(k, "interrupted")
         raise
 
 
@@ -152,20 +149,20 @@ def _forget(out: Path, run: Run) -> None:
     state.finish(state_dir)
 
 
-def _follow(out: Path, plan: dict[str, Any], pending: dict[Any, tuple]) -> int:
-    """Wait for the tasks one by one: a line per run that ends, the plan rewritten each
+def _follow(runs_plan: plan.Plan, pending: dict[Any, int]) -> int:
+    """Wait for the tasks one by one: a line per run that ends, the plan marked each
     time; an estimate of what is left from the runs finished so far."""
     import ray  # lazy: Ray is the optional `ray` extra
 
     total, failed, done, start = len(pending), 0, 0, time.monotonic()
     while pending:
         (ref,), _ = ray.wait(list(pending), num_returns=1)
-        k, run, entry = pending.pop(ref)
+        k = pending.pop(ref)
         done += 1
-        head = f"run {k} of {total}: {run.experiment.name}, seed {run.seed}"
+        head = runs_plan.head(k)
         try:
             seconds = ray.get(ref)
-            entry["status"] = "ok"
+            runs_plan.mark(k, "ok")
             elapsed = time.monotonic() - start
             left = elapsed / done * (total - done)
             print(f"[INFO] {head} finished in {seconds:.0f} s ({done} of {total} ended, "
@@ -173,9 +170,8 @@ def _follow(out: Path, plan: dict[str, Any], pending: dict[Any, tuple]) -> int:
         except ray.exceptions.RayError as exc:
             failed += 1
             cause = getattr(exc, "cause", None) or exc
-            entry.update(status="failed", error=f"{type(cause).__name__}: {cause}".split("\n")[0])
-            print(f"[ERROR] {head} failed: {entry['error']}", file=sys.stderr, flush=True)
-        runset.write_plan(out, plan)
+            runs_plan.mark(k, "failed", f"{type(cause).__name__}: {cause}".split("\n")[0])
+            print(f"[ERROR] {head} failed: {runs_plan.error(k)}", file=sys.stderr, flush=True)
     return failed
 
 

@@ -4,8 +4,8 @@
 
     OUT/plan.json                 what was asked for and how each run ended (rewritten,
                                   atomically, as runs end)
-    OUT/runs/<exp>-seed<s>.json   one results file per finished run (bench.results)
-    OUT/state/<exp>-seed<s>/      an unfinished run's training state (bench.state)
+    OUT/runs/<exp>-seed<s>.json   one results file per finished run (bench.core.results)
+    OUT/state/<exp>-seed<s>/      an unfinished run's training state (bench.core.state)
     OUT/.lock, OUT/.lock.holder   held by the one command writing the set
     OUT/REPORT.md, OUT/*.png      bench.report's output
 
@@ -123,7 +123,7 @@ def read_plan(out: Path) -> dict[str, Any] | None:
 
 @dataclass
 class RunSet:
-    """What a run-set folder holds: valid results by experiment (in bench.experiments'
+    """What a run-set folder holds: valid results by experiment (in bench.core.experiments'
     order), one problem line per failed, missing or invalid run, and the plan."""
 
     runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -170,8 +170,10 @@ def lock(out: Path) -> Iterator[None]:
     never blocks the next one."""
 
     out = Path(out)
+    made = [p for p in (out, *out.parents) if not p.exists()]
     out.mkdir(parents=True, exist_ok=True)
     holder = out / f"{LOCK}.holder"
+    made += [] if (out / LOCK).exists() else [out / LOCK]
     file_lock = FileLock(str(out / LOCK), timeout=0)
     try:
         file_lock.acquire()
@@ -185,6 +187,21 @@ def lock(out: Path) -> Iterator[None]:
         text = _holder()
         files.atomic_write(holder, lambda f: f.write(text.encode("utf-8")))
         yield
+    except (ValueError, OSError):
+        holder.unlink(missing_ok=True)
+        _undo(made)  # a refused command leaves nothing behind, not even its lock
+        raise
     finally:
         holder.unlink(missing_ok=True)
         file_lock.release()
+
+
+def _undo(made: list[Path]) -> None:
+    """Remove the lock file and the folders a refused command created (folders only while
+    empty: what it wrote before it was refused stays)."""
+    for path in sorted(made, key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            if path.name == LOCK:
+                path.unlink()
+            else:
+                path.rmdir()

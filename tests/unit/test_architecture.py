@@ -50,7 +50,7 @@ def layer(module: str) -> str:
 
 
 def _targets(node: ast.Import | ast.ImportFrom) -> list[str]:
-    """The modules an import statement loads (``from bench.core import data`` -> bench.core.data)."""
+    """The modules an import loads (``from bench.core import data``: bench.core.data)."""
     if isinstance(node, ast.Import):
         return [alias.name for alias in node.names]
     base = node.module or ""
@@ -113,7 +113,7 @@ def test_no_import_cycle():
 
     def walk(module: str, chain: list[str]) -> None:
         if module in chain:
-            cycle = chain[chain.index(module) :] + [module]
+            cycle = [*chain[chain.index(module) :], module]
             pytest.fail("import cycle: " + " -> ".join(cycle))
         if module in done:
             return

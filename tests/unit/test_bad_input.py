@@ -40,10 +40,10 @@ def _corrupt_results(tmp):
 
 def _finished_one_epoch(tmp):
     """A finished 1-epoch linear run of TINY (seed 42), exactly as training records it."""
-    tiny = data.subset(data.load_digits(), 20, seed=42)
+    tiny = data.subset(data.load_digits(), 20, seed=0)  # --subset-seed's default
     experiment = experiments.configure("linear", epochs=1, model="quick")
     run = make_run("linear", 42, 0.5, epochs=1, dataset="digits")
-    run["dataset"].update(subset=20, sha256=tiny.sha256)
+    run["dataset"].update(subset=20, subset_seed=0, sha256=tiny.sha256)
     run["config"].update(model_args={**experiments.QUICK_MODEL_ARGS, "stages": [1, 1, 1],
                                      "filters": [32, 32, 64, 128]},
                          schedule=repr(experiment.schedule(1, 1)))  # fmt: skip

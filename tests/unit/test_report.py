@@ -14,7 +14,7 @@ from results_factory import folder_of, make_run
 from bench.cli import main
 from bench.core import data, experiments
 from bench.report import figures, golden, markdown, stats
-from bench.run import local
+from bench.run import local, plan
 
 POST = {r["experiment"]: r["val_accuracy"] for r in golden.epoch_lines() if r["epoch"] == 100}
 
@@ -167,7 +167,7 @@ def test_reproduce_reports_a_corrupt_results_file_and_renders_the_rest(tmp_path,
     none["dataset"].update(name="digits", sha256=digits.sha256)
     folder = folder_of(tmp_path, [none])
     (folder / "runs" / "linear-seed0.json").write_text('{"schema_version": 1, "history"')
-    runs = local.plan_runs(["none", "linear"], 1, "digits", None, False)
+    runs = plan.plan_runs(["none", "linear"], 1, "digits", None, False)
     failed = local.run_all(folder, runs, digits, quick=False)
     assert failed == 1
     out, err = capsys.readouterr()
@@ -203,7 +203,7 @@ def test_reproduce_refuses_finished_runs_of_another_set_up_before_training(tmp_p
     none = make_run("none", 0, POST["none"])  # finished with 100 epochs
     none["dataset"].update(name="digits", sha256=digits.sha256)
     folder = folder_of(tmp_path, [none])
-    runs = local.plan_runs(["none", "linear"], 1, "digits", None, False, epochs=2)
+    runs = plan.plan_runs(["none", "linear"], 1, "digits", None, False, epochs=2)
     with pytest.raises(ValueError, match=r"none-seed0.json holds a finished run with other "
                        r"settings \(epochs\): add --force"):  # fmt: skip
         local.run_all(folder, runs, digits, quick=False)

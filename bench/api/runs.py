@@ -1,0 +1,154 @@
+"""The use cases that train: one run (the post's ``train.py``) and a run set.
+
+Plain functions with keyword arguments, so a notebook or a test calls them as the CLI
+does. Every one that writes into a folder takes that folder's lock first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from bench.api import dataset as datasets
+from bench.core import backend, experiments, files, stop
+from bench.report import figures, markdown
+from bench.run import lifecycle, local, plan, ray_tasks, runset
+
+
+class Interrupted(KeyboardInterrupt):
+    """A Ctrl+C or SIGTERM stopped the work; its state is kept in ``state_dir``."""
+
+    def __init__(self, state_dir: Path, terminated: bool):
+        super().__init__(str(state_dir))
+        self.state_dir, self.terminated = state_dir, terminated
+
+
+def _stopped(state_dir: Path, interrupt: KeyboardInterrupt) -> Interrupted:
+    return Interrupted(state_dir, isinstance(interrupt, stop.Terminated))
+
+
+def train_one(
+    schedule: str = "none", *, out: Path = Path("output"), epochs: int | None = None,
+    dataset: str = "cifar10", data_dir: Path | None = None, subset: int | None = None,
+    subset_seed: int = 0, batch_size: int | None = None, seed: int = 42,
+    deterministic: bool = False, force: bool = False, verbose: int = 1,
+    model: Literal["post", "quick"] = "post", rates: dict[str, float] | None = None,
+    lr_source: str | None = None, lr_plot: Path = Path("lr.png"),
+    train_plot: Path = Path("training.png"),
+) -> list[Path]:  # fmt: skip
+    """Train one experiment as the post's ``train.py`` does; return the files written
+    (none when ``out`` holds it finished already). Relative plot paths land in ``out``."""
+    experiment = experiments.configure(schedule, epochs=epochs, batch_size=batch_size,
+                                       model=model, rates=rates, lr_source=lr_source)  # fmt: skip
+    run = experiments.Run(experiment, seed, dataset, subset, deterministic,
+                          subset_seed=subset_seed)  # fmt: skip
+    lr_plot, train_plot = Path(out) / lr_plot, Path(out) / train_plot
+    for folder in {Path(out), lr_plot.parent, train_plot.parent}:
+        files.check_writable(folder)
+    for plot in (lr_plot, train_plot):
+        figures.check_path(plot)
+    path = runset.results_path(out, experiment.name, seed, in_runs=False)
+    state_dir = runset.state_dir(out, experiment.name, seed)
+    # The post prints the schedule line before loading for its own schedules, after for
+    # Keras' (none, standard): its train.py decides them at those two places.
+    per_epoch = experiment.schedule_class is not None
+    if per_epoch:
+        print(experiment.info)
+    data = datasets.load(dataset, data_dir, subset, subset_seed)
+    if not per_epoch:
+        print(experiment.info)
+    # Read-only first: a finished run (or a refusal) writes nothing, not even the lock.
+    if lifecycle.finished(path, run, data, force) and not state_dir.exists():
+        print(f"[INFO] {path} is finished already; --force trains it again")
+        return []
+    with runset.lock(out):
+        try:
+            trained = lifecycle.complete(run, data, path, state_dir, force=force,
+                                         verbose=verbose)  # fmt: skip
+        except KeyboardInterrupt as interrupt:
+            raise _stopped(state_dir, interrupt) from None
+    if trained is None:
+        print(f"[INFO] {path} is finished already; --force trains it again")
+        return []
+    return [path, *figures.save_run_figures(trained, experiment, lr_plot, train_plot)]
+
+
+def set_name(*, quick: bool, dataset: str, epochs: int, seeds: int, subset: int | None,
+             backends: str | None = None) -> str:  # fmt: skip
+    """The default run-set name; a backend other than TensorFlow (the default) is named,
+    so that its runs never land beside TensorFlow's."""
+    name = "quick" if quick else f"{dataset}-{epochs}ep-{seeds}seed"
+    name += f"-subset{subset}" if subset and not quick else ""
+    if backends:
+        return f"{name}-backends"
+    configured = backend.configured()
+    return name if configured == backend.DEFAULT else f"{name}-{configured}"
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    """Where a run set went, its report, and how many of its runs failed."""
+
+    out: Path
+    report: Path
+    failed: int
+
+
+def reproduce(
+    schedules: str | None = None, *, seeds: int = 1, quick: bool = False, out: Path | None = None,
+    name: str | None = None, dataset: str | None = None, data_dir: Path | None = None,
+    subset: int | None = None, subset_seed: int = 0, epochs: int | None = None,
+    batch_size: int | None = None, deterministic: bool = False, force: bool = False,
+    verbose: int = 1, ray: str | None = None, workers: int | None = None,
+) -> Reproduction:  # fmt: skip
+    """Train the experiments (``schedules``: ``post``, ``extra``, ``all`` or names) x
+    ``seeds`` into the run set ``out`` (default ``reports/NAME``), then write its report.
+    ``ray`` ("" for a local instance, or an address) runs each run as a Ray task."""
+    if workers is not None and ray is None:
+        raise ValueError("--workers goes with --ray (runs at once on a CPU-only Ray)")
+    if ray is not None:
+        ray_tasks.require()
+    runs = planned(schedules, seeds=seeds, quick=quick, dataset=dataset, subset=subset,
+                   subset_seed=subset_seed, epochs=epochs, batch_size=batch_size,
+                   deterministic=deterministic)  # fmt: skip
+    first = runs[0]
+    out = Path(out) if out is not None else Path("reports") / (name or set_name(
+        quick=quick, dataset=first.dataset, epochs=first.experiment.epochs, seeds=seeds,
+        subset=subset))  # fmt: skip
+    files.check_writable(out)
+    markdown.check_golden()
+    data = datasets.load(first.dataset, data_dir, subset, subset_seed)
+    with runset.lock(out):
+        try:
+            failed = _execute(out, runs, data, ray, workers, quick=quick, force=force,
+                              verbose=verbose)  # fmt: skip
+        except KeyboardInterrupt as interrupt:
+            raise _stopped(out / runset.STATE, interrupt) from None
+        print(f"[INFO] results: {out / runset.RUNS}")
+        report = markdown.write(out)
+    return Reproduction(out, report, failed)
+
+
+def planned(schedules: str | None, *, seeds: int, quick: bool, dataset: str | None,
+            **settings: Any) -> list[experiments.Run]:  # fmt: skip
+    """The runs a reproduction of ``schedules`` x ``seeds`` trains, in order."""
+    name = dataset or (experiments.QUICK_DATASET if quick else "cifar10")
+    subset, subset_seed = settings.pop("subset"), settings.pop("subset_seed")
+    deterministic = settings.pop("deterministic")
+    return plan.plan_runs(experiments.names(schedules), seeds, name, subset, deterministic,
+                          subset_seed, quick_setup=quick, **settings)  # fmt: skip
+
+
+def _execute(out: Path, runs: list[experiments.Run], data: Any, ray: str | None,
+             workers: int | None, **options: Any) -> int:  # fmt: skip
+    """The runs, in this process or as Ray tasks; how many failed."""
+    if ray is None:
+        return local.run_all(out, runs, data, **options)
+    slots = ray_tasks.connect(ray or None, workers)
+    try:
+        print(f"[INFO] Ray: {slots.where}", flush=True)
+        ray_tasks.check_storage(out)
+        return ray_tasks.run_all(out, runs, data, slots, **options)
+    finally:
+        ray_tasks.shutdown()

@@ -1,0 +1,117 @@
+"""The use cases around a reproduction: the schedules' tables, the learning-rate range
+test, the training speed, and the API-drift probe."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from bench.api import dataset as datasets
+from bench.core import experiments, files
+from bench.core.progbar import progbar
+from bench.keras import lr_find as finder
+from bench.report import figures, golden
+
+
+@dataclass(frozen=True)
+class ScheduleTable:
+    """Each experiment's rate at the first batch of every epoch, as Keras' bar prints it."""
+
+    epochs: int
+    steps: int
+    names: list[str]
+    rows: list[list[Any]]
+    figures: list[Path]
+
+
+def schedules(names: list[str] | None = None, epochs: int = experiments.EPOCHS,
+              plot_dir: Path | None = None) -> ScheduleTable:  # fmt: skip
+    """The rates of ``names`` (default: the post's five) over ``epochs`` at the post's 391
+    steps per epoch; with ``plot_dir``, the post's lr_*_schedule.png too."""
+    chosen = [experiments.get(name) for name in names or experiments.EXPERIMENTS]
+    # Keras keeps the rate in float32 and prints that, so we do too (2.4414e-05, 0.0010).
+    columns = [[progbar(float(np.float32(r))) for r in e.epoch_rates(epochs)] for e in chosen]
+    rows = [[epoch + 1, *(c[epoch] for c in columns)] for epoch in range(epochs)]
+    steps = experiments.steps_per_epoch(experiments.TRAIN_IMAGES)
+    written = []
+    for e in chosen if plot_dir is not None else ():
+        figure = figures.schedule_figure(e, epochs, steps)
+        if figure is not None and e.lr_plot is not None:
+            written.append(figures.save(figure, Path(plot_dir) / e.lr_plot))
+    return ScheduleTable(epochs, steps, [e.name for e in chosen], rows, written)
+
+
+def rates_from(lr_from: Path, schedule: str) -> tuple[dict[str, float], str]:
+    """The rates a ``bench lr-find`` CSV gives ``schedule`` (cyclic: base and max; one-cycle:
+    max), and where they came from (the results file records it)."""
+    found = finder.cyclic_range(finder.read_csv(lr_from))
+    taken = experiments.TUNABLE.get(experiments.get(schedule).schedule_class or "", ())
+    rates = {k: v for k, v in found.items() if k in taken} or found
+    shown = ", ".join(f"{k} {v:.3g}" for k, v in rates.items())
+    return rates, f"bench lr-find {lr_from}: {shown} ({finder.RULE})"
+
+
+# What each suggestion means, and the rule that turns a sweep into a cyclic range.
+MEANINGS, RULE = finder.MEANINGS, finder.RULE
+
+
+@dataclass(frozen=True)
+class RangeTest:
+    """A finished range test: the sweep, its suggested rates and the files written."""
+
+    sweep: finder.Sweep
+    suggestions: dict[str, float]
+    csv: Path
+    plot: Path
+
+
+def lr_find(*, out: Path = Path("output/lr-find"), start: float = 1e-7, end: float = 10.0,
+            steps: int = 100, mode: str = "exp", dataset: str = "cifar10",
+            data_dir: Path | None = None, subset: int | None = None, subset_seed: int = 0,
+            batch_size: int = experiments.BATCH_SIZE, seed: int = 42,
+            model: Literal["post", "quick"] = "post") -> RangeTest:  # fmt: skip
+    """The learning-rate range test: sweep the rate, write its CSV and plot."""
+    tried = finder.rates(start, end, steps, mode)
+    files.check_writable(out)
+    setup = experiments.configure("none", batch_size=batch_size, model=model)
+    data = datasets.load(dataset, data_dir, subset, subset_seed)
+    print(f"[INFO] sweeping the rate from {start:g} to {end:g} over {steps} updates ({mode}), "
+          f"batch {setup.batch_size}")  # fmt: skip
+    result = finder.find(data, tried, model_args=setup.model_args,
+                         batch_size=setup.batch_size, seed=seed)  # fmt: skip
+    marks = finder.suggestions(result)
+    csv_path = finder.write_csv(Path(out) / "lr_find.csv", result)
+    figure = figures.finder_figure(result.rates, result.losses, result.smoothed, marks)
+    return RangeTest(result, marks, csv_path, figures.save(figure, Path(out) / "lr_find.png"))
+
+
+def speed(*, out: Path = Path("output/speed.json"), steps: int = 300,
+          batch_size: int = experiments.BATCH_SIZE,
+          model: Literal["post", "quick"] = "post") -> dict[str, Any]:  # fmt: skip
+    """The post's ResNet's ms/step and images/s here, with the post's beside them, written
+    to ``out`` as JSON."""
+    if Path(out).is_dir():
+        raise ValueError(f"{out} is a folder: --out takes the JSON file's name")
+    files.check_writable(Path(out).parent)
+    from bench.keras import speed as timing  # lazy: Keras loads once the arguments are checked
+
+    post_ms, post_ips = golden.post_throughput()  # before the timing: a bad file fails now
+    result = timing.measure(steps, batch_size, model)
+    result |= {"post_ms_per_step": post_ms, "post_images_per_second": post_ips}
+    text = json.dumps(result, indent=1) + "\n"
+    files.atomic_write(Path(out), lambda f: f.write(text.encode("utf-8")))
+    return result
+
+
+def drift(name: str | None, rows: Path, report: Path, save: bool = True
+          ) -> tuple[dict[str, Any], str, tuple[Path, Path] | None]:  # fmt: skip
+    """The API-drift probe on the installed Keras; with ``save``, its row merged into the
+    drift table. The row, its column heading, and the two files written."""
+    from bench.keras import drift as probe  # lazy: the probe imports Keras
+
+    row = probe.current_row(name)
+    return row, probe.column(row), (probe.save(row, rows, report) if save else None)

@@ -1,0 +1,63 @@
+"""One plan of runs, shared by every executor: what to run, in what order, and how each
+run ended, kept in the run set's plan.json as runs end.
+
+The in-process executor (``bench.run.local``) and the Ray one (``bench.run.ray_tasks``)
+differ only in where a run trains; both refuse reused results with other settings first
+(``check_reusable``), then mark each run through a ``Plan`` and print its "run k of n"
+line from here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from bench.core import data, results
+from bench.core.experiments import Run, configure
+from bench.run import lifecycle, runset
+
+
+def plan_runs(
+    names: list[str], seeds: int, dataset: str, subset: int | None, deterministic: bool,
+    subset_seed: int = 0, **overrides: Any,
+) -> list[Run]:  # fmt: skip
+    """Every (experiment, seed) of a reproduction, each configured by
+    ``bench.core.experiments.configure`` with ``overrides``."""
+
+    chosen = [configure(name, **overrides) for name in names]
+    return [Run(e, seed, dataset, subset, deterministic, subset_seed=subset_seed)
+            for e in chosen for seed in range(seeds)]  # fmt: skip
+
+
+def check_reusable(out: Path, runs: list[Run], dataset: data.Dataset, force: bool) -> None:
+    """A finished run with other settings stops the whole set before anything trains
+    (``ValueError`` naming them); an unreadable one is left to be reported as failed."""
+    for run in runs:
+        with contextlib.suppress(results.ResultsError):
+            lifecycle.finished(runset.run_paths(out, run)[0], run, dataset, force)
+
+
+class Plan:
+    """The runs of one command, in order, each pending until marked; plan.json is
+    rewritten (atomically) at every mark."""
+
+    def __init__(self, out: Path, runs: list[Run], quick: bool):
+        self.out, self.runs = Path(out), list(runs)
+        self.document = runset.new_plan(self.runs, quick)
+        runset.write_plan(self.out, self.document)
+
+    def head(self, k: int) -> str:
+        """``run k of n: EXPERIMENT, seed S`` for the k-th run (1-based)."""
+        run = self.runs[k - 1]
+        return f"run {k} of {len(self.runs)}: {run.experiment.name}, seed {run.seed}"
+
+    def mark(self, k: int, status: str, error: str | None = None) -> None:
+        entry = self.document["runs"][k - 1]
+        entry["status"] = status
+        if error is not None:
+            entry["error"] = error
+        runset.write_plan(self.out, self.document)
+
+    def error(self, k: int) -> str:
+        return self.document["runs"][k - 1].get("error", "")
