@@ -40,9 +40,6 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
-from sklearn.datasets import load_digits as sklearn_digits
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import LabelBinarizer
 
 CIFAR10_ENV = "BENCH_CIFAR10"
 CIFAR10_CLASSES = (
@@ -262,6 +259,9 @@ def load_cifar10(
 
 def load_digits() -> Dataset:
     """scikit-learn's digits as 32x32x3 uint8 images, with the fixed split above."""
+    # lazy: scikit-learn takes over a second to load; only the digits set needs these
+    from sklearn.datasets import load_digits as sklearn_digits
+    from sklearn.model_selection import train_test_split
 
     digits = sklearn_digits()
     grey = np.rint(digits.images * (255 / 16)).astype(np.uint8)  # 0..16 -> 0..255
@@ -288,7 +288,6 @@ def load(
 def subset(dataset: Dataset, train_images: int, seed: int) -> Dataset:
     """A seeded, stratified subset: ``train_images`` training images and the same share
     of the test set (at least one image per class in each)."""
-
     classes = len(dataset.class_names)
     available = len(dataset.train_y)
     if isinstance(train_images, bool) or not isinstance(train_images, int):
@@ -303,6 +302,8 @@ def subset(dataset: Dataset, train_images: int, seed: int) -> Dataset:
     test_images = max(classes, round(train_images * len(dataset.test_y) / available))
 
     def pick(x: np.ndarray, y: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        from sklearn.model_selection import train_test_split  # lazy: sklearn takes 1 s to load
+
         if n >= len(y):
             return x, y
         if len(y) - n < classes:  # too few left out to stratify them: leave them at random
@@ -332,5 +333,6 @@ def epoch_order(seed: int, epoch: int, images: int) -> np.ndarray:
 def one_hot(labels: np.ndarray, classes: int) -> np.ndarray:
     """The post's ``LabelBinarizer`` encoding, fitted on all ``classes`` labels (so a subset
     missing a class still gets ``classes`` columns)."""
+    from sklearn.preprocessing import LabelBinarizer  # lazy: sklearn takes 1 s to load
 
     return LabelBinarizer().fit(np.arange(classes)).transform(labels)

@@ -30,12 +30,12 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from numbers import Real
-from typing import Any, Literal
-
-import matplotlib.style
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING, Any, Literal
 
 from bench.core.checks import whole_number
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def _check(name: str, value: object, allowed: str, ok: bool) -> None:
@@ -88,6 +88,9 @@ def rate_figure(
 ) -> Figure:
     """The post's learning-rate figure (``LearningRateDecay.plot``): one line, its title and
     labels, ggplot style. It lives beside the post's classes, as in the post's own code."""
+    # lazy: matplotlib (half a second) loads only to draw
+    import matplotlib.style
+    from matplotlib.figure import Figure
 
     with matplotlib.style.context("ggplot"):
         fig = Figure()

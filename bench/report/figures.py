@@ -12,10 +12,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import matplotlib.style
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
 from bench.core.data import TITLES
 from bench.core.files import atomic_write
 from bench.core.schedules import rate_figure
@@ -26,6 +22,9 @@ if TYPE_CHECKING:
 
 def overlay_figure(curves: Mapping[str, Sequence[float]], title: str, ylabel: str) -> Any:
     """Several per-epoch curves on one set of axes (the report's comparison figure)."""
+    # lazy: matplotlib (half a second) loads only to draw
+    import matplotlib.style
+    from matplotlib.figure import Figure
 
     with matplotlib.style.context("ggplot"):
         fig = Figure()
@@ -41,6 +40,9 @@ def overlay_figure(curves: Mapping[str, Sequence[float]], title: str, ylabel: st
 
 def training_figure(history: Mapping[str, Sequence[float]], title: str) -> Any:
     """Loss and accuracy per epoch, with the post's labels, colours and style."""
+    # lazy: matplotlib (half a second) loads only to draw
+    import matplotlib.style
+    from matplotlib.figure import Figure
 
     epochs = range(len(history["loss"]))
     with matplotlib.style.context("ggplot"):
@@ -87,6 +89,9 @@ def finder_figure(rates: Sequence[float], losses: Sequence[float],
                   smoothed: Sequence[float], marks: Mapping[str, float]) -> Any:  # fmt: skip
     """The range test: loss against rate (log axis), each batch's and smoothed, with the
     suggested rates marked."""
+    # lazy: matplotlib (half a second) loads only to draw
+    import matplotlib.style
+    from matplotlib.figure import Figure
 
     with matplotlib.style.context("ggplot"):
         fig = Figure()
@@ -138,6 +143,9 @@ def report_figures(runs: Mapping[str, list[dict[str, Any]]]) -> dict[str, Any]:
 def check_path(path: Path) -> None:
     """``ValueError`` unless a figure can be saved at ``path``: checked before training, so
     a typo in a plot name does not fail an hour later."""
+    # lazy: matplotlib (half a second) loads only to draw
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     fmt = Path(path).suffix.lstrip(".").lower() or "png"
     supported = FigureCanvasAgg(Figure()).get_supported_filetypes()
