@@ -19,8 +19,10 @@ nox.options.default_venv_backend = "uv|virtualenv"
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 # Both tiers of tests/unit: the fast one (a bare `pytest`) and the one that trains Keras.
 BOTH_TIERS = ["-m", "not gpu and not smoke and not benchmark"]
-# TensorFlow's C++ start-up chatter hides the test output.
-ENV = {"TF_CPP_MIN_LOG_LEVEL": "2"}
+UNIT = ["tests/unit", "tests/keras"]
+# TensorFlow's C++ start-up chatter hides the test output. Property tests try their full
+# number of generated cases in nox (tests/tiers.py); a bare pytest tries a fifth.
+ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "BENCH_FULL_TIER": "1"}
 
 # The TensorFlow matrix: row -> what the row asks pip for. The rows are the oldest release
 # we support, the last with Keras 2, the first with Keras 3 (with Keras 3.0: left alone pip
@@ -56,7 +58,7 @@ def unit(session: nox.Session) -> None:
     """Both tiers of tests/unit: the fast one (schedules, golden data, readers, statistics,
     the CLI's errors: a bare `pytest`) and the one marked `keras`, which builds and trains
     small Keras models. Two workers: the Keras tier is mostly single-threaded tracing."""
-    _pytest(session, *BOTH_TIERS, "-n", "2", "--durations=5", "tests/unit")
+    _pytest(session, *BOTH_TIERS, "-n", "2", "--durations=5", *UNIT)
 
 
 @nox.session
@@ -137,7 +139,7 @@ def _compat_checks(session: nox.Session, env: dict[str, str], row: str | None) -
     (whose result becomes the row's column in reports/api-drift.md; printed only without).
     A Keras 3 backend other than TensorFlow also gets the resume smoke tests."""
     session.run("python", "-m", "pytest", "--strict-markers", "-q", *BOTH_TIERS, "-n", "2",
-                "tests/unit", env=env)  # fmt: skip
+                *UNIT, env=env)  # fmt: skip
     if row and _backend(row) != "tensorflow":
         session.run("python", "-m", "pytest", "--strict-markers", "-q", "-m", "smoke", "-n",
                     "2", "tests/smoke/test_resume_smoke.py", env=env)  # fmt: skip

@@ -1,11 +1,15 @@
 """Shared by every suite: quiet TensorFlow, and say which versions ran the tests."""
 
+import contextlib
 import importlib.util
 import os
+import platform
 import signal
+from importlib import metadata
 from pathlib import Path
 
 import pytest
+from _pytest.mark.expression import Expression  # pytest's own -m parser
 from hypothesis import settings
 
 # Property tests: no example database (nothing written into the checkout), and the same
@@ -26,10 +30,29 @@ if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def pytest_report_header(config):
-    from bench.keras.compat import versions
+# Tiers that live in folders of their own, by the marker their tests carry: a run whose -m
+# deselects a folder's marker does not even import its modules, which load TensorFlow at
+# collection (that alone took most of a bare pytest's 30 s).
+TIER_FOLDERS = {"keras": "keras", "smoke": "smoke", "gpu": "gpu", "benchmarks": "benchmark"}
+HERE = Path(__file__).resolve().parent
 
-    return "versions: " + ", ".join(f"{k} {v}" for k, v in versions().items())
+
+def pytest_ignore_collect(collection_path, config):
+    marker = TIER_FOLDERS.get(collection_path.name)
+    if marker is None or collection_path.parent != HERE or not config.option.markexpr:
+        return None
+    selected = Expression.compile(config.option.markexpr).evaluate(lambda name, **_: name == marker)
+    return not selected or None
+
+
+def pytest_report_header(config):
+    """The versions that ran the tests, read from the installed packages' metadata (not by
+    importing TensorFlow, which a bare `pytest` of the fast tier never needs)."""
+    found = {"python": platform.python_version()}
+    for name in ("tensorflow", "tf-nightly", "keras", "tf-keras", "jax", "torch", "numpy"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            found[name] = metadata.version(name)
+    return "versions: " + ", ".join(f"{k} {v}" for k, v in found.items())
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ experiment silently becomes "none"). So we never pass ``lr=`` or ``decay=`` to t
 optimizer: the time-based decay is the legacy optimizer's own ``decay`` on Keras 2 and an
 ``InverseTimeDecay(lr0, decay_steps=1, decay_rate=decay)`` schedule elsewhere: the same
 rates (measured bit-identical to the legacy decay for updates 0..1000 on Keras 2; see
-docs/keras-drift.md, and ``tests/unit/test_keras.py`` recovers the applied rates).
+docs/keras-drift.md, and ``tests/keras/test_keras.py`` recovers the applied rates).
 
 On the TensorFlow backend Keras is TensorFlow's own (``tf.keras``), so
 ``TF_USE_LEGACY_KERAS=1`` with ``tf-keras`` gets Keras 2 on TensorFlow >= 2.16 too. On

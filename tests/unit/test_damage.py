@@ -21,6 +21,7 @@ from damage import damaged_json, damaged_lines
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from results_factory import folder_of, make_run
+from tiers import examples
 
 from bench.cli import main
 from bench.core import data, identity, results, state
@@ -51,7 +52,7 @@ def run_set(tmp_path_factory):
                                                       make_run("step", 0, 0.87)])  # fmt: skip
 
 
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(blob=damaged_json(make_run("linear", 0, 0.87)))
 def test_damaged_results_are_refused_or_valid_and_the_report_lists_them(run_set, blob):
     path = run_set / "runs" / "linear-seed0.json"
@@ -70,7 +71,7 @@ def test_damaged_results_are_refused_or_valid_and_the_report_lists_them(run_set,
     assert path.read_bytes() == blob  # reading changes nothing
 
 
-@settings(max_examples=100)
+@settings(max_examples=examples(100))
 @given(blob=damaged_json({"quick": True, "dataset": "digits", "subset": None, "seeds": [0],
                           "experiments": ["none"], "runs": [{"experiment": "none", "seed": 0,
                           "file": "runs/none-seed0.json", "status": "ok"}]}))  # fmt: skip
@@ -96,7 +97,7 @@ READERS = {
 }
 
 
-@settings(max_examples=40)
+@settings(max_examples=examples(40))
 @given(data=st.data(), name=st.sampled_from(sorted(READERS)))
 def test_damaged_golden_files_are_refused_or_still_consistent(tmp_path_factory, data, name):
     folder = tmp_path_factory.mktemp("golden")
@@ -159,7 +160,7 @@ FILES = [state.IDENTITY, state.SEAL, state.LOG, f"{state.BACKUP}/latest.weights.
          f"{state.BACKUP}/training_metadata.json"]  # fmt: skip
 
 
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(
     target=st.sampled_from(FILES),
     how=st.sampled_from(["delete", "empty", "truncate", "garble", "append"]),
@@ -255,7 +256,7 @@ def cifar_source(tmp_path_factory):
     return root / cf.FOLDER
 
 
-@settings(max_examples=100)
+@settings(max_examples=examples(100))
 @given(at=st.floats(0, 1), how=st.sampled_from(["truncate", "flip", "insert"]),
        name=st.sampled_from([*cf.TRAIN_FILES, "test_batch"]))  # fmt: skip
 def test_damaged_cifar10_batches_are_refused_or_read_whole(tmp_path_factory, cifar_source, at,
@@ -279,7 +280,7 @@ def test_damaged_cifar10_batches_are_refused_or_read_whole(tmp_path_factory, cif
 # --- the command line, on generated damage ---
 
 
-@settings(max_examples=8)
+@settings(max_examples=examples(8))
 @given(blob=damaged_json(make_run("poly", 0, 0.86)))
 def test_report_cli_lists_a_damaged_run_or_reports_it_never_a_traceback(run_set, blob):
     path = run_set / "runs" / "poly-seed0.json"

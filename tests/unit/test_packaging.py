@@ -34,7 +34,7 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_the_wheel_holds_every_golden_file(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    for path in sorted((ROOT / "golden").glob("*.csv")) + [ROOT / "golden" / "README.md"]:
+    for path in [*sorted((ROOT / "golden").glob("*.csv")), ROOT / "golden" / "README.md"]:
         assert f"bench/golden_data/{path.name}" in names, f"{path.name} is not in the wheel"
 
 

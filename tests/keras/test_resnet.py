@@ -8,6 +8,9 @@ from bench.core import experiments
 from bench.keras.compat import keras
 from bench.keras.resnet import ResNet
 
+# Builds or trains Keras models: the second tier (nox -s unit), not a bare pytest.
+pytestmark = pytest.mark.keras
+
 
 @pytest.fixture(scope="module")
 def model():

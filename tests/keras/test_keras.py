@@ -17,6 +17,9 @@ from bench.keras import compat, drift
 from bench.keras.compat import keras
 from bench.report import golden
 
+# Builds or trains Keras models: the second tier (nox -s unit), not a bare pytest.
+pytestmark = pytest.mark.keras
+
 EPOCHS = experiments.EPOCHS
 X = np.linspace(0, 1, 32, dtype="float32").reshape(8, 4)
 Y = keras.utils.to_categorical(np.arange(8) % 2, 2)

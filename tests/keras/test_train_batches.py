@@ -5,11 +5,15 @@ import gc
 import weakref
 
 import numpy as np
+import pytest
 
 from bench.core import data
 from bench.keras import compat
 from bench.keras.compat import keras
 from bench.keras.train import EpochOrder
+
+# Builds or trains Keras models: the second tier (nox -s unit), not a bare pytest.
+pytestmark = pytest.mark.keras
 
 
 def _batches(x, y, size, order=None):

@@ -14,6 +14,9 @@ from bench.cli import main
 from bench.core import data
 from bench.keras import compat, drift
 
+# Builds or trains Keras models: the second tier (nox -s unit), not a bare pytest.
+pytestmark = pytest.mark.keras
+
 KERAS_3 = compat.KERAS_MAJOR >= 3
 # The post's line and its pieces. Keras 2.11+'s new optimizer takes `lr` but uses its own
 # default rate, and refuses `decay`; Keras 3 refuses `lr` and takes `decay` but ignores it.

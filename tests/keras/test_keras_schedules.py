@@ -29,6 +29,9 @@ from bench.keras.compat import keras, ops
 from bench.keras.schedule import to_keras
 from bench.keras.train import ResumablePlateau, _rate_callbacks
 
+# Builds or trains Keras models: the second tier (nox -s unit), not a bare pytest.
+pytestmark = pytest.mark.keras
+
 SPE = 391  # the post's updates per epoch
 schedules = keras.optimizers.schedules
 

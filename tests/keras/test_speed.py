@@ -8,6 +8,9 @@ import pytest
 from bench.cli import main
 from bench.keras import compat
 
+# Builds or trains Keras models: the second tier (nox -s unit), not a bare pytest.
+pytestmark = pytest.mark.keras
+
 
 def test_speed_times_the_second_epoch_and_states_the_posts_figures(tmp_path, capsys):
     out = tmp_path / "speed.json"
