@@ -182,6 +182,22 @@ def differences(a: Identity, b: Identity, among: tuple[str, ...] | None = None) 
     return sorted(n for n in names if _plain(getattr(a, n)) != _plain(getattr(b, n)))
 
 
+def setup_of(identity: Identity) -> dict[str, Any]:
+    """The set-up part of an identity, as JSON keeps it (plan.json records it)."""
+    return {name: _plain(getattr(identity, name)) for name in SETUP}
+
+
+def setup_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """Each set-up field on which two set-ups differ, with both values, shortened."""
+
+    def shown(value: Any) -> str:
+        text = json.dumps(value, sort_keys=True)
+        return text if len(text) <= 40 else text[:38] + "…"
+
+    return [f"{k} {shown(a.get(k))} vs {shown(b.get(k))}" for k in SETUP
+            if _plain(a.get(k)) != _plain(b.get(k))]  # fmt: skip
+
+
 def schema_at(*at: str) -> dict[str, Any]:
     """For the results schema: the schemas of the identity fields kept directly under ``at``
     (each required), by the name the file gives them."""

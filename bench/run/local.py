@@ -33,8 +33,7 @@ def run_all(
     an interrupted one resumes from its state. An unreadable results file counts as a
     failed run: it is reported, not overwritten.
     """
-    plan.check_reusable(out, runs, dataset, force)
-    runs_plan = plan.Plan(out, runs, quick)
+    runs_plan = plan.Plan(out, runs, dataset, quick=quick, force=force)
     failed = 0
     for k, run in enumerate(runs, 1):
         head = runs_plan.head(k)

@@ -13,7 +13,7 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from bench.core import data, results
+from bench.core import data, identity, results
 from bench.core.experiments import Run, configure
 from bench.run import lifecycle, runset
 
@@ -38,26 +38,50 @@ def check_reusable(out: Path, runs: list[Run], dataset: data.Dataset, force: boo
             lifecycle.finished(runset.run_paths(out, run)[0], run, dataset, force)
 
 
-class Plan:
-    """The runs of one command, in order, each pending until marked; plan.json is
-    rewritten (atomically) at every mark."""
+def check_one_setup(out: Path, setup: dict[str, Any]) -> dict[str, Any] | None:
+    """A run set holds one set-up: refuse (``ValueError``, before anything trains) a
+    command whose set-up differs from the plan's or from any valid results file's in
+    ``out``; return the plan already there, if any."""
+    previous = runset.read_plan(out)
+    theirs = [("plan.json", (previous or {}).get("setup"))]
+    for path in sorted((Path(out) / runset.RUNS).glob("*.json")):
+        with contextlib.suppress(results.ResultsError):
+            recorded = identity.recorded(results.read(path))
+            theirs.append((path.name, identity.setup_of(recorded)))
+    for name, other in theirs:
+        differ = identity.setup_differences(other, setup) if other is not None else []
+        if differ:
+            raise ValueError(f"{out} holds a run set of another set-up ({name}: "
+                             f"{'; '.join(differ)}): use another --out")  # fmt: skip
+    return previous
 
-    def __init__(self, out: Path, runs: list[Run], quick: bool):
+
+class Plan:
+    """The runs of one command, in order, each pending until marked, after the runs of the
+    set's earlier commands; plan.json is rewritten (atomically) at every mark."""
+
+    def __init__(self, out: Path, runs: list[Run], dataset: data.Dataset, *, quick: bool,
+                 force: bool = False):  # fmt: skip
+        setup = identity.setup_of(identity.of(runs[0], dataset))
+        previous = check_one_setup(out, setup)
+        check_reusable(out, runs, dataset, force)
         self.out, self.runs = Path(out), list(runs)
-        self.document = runset.new_plan(self.runs, quick)
+        kept = (previous or {}).get("runs", [])
+        self.document = runset.new_plan(self.runs, quick, setup, kept)
+        self.offset = len(self.document["runs"]) - len(self.runs)  # earlier commands' runs
         runset.write_plan(self.out, self.document)
 
     def head(self, k: int) -> str:
-        """``run k of n: EXPERIMENT, seed S`` for the k-th run (1-based)."""
+        """``run k of n: EXPERIMENT, seed S`` for the k-th run (1-based) of this command."""
         run = self.runs[k - 1]
         return f"run {k} of {len(self.runs)}: {run.experiment.name}, seed {run.seed}"
 
     def mark(self, k: int, status: str, error: str | None = None) -> None:
-        entry = self.document["runs"][k - 1]
+        entry = self.document["runs"][self.offset + k - 1]
         entry["status"] = status
         if error is not None:
             entry["error"] = error
         runset.write_plan(self.out, self.document)
 
     def error(self, k: int) -> str:
-        return self.document["runs"][k - 1].get("error", "")
+        return self.document["runs"][self.offset + k - 1].get("error", "")

@@ -118,8 +118,7 @@ def run_all(out: Path, runs: list[Run], dataset: data.Dataset, slots: Slots, *, 
     failed. Interrupted (Ctrl+C, SIGTERM): the tasks are cancelled and the plan says so."""
     import ray  # lazy: Ray is the optional `ray` extra
 
-    plan.check_reusable(out, runs, dataset, force)
-    runs_plan = plan.Plan(out, runs, quick)
+    runs_plan = plan.Plan(out, runs, dataset, quick=quick, force=force)
     if force:  # here, not in the task: a retried task must resume, never start over
         for run in runs:
             _forget(out, run)

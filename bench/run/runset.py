@@ -30,7 +30,7 @@ from filelock import FileLock, Timeout
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from bench.core import experiments, files, results
+from bench.core import experiments, files, identity, results
 
 PLAN = "plan.json"
 RUNS = "runs"
@@ -47,6 +47,8 @@ PLAN_SCHEMA: dict[str, Any] = {
         "subset": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]},
         "seeds": {"type": "array", "items": {"type": "integer", "minimum": 0}},
         "experiments": {"type": "array", "items": {"enum": list(experiments.ALL)}},
+        "setup": {"type": "object", "description": "what every run of the set shares "
+                  "(bench.core.identity.SETUP); plans before it was recorded lack it"},
         "runs": {
             "type": "array",
             "items": {
@@ -81,22 +83,24 @@ def run_paths(out: Path, run: experiments.Run) -> tuple[Path, Path]:
     return results_path(out, name, seed), state_dir(out, name, seed)
 
 
-def new_plan(runs: list[experiments.Run], quick: bool) -> dict[str, Any]:
-    """The plan of a run set about to train ``runs``, every run pending."""
-    first = runs[0]
+def new_plan(runs: list[experiments.Run], quick: bool, setup: dict[str, Any],
+             kept: list[dict[str, Any]] = ()) -> dict[str, Any]:  # fmt: skip
+    """The plan of a run set about to train ``runs`` (every one pending) after the entries
+    ``kept`` from the set's earlier commands (runs of the same set-up not asked for now)."""
+    asked = [{"experiment": r.experiment.name, "seed": r.seed,
+              "file": f"{RUNS}/{results.file_name(r.experiment.name, r.seed)}",
+              "status": "pending"} for r in runs]  # fmt: skip
+    files_asked = {entry["file"] for entry in asked}
+    entries = [entry for entry in kept if entry["file"] not in files_asked] + asked
     return {
         "quick": quick,
-        "dataset": first.dataset,
-        "subset": first.subset,
-        "seeds": sorted({r.seed for r in runs}),
-        "experiments": list(dict.fromkeys(r.experiment.name for r in runs)),
-        "runs": [
-            {"experiment": r.experiment.name, "seed": r.seed,
-             "file": f"{RUNS}/{results.file_name(r.experiment.name, r.seed)}",
-             "status": "pending"}
-            for r in runs
-        ],
-    }  # fmt: skip
+        "dataset": runs[0].dataset,
+        "subset": runs[0].subset,
+        "seeds": sorted({entry["seed"] for entry in entries}),
+        "experiments": list(dict.fromkeys(entry["experiment"] for entry in entries)),
+        "setup": setup,
+        "runs": entries,
+    }
 
 
 def write_plan(out: Path, plan: dict[str, Any]) -> None:
@@ -155,8 +159,28 @@ def load(folder: Path) -> RunSet:
             problems.setdefault(path.stem, f"{entry['status']}: {entry.get('error', '')}")
         elif not path.exists():
             problems.setdefault(path.stem, "missing: plan says ok but no results file")
+    _keep_one_setup(runs, problems, (plan or {}).get("setup"))
     ordered = {name: runs[name] for name in experiments.ALL if name in runs}
     return RunSet(ordered, sorted(problems.items()), plan)
+
+
+def _keep_one_setup(runs: dict[str, list[dict]], problems: dict[str, str],
+                    setup: dict[str, Any] | None) -> None:  # fmt: skip
+    """A run set holds one set-up: the plan's, or (a set without one) its most common.
+    A results file of another is a problem line, never a row ranked against the others."""
+    every = [run for group in runs.values() for run in group]
+    found = [identity.setup_of(identity.recorded(run)) for run in every]
+    if setup is None and found:
+        texts = [json.dumps(s, sort_keys=True) for s in found]
+        setup = found[max(range(len(found)), key=lambda i: (texts.count(texts[i]), -i))]
+    for run, its in zip(every, found, strict=True):
+        differ = identity.setup_differences(its, setup) if setup is not None else []
+        if differ:
+            name = Path(results.file_name(run["experiment"], run["seed"])).stem
+            problems.setdefault(name, f"another set-up than the set's ({'; '.join(differ)})")
+            runs[run["experiment"]].remove(run)
+    for name in [n for n, group in runs.items() if not group]:
+        del runs[name]
 
 
 def _holder() -> str:
