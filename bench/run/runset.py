@@ -47,8 +47,11 @@ PLAN_SCHEMA: dict[str, Any] = {
         "subset": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]},
         "seeds": {"type": "array", "items": {"type": "integer", "minimum": 0}},
         "experiments": {"type": "array", "items": {"enum": list(experiments.ALL)}},
-        "setup": {"type": "object", "description": "what every run of the set shares "
-                  "(bench.core.identity.SETUP); plans before it was recorded lack it"},
+        "setup": {
+            "type": "object",
+            "description": "what every run of the set shares "
+            "(bench.core.identity.SETUP); plans before it was recorded lack it",
+        },
         "runs": {
             "type": "array",
             "items": {

@@ -94,8 +94,7 @@ def test_the_issues_two_commands_the_second_refused_before_training(tmp_path):
     runs, dataset = _digits_runs(["step"], 2, 300)
     plan.Plan(tmp_path, runs, dataset, quick=True)
     runs, dataset = _digits_runs(["linear"], 3, 500)
-    with pytest.raises(
-        ValueError, match=r"another set-up .*data_sha256 .*epochs 2 vs 3.*subset 300 vs 500"
-    ):
+    fields = r"another set-up \(plan.json: epochs 2 vs 3; subset 300 vs 500; data_sha256 "
+    with pytest.raises(ValueError, match=fields):
         plan.Plan(tmp_path, runs, dataset, quick=True)
     assert [e["experiment"] for e in runset.read_plan(tmp_path)["runs"]] == ["step"]
