@@ -1,6 +1,8 @@
 """Hand-made results files (no training) for tests of bench.report and bench.compare, built
 through ``bench.results.build``, so every example follows the one schema."""
 
+import json
+
 from bench.core import backend, data, experiments, results
 from bench.run import runset
 
@@ -11,6 +13,12 @@ ENVIRONMENT = {
     "cudnn": None, "cpu": "test CPU", "cpu_count": 2, "platform": "Linux", "git_commit": None,
     "backend": backend.configured(),
 }  # fmt: skip
+
+
+def _schedule(experiment, epochs):
+    """The repr a run of ``epochs`` epochs at the post's 391 steps records."""
+    schedule = experiment.schedule(epochs, 391)
+    return repr(schedule) if schedule is not None else None
 
 
 def make_run(name, seed, accuracy, epochs=100, dataset="cifar10", device="CPU: x", ms=20.0):
@@ -25,8 +33,8 @@ def make_run(name, seed, accuracy, epochs=100, dataset="cifar10", device="CPU: x
     return results.build(
         experiment=name,
         config={"epochs": epochs, "batch_size": 128, "init_lr": 0.1, "momentum": 0.9,
-                "decay": experiment.decay(epochs), "schedule": None, "deterministic": False,
-                "plateau": None,
+                "decay": experiment.decay(epochs), "schedule": _schedule(experiment, epochs),
+                "deterministic": False, "plateau": experiment.plateau,
                 "loss": experiments.LOSS, "model_args": model,
                 "forward_flops_per_image": 265_163_776},
         seed=seed,
@@ -56,9 +64,24 @@ def make_run(name, seed, accuracy, epochs=100, dataset="cifar10", device="CPU: x
     )  # fmt: skip
 
 
-def folder_of(tmp_path, runs, plan=None):
+def shift_accuracy(run, by):
+    """``run``'s final accuracy moved by ``by``, everywhere the file states it (the
+    evaluation, its report, the last epoch), so the file still agrees with itself."""
+    accuracy = run["evaluation"]["accuracy"] + by
+    run["evaluation"]["accuracy"] = run["evaluation"]["report"]["accuracy"] = accuracy
+    run["history"]["val_accuracy"][-1] = accuracy
+
+
+def folder_of(tmp_path, runs, plan=None, *, raw=False):
+    """A run set of ``runs``; ``raw`` writes them as they are, where a test has damaged
+    them on purpose (``results.write`` would refuse to)."""
     for run in runs:
-        results.write(runset.results_path(tmp_path, run["experiment"], run["seed"]), run)
+        path = runset.results_path(tmp_path, run["experiment"], run["seed"])
+        if raw:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(run))
+        else:
+            results.write(path, run)
     if plan is not None:
         runset.write_plan(tmp_path, plan)
     return tmp_path

@@ -45,7 +45,7 @@ MODEL_ARGS: dict[str, Any] = {
 # CIFAR-10's training set; with BATCH_SIZE it gives the post's "391/391" steps.
 TRAIN_IMAGES = 50_000
 
-_SCHEDULE_CLASSES: dict[str, type[LearningRateDecay]] = {
+SCHEDULE_CLASSES: dict[str, type[LearningRateDecay]] = {
     cls.__name__: cls
     for cls in (StepDecay, PolynomialDecay, ExponentialDecay, CyclicLR, OneCycle, WarmupCosineDecay)
 }
@@ -91,14 +91,14 @@ class Experiment:
         epochs = self._epochs(epochs)
         if self.schedule_class is None:
             return None
-        cls = _SCHEDULE_CLASSES[self.schedule_class]
+        cls = SCHEDULE_CLASSES[self.schedule_class]
         return cls(**run_args(cls, self.schedule_args, epochs, steps or _post_steps()))
 
     @property
     def per_iteration(self) -> bool:
         """Whether the schedule changes the rate every update (the optimizer's own
         ``learning_rate``) rather than every epoch (``LearningRateScheduler``)."""
-        cls = _SCHEDULE_CLASSES.get(self.schedule_class or "")
+        cls = SCHEDULE_CLASSES.get(self.schedule_class or "")
         return cls is not None and issubclass(cls, IterationDecay)
 
     def decay(self, epochs: int | None = None) -> float:
@@ -327,7 +327,7 @@ def with_rates(experiment: Experiment, rates: dict[str, float], source: str | No
         raise ValueError(f"{experiment.name} takes no --{unknown[0].replace('_', '-')}: only "
                          f"{takers} do")  # fmt: skip
     args = {**experiment.schedule_args, **rates}
-    schedule_class = _SCHEDULE_CLASSES[experiment.schedule_class]
+    schedule_class = SCHEDULE_CLASSES[experiment.schedule_class]
     schedule_class(**run_args(schedule_class, args, EPOCHS, 1))  # checks the rates now
     return replace(experiment, schedule_args=args, lr_source=source)
 

@@ -4,7 +4,9 @@ One JSON object per run. ``SCHEMA`` below is the definition: every field any rea
 its type and range, with a description; ``validate`` checks a whole file against it (with
 ``jsonschema``) and adds what JSON Schema cannot say: every per-epoch list is
 ``config.epochs`` long, ``history.epoch`` runs 1..N, and no number is NaN or infinite.
-``build`` makes a results dict (training and the tests' examples both use it); ``write``
+``consistency`` adds the invariants between fields (accuracy against its report, the last
+epoch against the evaluation, the logged rates against the recorded schedule). ``build``
+makes a results dict (training and the tests' examples both use it); ``write``
 writes one whole or not at all; ``read`` gives a validated one or a ``ResultsError``
 (a ``ValueError``) naming the file and the field.
 """
@@ -21,7 +23,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from bench.core import backend, identity
+from bench.core import backend, consistency, identity
 from bench.core.files import atomic_write
 
 # Version 2 (this release) records the seed that drew --subset; version 1 files are read
@@ -194,6 +196,9 @@ def validate(results: Any, where: str = "results") -> dict[str, Any]:
             )
     if history["epoch"] != list(range(1, epochs + 1)):
         raise ResultsError(f"{where}: history.epoch must run 1..{epochs}")
+    broken = consistency.problems(results)
+    if broken:
+        raise ResultsError(f"{where}: {broken[0]} (the file contradicts itself)")
     return results
 
 

@@ -48,10 +48,12 @@ def compare(baseline: Path, new: Path, max_slowdown: float = MAX_SLOWDOWN) -> Co
     backends, disagrees), each naming its cause."""
     if not max_slowdown >= 1:
         raise ValueError(f"max-slowdown must be >= 1, got {max_slowdown}")
-    old_runs, new_runs = runset.load(baseline).runs, runset.load(new).runs
+    new_set = runset.load(new)
+    old_runs, new_runs = runset.load(baseline).runs, new_set.runs
     if not old_runs:
         raise ValueError(f"{baseline}: no readable results to compare against")
-    differ = stats.setup_differences(_every(old_runs), _every(new_runs), ignore=("backend",))
+    differ = (stats.setup_differences(_every(old_runs), _every(new_runs), ignore=("backend",))
+              if new_runs else [])  # fmt: skip
     if differ:
         raise ValueError(f"{baseline} and {new} are not comparable, their set-ups differ: "
                          f"{'; '.join(differ)}")  # fmt: skip
@@ -69,6 +71,8 @@ def compare(baseline: Path, new: Path, max_slowdown: float = MAX_SLOWDOWN) -> Co
         problems += [f"{name}: {p}" for p in found]
         ok = "agree" if across else "ok"
         rows.append([name, *row, "; ".join(found) or "-", failed if found else ok])
+    # A run of the new set that failed, diverged or contradicts itself counts against it.
+    problems += [f"{stem}: {why}" for stem, why in new_set.problems]
     return Comparison(headers, rows, problems, across)
 
 

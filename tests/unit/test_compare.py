@@ -2,7 +2,7 @@
 and a 2x slower step each fail, naming what regressed; unreadable input is exit 2."""
 
 import pytest
-from results_factory import folder_of, make_run
+from results_factory import folder_of, make_run, shift_accuracy
 
 from bench.cli import main
 from bench.core import experiments
@@ -16,7 +16,7 @@ def _set(path, change=lambda run: None, **kwargs):
         run = make_run(name, 0, accuracy, **kwargs)
         change(run)
         runs.append(run)
-    return folder_of(path, runs)
+    return folder_of(path, runs, raw=True)
 
 
 def _compare(capsys, baseline, new, *extra):
@@ -34,7 +34,7 @@ def test_identical_sets_pass(tmp_path, capsys):
 def test_accuracy_drop_fails(tmp_path, capsys):
     def drop(run):
         if run["experiment"] == "linear":
-            run["evaluation"]["accuracy"] -= 0.03
+            shift_accuracy(run, -0.03)
 
     code, out = _compare(capsys, _set(tmp_path / "a"), _set(tmp_path / "b", drop))
     assert code == 1
@@ -44,7 +44,7 @@ def test_accuracy_drop_fails(tmp_path, capsys):
 
 def test_a_small_accuracy_change_is_noise(tmp_path, capsys):
     def wobble(run):
-        run["evaluation"]["accuracy"] -= 0.005
+        shift_accuracy(run, -0.005)
 
     assert _compare(capsys, _set(tmp_path / "a"), _set(tmp_path / "b", wobble))[0] == 0
 
@@ -56,7 +56,12 @@ def test_changed_lr_history_fails(tmp_path, capsys):
 
     code, out = _compare(capsys, _set(tmp_path / "a"), _set(tmp_path / "b", lr))
     assert code == 1
-    assert "[REGRESSION] standard: learning-rate history changed (seed 0)" in out.out
+    # The file now contradicts its own config (decay 0.001, rates of none): it is refused,
+    # and the refusal is the regression, naming the first epoch whose rate is not decay's.
+    assert (
+        "[REGRESSION] standard-seed0: unreadable results: " in out.out
+        and "history.lr: epoch 1 logs 0.1, where the time-based rate gives" in out.out
+    )
 
 
 def test_twice_slower_step_fails(tmp_path, capsys):
@@ -145,7 +150,7 @@ def test_backends_that_disagree_either_way_are_named(tmp_path, capsys, direction
     def apart(run):
         _on_jax(run)
         if run["experiment"] == "step":
-            run["evaluation"]["accuracy"] += direction * 0.05
+            shift_accuracy(run, direction * 0.05)
 
     code, out = _compare(capsys, _set(tmp_path / "a", _on_tensorflow), _set(tmp_path / "b", apart))
     assert code == 1
@@ -160,7 +165,7 @@ def test_backends_with_other_rates_differ(tmp_path, capsys):
         run["history"]["lr"][-1] *= 0.5
 
     code, out = _compare(capsys, _set(tmp_path / "a", _on_tensorflow), _set(tmp_path / "b", lr))
-    assert code == 1 and "learning-rate history changed" in out.out and "DIFFER" in out.out
+    assert code == 1 and "history.lr: epoch 100 logs" in out.out and "[DIFFERENCE]" in out.out
 
 
 def test_another_backend_with_another_set_up_is_still_not_comparable(tmp_path, capsys):

@@ -25,14 +25,14 @@ OTHER = {
 
 def _with(run, field, value):
     """``run`` (a results dict) with one identity field changed where the file keeps it."""
+    if field == "epochs":  # the per-epoch lists and the schedule follow the length
+        return make_run(run["experiment"], run["seed"], run["evaluation"]["accuracy"], value)
     changed = json.loads(json.dumps(run))
     *parents, last = identity.Identity.__dataclass_fields__[field].metadata["at"]
     node = changed
     for key in parents:
         node = node[key]
     node[last] = value
-    if field == "epochs":  # the per-epoch lists follow the length
-        changed["history"] = make_run(run["experiment"], run["seed"], 0.8, epochs=value)["history"]
     return changed
 
 

@@ -1,0 +1,93 @@
+"""A results file agrees with itself: every field a reader uses, checked against the others.
+
+The schema (``bench.core.results``) checks each field alone; these invariants check them
+together, each written once:
+
+- ``evaluation.accuracy`` is its own classification report's accuracy;
+- the last epoch's ``val_accuracy`` (Keras on the test set) counts the same number of
+  correct test images as the evaluation (within half an image: float32 rounding);
+- ``history.lr`` is what the recorded schedule gives each epoch's last batch (the logged
+  float32 of it), for every schedule but the plateau's, which follows the losses;
+- ``config.schedule`` is of the experiment's kind (a step experiment's is a StepDecay).
+
+A file that breaks one is invalid: the report lists it as a failed run, never as a row.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from typing import Any
+
+from bench.core import experiments, schedules
+
+# A logged rate is the float32 of the schedule's, computed in float32 by Keras' own schedule
+# for "standard": a few float32 ulps (2**-24 each, relatively) at most; a rate off by 1e-5
+# relatively is already 80 ulps away.
+LR_RTOL = 1e-6
+
+
+def problems(results: dict[str, Any]) -> list[str]:
+    """Each invariant ``results`` (schema-valid) breaks, as ``field: what``."""
+    found = []
+    for check in (_accuracy, _last_epoch, _schedule_kind, _rates):
+        found += check(results)
+    return found
+
+
+def _accuracy(results: dict[str, Any]) -> list[str]:
+    evaluation = results["evaluation"]
+    if not math.isclose(evaluation["accuracy"], evaluation["report"]["accuracy"], abs_tol=1e-9):
+        return [f"evaluation.accuracy: {evaluation['accuracy']} but its classification report "
+                f"says {evaluation['report']['accuracy']}"]  # fmt: skip
+    return []
+
+
+def _last_epoch(results: dict[str, Any]) -> list[str]:
+    images = results["dataset"]["test_images"]
+    last, evaluated = results["history"]["val_accuracy"][-1], results["evaluation"]["accuracy"]
+    if abs(last - evaluated) * images >= 0.5:
+        return [f"history.val_accuracy: the last epoch's {last} is not the evaluation's "
+                f"{evaluated} on {images} test images"]  # fmt: skip
+    return []
+
+
+def parse_schedule(text: str) -> schedules.LearningRateDecay:
+    """The schedule a results file names by its repr, rebuilt without running any code:
+    one of bench's schedule classes, called with literal keyword arguments."""
+    try:
+        call = ast.parse(text, mode="eval").body
+        cls = experiments.SCHEDULE_CLASSES[call.func.id] if isinstance(call, ast.Call) else None
+        if cls is None or call.args:
+            raise ValueError
+        return cls(**{k.arg: ast.literal_eval(k.value) for k in call.keywords})
+    except (SyntaxError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        raise ValueError(f"config.schedule: {text[:80]!r} is not a bench schedule") from None
+
+
+def _schedule_kind(results: dict[str, Any]) -> list[str]:
+    expected = experiments.get(results["experiment"]).schedule_class
+    text = results["config"]["schedule"]
+    named = text.split("(", 1)[0] if text is not None else None
+    if named != expected:
+        return [f"config.schedule: {named or 'none'} where {results['experiment']} has "
+                f"{expected or 'none'}"]  # fmt: skip
+    return []
+
+
+def _rates(results: dict[str, Any]) -> list[str]:
+    config, lr = results["config"], results["history"]["lr"]
+    if config["plateau"] is not None:
+        return []
+    try:
+        schedule = (parse_schedule(config["schedule"]) if config["schedule"] is not None
+                    else schedules.TimeBasedDecay(config["init_lr"], config["decay"]))  # fmt: skip
+    except ValueError as exc:
+        return [str(exc)]
+    steps = results["dataset"]["steps_per_epoch"]
+    want = schedule.epoch_table(config["epochs"], steps, "last")
+    named = config["schedule"] or "the time-based rate"
+    for epoch, (got, rate) in enumerate(zip(lr, want, strict=True), 1):
+        if not math.isclose(got, rate, rel_tol=LR_RTOL, abs_tol=1e-30):
+            return [f"history.lr: epoch {epoch} logs {got}, where {named} gives {rate}"]
+    return []

@@ -1,0 +1,118 @@
+"""A results file agrees with itself (issue 20, class 3): each invariant of
+bench.core.consistency, broken in generated ways that every one still passes the schema,
+is refused naming its field; the report lists such a file as a failed run, never a row.
+Real files (the committed quick reproduction's, trained here) and every hand-made
+experiment pass."""
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from results_factory import folder_of, make_run
+from tiers import examples
+
+from bench.core import consistency, experiments, results
+from bench.report import markdown
+from bench.run import runset
+
+ROOT = Path(__file__).resolve().parents[2]
+REAL = sorted(ROOT.glob("reports/*/runs/*.json"))
+NAMES = list(experiments.ALL)
+
+
+def _copy(run):
+    return json.loads(json.dumps(run))
+
+
+@pytest.mark.parametrize("path", REAL, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+def test_trained_files_agree_with_themselves(path):
+    assert consistency.problems(results.read(path)) == []
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_experiment_made_by_hand_agrees_with_itself(name):
+    assert consistency.problems(make_run(name, 0, 0.8, epochs=12)) == []
+
+
+def _refused(run, field):
+    with pytest.raises(results.ResultsError, match=rf"{field}.*contradicts itself"):
+        results.validate(run)
+
+
+@settings(max_examples=examples(100))
+@given(name=st.sampled_from(NAMES), delta=st.floats(1e-6, 0.5).map(lambda d: round(d, 9)),
+       sign=st.sampled_from([-1, 1]))  # fmt: skip
+def test_an_accuracy_unlike_its_report_is_refused(name, delta, sign):
+    run = _copy(make_run(name, 0, 0.5, epochs=3))
+    run["evaluation"]["accuracy"] = 0.5 + sign * delta
+    run["history"]["val_accuracy"][-1] = 0.5 + sign * delta  # only the report disagrees
+    _refused(run, "evaluation.accuracy")
+
+
+@settings(max_examples=examples(100))
+@given(name=st.sampled_from(NAMES), images=st.integers(1, 5_000).map(lambda n: n / 10_000),
+       sign=st.sampled_from([-1, 1]))  # fmt: skip
+def test_a_last_epoch_unlike_the_evaluation_is_refused(name, images, sign):
+    run = _copy(make_run(name, 0, 0.5, epochs=3))
+    run["history"]["val_accuracy"][-1] = 0.5 + sign * images  # one image or more
+    _refused(run, "history.val_accuracy")
+
+
+@settings(max_examples=examples(100))
+@given(name=st.sampled_from([n for n in NAMES if n != "plateau"]), epoch=st.integers(0, 11),
+       factor=st.floats(1.00001, 3.0) | st.floats(0.0, 0.99999))  # fmt: skip
+def test_a_logged_rate_unlike_the_schedule_is_refused_at_its_epoch(name, epoch, factor):
+    run = _copy(make_run(name, 0, 0.8, epochs=12))
+    run["history"]["lr"][epoch] *= factor
+    if run["history"]["lr"][epoch] == make_run(name, 0, 0.8, epochs=12)["history"]["lr"][epoch]:
+        return  # a rate of 0 times anything: nothing changed
+    _refused(run, f"history.lr: epoch {epoch + 1} logs")
+
+
+@settings(max_examples=examples(100))
+@given(name=st.sampled_from(NAMES), other=st.sampled_from(NAMES))
+def test_a_schedule_of_another_kind_is_refused(name, other):
+    mine, theirs = experiments.get(name), experiments.get(other)
+    if mine.schedule_class == theirs.schedule_class:
+        return
+    run = _copy(make_run(name, 0, 0.8, epochs=12))
+    run["config"]["schedule"] = make_run(other, 0, 0.8, epochs=12)["config"]["schedule"]
+    _refused(run, "config.schedule")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "StepDecay(initAlpha=__import__('os').getcwd())",
+        "os.system('true')",
+        "StepDecay(0.1, 0.25, 15)",
+        "x" * 5000,
+    ],
+)
+def test_a_schedule_text_is_never_run(text):
+    with pytest.raises(ValueError, match="is not a bench schedule"):
+        consistency.parse_schedule(text)
+
+
+def test_the_issues_edited_accuracy_is_a_failed_run_not_first(tmp_path):
+    """0.99 edited into a file whose report says 0.09: listed as failed, never ranked."""
+    runs = [make_run("step", 0, 0.87), make_run("linear", 0, 0.09)]
+    runs[1]["evaluation"]["accuracy"] = 0.99
+    runs[1]["history"]["val_accuracy"][-1] = 0.99
+    folder_of(tmp_path, runs, raw=True)
+    assert list(runset.load(tmp_path).runs) == ["step"]
+    text = markdown.render(tmp_path)
+    assert "99.00" not in text and "linear-seed0: unreadable results:" in text
+    assert "evaluation.accuracy: 0.99 but its classification report says 0.09" in text
+
+
+@settings(max_examples=examples(100))
+@given(data=st.data())
+def test_every_consistent_file_written_is_read_back_unchanged(tmp_path_factory, data):
+    name = data.draw(st.sampled_from(NAMES))
+    run = make_run(name, data.draw(st.integers(0, 5)), data.draw(st.floats(0, 1)), epochs=4)
+    path = tmp_path_factory.mktemp("one") / results.file_name(name, run["seed"])
+    results.write(path, run)
+    assert results.read(path) == run
