@@ -20,7 +20,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from bench.core import backend, files
-from bench.report import compare
+from bench.report import compare, text
 
 REPORT = "BACKENDS.md"
 
@@ -66,10 +66,12 @@ def render(out: Path, names: list[str]) -> str:
     for name in names[1:]:
         result = compare.compare(Path(out) / base, Path(out) / name)
         agree = "agree" if not result.problems else "DIFFER"
+        rows = [[text.cell(cell) for cell in row] for row in result.rows]
         lines += [f"## {name} against {base}: {agree}", "",
-                  tabulate(result.rows, headers=result.headers, tablefmt="github",
+                  tabulate(rows, headers=result.headers, tablefmt="github",
                            disable_numparse=True), "",
-                  *(f"- {problem}" for problem in result.problems), ""]  # fmt: skip
+                  *(f"- {text.cell(problem, 400)}" for problem in result.problems),
+                  ""]  # fmt: skip
     return "\n".join(lines)
 
 

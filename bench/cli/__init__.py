@@ -19,7 +19,7 @@ from tabulate import tabulate
 
 from bench.core import backend, checks, data, experiments, files, stop
 from bench.core.progbar import progbar
-from bench.report import compare, figures, markdown
+from bench.report import compare, figures, markdown, text
 from bench.run import lifecycle, local, runset
 
 
@@ -278,7 +278,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(compare.render(result))
     kind = "DIFFERENCE" if result.backends else "REGRESSION"
     for problem in result.problems:
-        print(f"[{kind}] {problem}")
+        print(f"[{kind}] {text.line(problem, 400)}")
     if result.backends:
         old, new = result.backends
         print(f"[INFO] Keras backends {old} ({args.baseline}) and {new} ({args.new}): "
@@ -376,7 +376,10 @@ FLAGS_BY_COMMAND: dict[str, dict[str, dict[str, Any]]] = {
         "model": {}, "base_lr": {}, "max_lr": {}, "lr_from": {},
     },
     "lr-find": {
-        "start": {}, "end": {}, "steps": {}, "mode": {},
+        "start": {}, "end": {}, "mode": {},
+        # lr_find.MIN_STEPS (a slope needs three points; test_lr_find holds the two equal)
+        "steps": {"type": checks.argument("steps", minimum=3),
+                  "help": "updates, one batch each (default 100, at least 3)"},
         **_ONE_RUN,
         "out": {"default": Path("output/lr-find"),
                 "help": "folder for lr_find.csv and lr_find.png (default: output/lr-find)"},
@@ -513,5 +516,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         with stop.handled():
             return args.func(args)
     except (ValueError, OSError) as exc:
-        print(f"bench {args.command}: error: {exc}", file=sys.stderr)
+        # one line, whatever text from a file the message quotes
+        print(f"bench {args.command}: error: {text.line(exc, 2000)}", file=sys.stderr)
         return 2

@@ -1,8 +1,9 @@
-"""Writing files whole or not at all."""
+"""Writing files whole or not at all; reading only regular files of a bounded size."""
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -57,3 +58,58 @@ def check_writable(folder: Path) -> None:
         raise ValueError(f"cannot write to {folder}: {probe} is not a folder")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise ValueError(f"cannot write to {folder}: {probe} is not writable")
+
+
+# What each kind of file that is not a regular one is called in a refusal.
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _kind(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def _check_regular(path: Path, info: os.stat_result, limit: int) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError(f"{path}: {_kind(info.st_mode)}, not a regular file: not read")
+    if info.st_size > limit:
+        raise ValueError(f"{path}: {info.st_size:,} bytes, more than the {limit:,} such a "
+                         "file may hold: not read")  # fmt: skip
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of ``path`` if it is a regular file (a symlink to one counts) of at most
+    ``limit`` bytes; else ``ValueError``, one line naming it.
+
+    A FIFO would block the reader forever and a symlink to /dev/zero fill its memory, so
+    the type and size are checked before a byte is read. The file is opened non-blocking
+    and checked again on its descriptor, since it may be swapped between the two looks,
+    and never more than ``limit`` bytes are read, since a regular file may still grow.
+    """
+    path = Path(path)
+    try:
+        _check_regular(path, os.stat(path), limit)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    try:
+        _check_regular(path, os.fstat(fd), limit)
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if size > limit:
+        raise ValueError(f"{path}: grew past the {limit:,} bytes such a file may hold: not read")
+    return b"".join(chunks)
