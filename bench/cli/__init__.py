@@ -231,9 +231,9 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
 def cmd_speed(args: argparse.Namespace) -> int:
     """The post's ResNet's training speed on this backend and device, against the post's."""
 
+    files.check_writable_file(args.out)  # before the lazy import: fails in a second
     from bench.keras import speed  # lazy: TensorFlow/Keras load only once the work needs them
 
-    files.check_writable(args.out.parent)
     print(f"[INFO] timing {args.steps} updates of batch {args.batch_size} on Keras' "
           f"{backend.configured()} backend (after {args.steps} that compile)")  # fmt: skip
     result = speed.measure(args.steps, args.batch_size, args.model)

@@ -41,6 +41,16 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> Path:
     return path
 
 
+def check_writable_file(path: Path) -> None:
+    """``check_writable`` for a file's folder, and ``ValueError`` if ``path`` is already a
+    folder or something else that is not a regular file (the rename at the end would fail,
+    after all the work)."""
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        raise ValueError(f"cannot write to {path}: it is a folder or a special file")
+    check_writable(path.parent)
+
+
 def check_writable(folder: Path) -> None:
     """Raise ``ValueError`` unless ``folder`` exists as a writable folder or could be created.
 
