@@ -83,6 +83,7 @@ def test_read_regular_reads_a_regular_file_and_a_symlink_to_one(tmp_path):
         files.read_regular(tmp_path / "missing", 2)
 
 
+SEALED = {"log_bytes": 1, "log_sha256": "", "epochs": 1}
 # Every reader of a file the user's folders hold, each as the API raises it.
 READERS = {
     "results": lambda p: results.read(p),
@@ -112,7 +113,7 @@ def test_a_golden_file_that_is_not_regular_is_one_line(tmp_path, monkeypatch, ki
         (tmp_path / source.name).write_bytes(source.read_bytes())
     plant(tmp_path / "epoch_lines.csv", kind)
     monkeypatch.setenv(golden.GOLDEN_ENV, str(tmp_path))
-    with prompt(), pytest.raises(golden.GoldenError, match="epoch_lines.csv cannot be read"):
+    with prompt(), pytest.raises(golden.GoldenError, match=r"epoch_lines\.csv cannot be read"):
         golden.epoch_lines()
 
 
