@@ -279,12 +279,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     kind = "DIFFERENCE" if result.backends else "REGRESSION"
     for problem in result.problems:
         print(f"[{kind}] {text.line(problem, 400)}")
+    baseline, new_set = text.line(args.baseline, 400), text.line(args.new, 400)
     if result.backends:
         old, new = result.backends
-        print(f"[INFO] Keras backends {old} ({args.baseline}) and {new} ({args.new}): "
+        print(f"[INFO] Keras backends {old} ({baseline}) and {new} ({new_set}): "
               f"{len(result.problems)} difference(s) beyond the report's tolerance")  # fmt: skip
     else:
-        print(f"[INFO] {len(result.problems)} regression(s): {args.baseline} -> {args.new}")
+        print(f"[INFO] {len(result.problems)} regression(s): {baseline} -> {new_set}")
     return 1 if result.problems else 0
 
 
