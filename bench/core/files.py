@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import stat
 import tempfile
 from collections.abc import Callable
@@ -17,6 +19,38 @@ def _umask() -> int:
 
 
 _UMASK = _umask()
+# What a write says when the disk (or the user's quota, or the file-size limit) is full.
+_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+class DiskFullError(ValueError):
+    """No space to write a file; what was there before is as it was."""
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk is full (however deep a library wrapped it)."""
+    while exc is not None:
+        if isinstance(exc, DiskFullError) or getattr(exc, "errno", None) in _FULL:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _free(folder: Path) -> str:
+    try:
+        return f"{shutil.disk_usage(folder).free:,} bytes free"
+    except OSError:
+        return "free space unknown"
+
+
+def check_space(folder: Path, needed: int, what: str) -> None:
+    """``DiskFullError`` unless ``folder``'s file system has ``needed`` bytes free for
+    ``what``: asked before a writer that cannot fail cleanly (h5py) is let loose."""
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise DiskFullError(f"no space for {what} in {folder}: {free:,} bytes free, "
+                            f"{needed:,} needed; free some space and run the same command "
+                            "again")  # fmt: skip
 
 
 def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> Path:
@@ -27,7 +61,12 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        if exc.errno in _FULL:
+            raise _full_error(path, exc) from None
+        raise
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)  # as open() would create it, not mkstemp's 0600
         with os.fdopen(fd, "wb") as f:
@@ -35,10 +74,17 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno in _FULL:
+            raise _full_error(path, exc) from None
         raise
     return path
+
+
+def _full_error(path: Path, exc: OSError) -> DiskFullError:
+    return DiskFullError(f"cannot write {path}: {exc.strerror} ({_free(path.parent)}); "
+                         "what was there is as it was")  # fmt: skip
 
 
 def check_writable_file(path: Path) -> None:

@@ -13,9 +13,9 @@ import contextlib
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from bench.core import data, results
+from bench.core import data, files, results
 from bench.core.experiments import Run, configure
 from bench.run import lifecycle, runset
 
@@ -48,6 +48,8 @@ def run_all(
             runset.write_plan(out, plan)
             raise
         except Exception as exc:  # one broken run must not cost the others
+            if files.disk_full(exc):  # ... but a full disk costs every one: stop, one line
+                _stop_for_space(out, plan, entry, exc)
             failed += 1
             entry.update(status="failed", error=_error(exc))
             print(f"[ERROR] {head} failed: {entry['error']}", file=sys.stderr)
@@ -55,6 +57,19 @@ def run_all(
                 traceback.print_exc()
         runset.write_plan(out, plan)
     return failed
+
+
+def _stop_for_space(
+    out: Path, plan: dict[str, Any], entry: dict[str, Any], exc: Exception
+) -> NoReturn:
+    """Record the run as failed where the plan can still be written, and stop the set with
+    one line (no traceback: the cause is the disk, not the code)."""
+    entry.update(status="failed", error=_error(exc))
+    with contextlib.suppress(ValueError, OSError):
+        runset.write_plan(out, plan)
+    if isinstance(exc, files.DiskFullError):
+        raise exc
+    raise files.DiskFullError(f"no space left on the device: {exc}") from None
 
 
 def check_reusable(out: Path, runs: list[Run], dataset: data.Dataset, force: bool) -> None:
