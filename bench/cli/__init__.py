@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,13 +33,9 @@ def _load(name: str, data_dir: Path | None, subset: int | None, seed: int) -> da
     return dataset if subset is None else data.subset(dataset, subset, seed)
 
 
-def _interrupted(command: str, state_dir: Path, interrupt: KeyboardInterrupt) -> int:
-    how = "terminated (SIGTERM)" if isinstance(interrupt, stop.Terminated) else "interrupted"
-    print(
-        f"bench {command}: {how}; run the same command again to resume (state kept in {state_dir})",
-        file=sys.stderr,
-    )
-    return 128 + (signal.SIGTERM if isinstance(interrupt, stop.Terminated) else signal.SIGINT)
+def _interrupted(command: str, state_dir: Path | None, interrupt: KeyboardInterrupt) -> int:
+    print(stop.message(command, interrupt, state_dir), file=sys.stderr)
+    return stop.exit_code(interrupt)
 
 
 def cmd_schedules(args: argparse.Namespace) -> int:
@@ -516,6 +511,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with stop.handled():
             return args.func(args)
+    except KeyboardInterrupt as interrupt:  # outside training: start-up, data, report, compare
+        return _interrupted(args.command, None, interrupt)
     except (ValueError, OSError) as exc:
         # one line, whatever text from a file the message quotes
         print(f"bench {args.command}: error: {text.line(exc, 2000)}", file=sys.stderr)
