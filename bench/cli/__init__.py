@@ -372,10 +372,11 @@ FLAGS_BY_COMMAND: dict[str, dict[str, dict[str, Any]]] = {
         "model": {}, "base_lr": {}, "max_lr": {}, "lr_from": {},
     },
     "lr-find": {
-        "start": {}, "end": {}, "mode": {},
-        # lr_find.MIN_STEPS (a slope needs three points; test_lr_find holds the two equal)
+        "start": {}, "end": {},
+        # lr_find.MIN_STEPS (a slope needs three points; test_lr_find_files holds them equal)
         "steps": {"type": checks.argument("steps", minimum=3),
                   "help": "updates, one batch each (default 100, at least 3)"},
+        "mode": {},
         **_ONE_RUN,
         "out": {"default": Path("output/lr-find"),
                 "help": "folder for lr_find.csv and lr_find.png (default: output/lr-find)"},
