@@ -20,8 +20,8 @@ from pathlib import Path
 from tabulate import tabulate
 
 from bench.api import runs
-from bench.core import backend, files, stop
-from bench.report import compare
+from bench.core import backend, files
+from bench.report import compare, text
 from bench.run import runset
 
 REPORT = "BACKENDS.md"
@@ -46,7 +46,7 @@ def reproduce(out: Path, names: list[str], argv: list[str]) -> int:
         try:
             return run_all(out, names, argv)
         except KeyboardInterrupt as interrupt:
-            raise runs.Interrupted(out, isinstance(interrupt, stop.Terminated)) from None
+            raise runs.Interrupted(out, interrupt) from None
 
 
 def run_all(out: Path, names: list[str], argv: list[str]) -> int:
@@ -78,10 +78,12 @@ def render(out: Path, names: list[str]) -> str:
     for name in names[1:]:
         result = compare.compare(Path(out) / base, Path(out) / name)
         agree = "agree" if not result.problems else "DIFFER"
+        rows = [[text.cell(cell) for cell in row] for row in result.rows]
         lines += [f"## {name} against {base}: {agree}", "",
-                  tabulate(result.rows, headers=result.headers, tablefmt="github",
+                  tabulate(rows, headers=result.headers, tablefmt="github",
                            disable_numparse=True), "",
-                  *(f"- {problem}" for problem in result.problems), ""]  # fmt: skip
+                  *(f"- {text.cell(problem, 400)}" for problem in result.problems),
+                  ""]  # fmt: skip
     return "\n".join(lines)
 
 

@@ -17,15 +17,17 @@ from bench.run import lifecycle, local, plan, ray_tasks, runset
 
 
 class Interrupted(KeyboardInterrupt):
-    """A Ctrl+C or SIGTERM stopped the work; its state is kept in ``state_dir``."""
+    """A Ctrl+C, SIGTERM or SIGHUP (``cause``) stopped the work; what it had done is kept
+    in ``state_dir``, where it exists, for the same call to resume."""
 
-    def __init__(self, state_dir: Path, terminated: bool):
-        super().__init__(str(state_dir))
-        self.state_dir, self.terminated = state_dir, terminated
+    def __init__(self, state_dir: Path, cause: KeyboardInterrupt):
+        super().__init__(str(cause))
+        self.state_dir, self.cause = Path(state_dir), cause
+        self.terminated = isinstance(cause, stop.Terminated)
 
 
 def _stopped(state_dir: Path, interrupt: KeyboardInterrupt) -> Interrupted:
-    return Interrupted(state_dir, isinstance(interrupt, stop.Terminated))
+    return Interrupted(state_dir, interrupt)
 
 
 def train_one(

@@ -94,9 +94,7 @@ def speed(*, out: Path = Path("output/speed.json"), steps: int = 300,
           model: Literal["post", "quick"] = "post") -> dict[str, Any]:  # fmt: skip
     """The post's ResNet's ms/step and images/s here, with the post's beside them, written
     to ``out`` as JSON."""
-    if Path(out).is_dir():
-        raise ValueError(f"{out} is a folder: --out takes the JSON file's name")
-    files.check_writable(Path(out).parent)
+    files.check_writable_file(Path(out))
     from bench.keras import speed as timing  # lazy: Keras loads once the arguments are checked
 
     post_ms, post_ips = golden.post_throughput()  # before the timing: a bad file fails now

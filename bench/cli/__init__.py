@@ -8,7 +8,6 @@ and exit code 2, and writes each output file whole or not at all.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,7 +18,7 @@ from tabulate import tabulate
 from bench import api
 from bench.api import backends, tools
 from bench.core import backend, checks, data, experiments, stop
-from bench.report import compare
+from bench.report import compare, text
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,10 +27,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _interrupted(command: str, interrupt: api.Interrupted) -> int:
-    how = "terminated (SIGTERM)" if interrupt.terminated else "interrupted"
-    print(f"bench {command}: {how}; run the same command again to resume (state kept in "
-          f"{interrupt.state_dir})", file=sys.stderr)  # fmt: skip
-    return 128 + (signal.SIGTERM if interrupt.terminated else signal.SIGINT)
+    print(stop.message(command, interrupt.cause, interrupt.state_dir), file=sys.stderr)
+    return stop.exit_code(interrupt.cause)
 
 
 def cmd_schedules(args: argparse.Namespace) -> int:
@@ -169,13 +166,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(compare.render(result))
     kind = "DIFFERENCE" if result.backends else "REGRESSION"
     for problem in result.problems:
-        print(f"[{kind}] {problem}")
+        print(f"[{kind}] {text.line(problem, 400)}")
+    baseline, new_set = text.line(args.baseline, 400), text.line(args.new, 400)
     if result.backends:
         old, new = result.backends
-        print(f"[INFO] Keras backends {old} ({args.baseline}) and {new} ({args.new}): "
+        print(f"[INFO] Keras backends {old} ({baseline}) and {new} ({new_set}): "
               f"{len(result.problems)} difference(s) beyond the report's tolerance")  # fmt: skip
     else:
-        print(f"[INFO] {len(result.problems)} regression(s): {args.baseline} -> {args.new}")
+        print(f"[INFO] {len(result.problems)} regression(s): {baseline} -> {new_set}")
     return 1 if result.problems else 0
 
 
@@ -266,7 +264,11 @@ FLAGS_BY_COMMAND: dict[str, dict[str, dict[str, Any]]] = {
         "model": {}, "base_lr": {}, "max_lr": {}, "lr_from": {},
     },
     "lr-find": {
-        "start": {}, "end": {}, "steps": {}, "mode": {},
+        "start": {}, "end": {},
+        # lr_find.MIN_STEPS (a slope needs three points; test_lr_find_files holds them equal)
+        "steps": {"type": checks.argument("steps", minimum=3),
+                  "help": "updates, one batch each (default 100, at least 3)"},
+        "mode": {},
         **_ONE_RUN,
         "out": {"default": Path("output/lr-find"),
                 "help": "folder for lr_find.csv and lr_find.png (default: output/lr-find)"},
@@ -403,6 +405,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with stop.handled():
             return args.func(args)
+    except api.Interrupted as interrupt:  # while training: where its state is kept
+        return _interrupted(args.command, interrupt)
+    except KeyboardInterrupt as interrupt:  # outside training: start-up, data, report, compare
+        print(stop.message(args.command, interrupt), file=sys.stderr)
+        return stop.exit_code(interrupt)
     except (ValueError, OSError) as exc:
-        print(f"bench {args.command}: error: {exc}", file=sys.stderr)
+        # one line, whatever text from a file the message quotes
+        print(f"bench {args.command}: error: {text.line(exc, 2000)}", file=sys.stderr)
         return 2

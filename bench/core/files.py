@@ -1,8 +1,11 @@
-"""Writing files whole or not at all."""
+"""Writing files whole or not at all; reading only regular files of a bounded size."""
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +19,38 @@ def _umask() -> int:
 
 
 _UMASK = _umask()
+# What a write says when the disk (or the user's quota, or the file-size limit) is full.
+_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+class DiskFullError(ValueError):
+    """No space to write a file; what was there before is as it was."""
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk is full (however deep a library wrapped it)."""
+    while exc is not None:
+        if isinstance(exc, DiskFullError) or getattr(exc, "errno", None) in _FULL:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _free(folder: Path) -> str:
+    try:
+        return f"{shutil.disk_usage(folder).free:,} bytes free"
+    except OSError:
+        return "free space unknown"
+
+
+def check_space(folder: Path, needed: int, what: str) -> None:
+    """``DiskFullError`` unless ``folder``'s file system has ``needed`` bytes free for
+    ``what``: asked before a writer that cannot fail cleanly (h5py) is let loose."""
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise DiskFullError(f"no space for {what} in {folder}: {free:,} bytes free, "
+                            f"{needed:,} needed; free some space and run the same command "
+                            "again")  # fmt: skip
 
 
 def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> Path:
@@ -26,7 +61,12 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        if exc.errno in _FULL:
+            raise _full_error(path, exc) from None
+        raise
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)  # as open() would create it, not mkstemp's 0600
         with os.fdopen(fd, "wb") as f:
@@ -34,10 +74,27 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno in _FULL:
+            raise _full_error(path, exc) from None
         raise
     return path
+
+
+def _full_error(path: Path, exc: OSError) -> DiskFullError:
+    return DiskFullError(f"cannot write {path}: {exc.strerror} ({_free(path.parent)}); "
+                         "what was there is as it was")  # fmt: skip
+
+
+def check_writable_file(path: Path) -> None:
+    """``check_writable`` for a file's folder, and ``ValueError`` if ``path`` is already a
+    folder or something else that is not a regular file (the rename at the end would fail,
+    after all the work)."""
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        raise ValueError(f"cannot write to {path}: it is a folder or a special file")
+    check_writable(path.parent)
 
 
 def check_writable(folder: Path) -> None:
@@ -57,3 +114,58 @@ def check_writable(folder: Path) -> None:
         raise ValueError(f"cannot write to {folder}: {probe} is not a folder")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise ValueError(f"cannot write to {folder}: {probe} is not writable")
+
+
+# What each kind of file that is not a regular one is called in a refusal.
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _kind(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def _check_regular(path: Path, info: os.stat_result, limit: int) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError(f"{path}: {_kind(info.st_mode)}, not a regular file: not read")
+    if info.st_size > limit:
+        raise ValueError(f"{path}: {info.st_size:,} bytes, more than the {limit:,} such a "
+                         "file may hold: not read")  # fmt: skip
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of ``path`` if it is a regular file (a symlink to one counts) of at most
+    ``limit`` bytes; else ``ValueError``, one line naming it.
+
+    A FIFO would block the reader forever and a symlink to /dev/zero fill its memory, so
+    the type and size are checked before a byte is read. The file is opened non-blocking
+    and checked again on its descriptor, since it may be swapped between the two looks,
+    and never more than ``limit`` bytes are read, since a regular file may still grow.
+    """
+    path = Path(path)
+    try:
+        _check_regular(path, os.stat(path), limit)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    try:
+        _check_regular(path, os.fstat(fd), limit)
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if size > limit:
+        raise ValueError(f"{path}: grew past the {limit:,} bytes such a file may hold: not read")
+    return b"".join(chunks)

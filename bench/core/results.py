@@ -23,7 +23,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from bench.core import backend, consistency, identity
+from bench.core import backend, consistency, identity, jsonfile
 from bench.core.files import atomic_write
 
 # Version 2 (this release) records the seed that drew --subset; version 1 files are read
@@ -180,6 +180,8 @@ def validate(results: Any, where: str = "results") -> dict[str, Any]:
     """``results`` if every field follows ``SCHEMA``, else ``ResultsError`` naming one."""
     if not isinstance(results, dict):
         raise ResultsError(f"{where}: not a JSON object")
+    if jsonfile.nesting(results) > jsonfile.MAX_DEPTH:  # jsonschema and json.dumps recurse
+        raise ResultsError(f"{where}: nested deeper than {jsonfile.MAX_DEPTH} levels")
 
     error = best_match(_validator().iter_errors(results))
     if error is not None:
@@ -226,14 +228,6 @@ def write(path: Path, results: dict[str, Any]) -> Path:
     return atomic_write(Path(path), lambda f: f.write(text.encode("utf-8")))
 
 
-class _NotFiniteError(ValueError):
-    pass
-
-
-def _no_constant(name: str) -> None:
-    raise _NotFiniteError(name)  # Python's json reads NaN and Infinity, which JSON does not allow
-
-
 def _migrated(results: Any) -> Any:
     """A version 1 file as version 2 reads it (in memory only)."""
     if isinstance(results, dict) and results.get("schema_version") == 1:
@@ -245,19 +239,9 @@ def _migrated(results: Any) -> Any:
 def read(path: Path) -> dict[str, Any]:
     """The validated results in ``path``; its name must say its experiment and seed."""
     try:
-        text = Path(path).read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise ResultsError(f"{path}: cannot be read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ResultsError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    try:
-        results = json.loads(text, parse_constant=_no_constant)
-    except json.JSONDecodeError as exc:
-        raise ResultsError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    except _NotFiniteError as exc:
-        raise ResultsError(f"{path}: holds a NaN or infinite number ({exc})") from None
-    except (ValueError, RecursionError) as exc:
-        raise ResultsError(f"{path}: not valid JSON ({exc})") from None
+        results = jsonfile.read(path)
+    except ValueError as exc:
+        raise ResultsError(str(exc)) from None
     validate(_migrated(results), str(path))
     named = _NAME.match(Path(path).name)
     if named and file_name(results["experiment"], results["seed"]) != Path(path).name:

@@ -30,7 +30,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from bench.core import files, identity, results
+from bench.core import files, identity, jsonfile, results
 
 IDENTITY = "run.json"
 LOG = "history.csv"
@@ -38,6 +38,7 @@ BACKUP = "backup"
 SEAL = "seal.json"
 PREVIOUS = ".bkp"  # Keras' double_checkpoint keeps the previous backup under this suffix
 FRESH = {"epochs": 0}  # the seal of a run with no epoch backed up yet
+MAX_LOG_BYTES = 64 * 1024 * 1024  # a row is about 300 bytes: far more epochs than any run
 
 
 class StateError(ValueError):
@@ -89,8 +90,8 @@ def _saved_identity(state_dir: Path) -> identity.Identity | bool | None:
     if not path.exists():
         return None
     try:
-        saved = json.loads(path.read_bytes().decode("utf-8"))
-    except (OSError, ValueError, RecursionError):
+        saved = jsonfile.read(path)
+    except ValueError:
         saved = None
     if not isinstance(saved, dict):
         raise _damaged(state_dir, IDENTITY, "not a run's settings")
@@ -120,8 +121,8 @@ def _verified_epochs(state_dir: Path) -> int:
 
 def _read_seal(state_dir: Path) -> dict[str, Any]:
     try:
-        seal = json.loads((state_dir / SEAL).read_bytes().decode("utf-8"))
-    except (OSError, ValueError, RecursionError):
+        seal = jsonfile.read(state_dir / SEAL)
+    except ValueError:
         seal = None
     if seal == FRESH and type(seal["epochs"]) is int:
         return seal
@@ -178,9 +179,10 @@ def _trim_log(state_dir: Path, seal: dict[str, Any]) -> None:
     """Check that the log begins with the sealed bytes, holding the sealed epochs' rows,
     and keep exactly those bytes."""
     try:
-        log = (state_dir / LOG).read_bytes()
-    except OSError as exc:
-        raise _damaged(state_dir, LOG, f"unreadable: {exc.strerror or exc}") from None
+        log = files.read_regular(state_dir / LOG, MAX_LOG_BYTES)
+    except ValueError as exc:
+        why = str(exc).removeprefix(f"{state_dir / LOG}: ")
+        raise _damaged(state_dir, LOG, f"unreadable: {why}") from None
     sealed = log[: seal["log_bytes"]]
     if len(sealed) < seal["log_bytes"] or hashlib.sha256(sealed).hexdigest() != seal["log_sha256"]:
         raise _damaged(state_dir, LOG, "its rows are not the ones sealed")

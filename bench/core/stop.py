@@ -1,4 +1,4 @@
-"""Ctrl+C and SIGTERM, remembered until the work stops.
+"""Ctrl+C, SIGTERM and SIGHUP, remembered until the work stops.
 
 Python raises a signal's KeyboardInterrupt wherever the main thread happens to be, and
 some library code there swallows it: NumPy's ``np.array`` of a JAX array, which Keras 3
@@ -14,11 +14,13 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM (what a cluster scheduler sends on pre-emption), handled as Ctrl+C is."""
+    """SIGTERM (what a cluster scheduler sends on pre-emption) or SIGHUP (the terminal
+    closed), handled as Ctrl+C is; its argument names the signal."""
 
 
 _requested: type[KeyboardInterrupt] | None = None
@@ -28,7 +30,7 @@ def _handler(kind: type[KeyboardInterrupt]) -> Any:
     def handle(signum: int, frame: Any) -> None:
         global _requested
         _requested = kind
-        raise kind
+        raise kind(signal.Signals(signum).name)
 
     return handle
 
@@ -46,6 +48,8 @@ def handled() -> Iterator[None]:
     previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _handler(Terminated))}
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         previous[signal.SIGINT] = signal.signal(signal.SIGINT, _handler(KeyboardInterrupt))
+    if signal.getsignal(signal.SIGHUP) == signal.SIG_DFL:  # not under nohup, which ignores it
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, _handler(Terminated))
     try:
         yield
     finally:
@@ -58,3 +62,19 @@ def check() -> None:
     """Raise the Ctrl+C or SIGTERM received inside ``handled``, even if it was swallowed."""
     if _requested is not None:
         raise _requested
+
+
+def exit_code(interrupt: KeyboardInterrupt) -> int:
+    """The shell's code for the signal: 143 for SIGTERM and SIGHUP, 130 for Ctrl+C."""
+    return 128 + (signal.SIGTERM if isinstance(interrupt, Terminated) else signal.SIGINT)
+
+
+def message(command: str, interrupt: KeyboardInterrupt, state_dir: Path | None = None) -> str:
+    """The one line a stopped command prints, true at any moment: it names the signal, and
+    says the state is kept only where there is one to resume from."""
+    name = str(interrupt) or ("SIGTERM" if isinstance(interrupt, Terminated) else "SIGINT")
+    how = f"terminated ({name})" if isinstance(interrupt, Terminated) else "interrupted (Ctrl+C)"
+    if state_dir is not None and Path(state_dir).exists():
+        return (f"bench {command}: {how}; run the same command again to resume (state kept "
+                f"in {state_dir})")  # fmt: skip
+    return f"bench {command}: {how}; stopped before anything was left half-written"

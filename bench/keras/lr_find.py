@@ -34,6 +34,10 @@ from bench.core.experiments import LOSS, MOMENTUM
 BETA = 0.98
 DIVERGE = 4.0
 COLUMNS = ("rate", "loss", "smoothed")
+# The fewest finite smoothed losses a suggestion is made from (a slope needs 3 points),
+# so the fewest steps a sweep may ask for.
+MIN_STEPS = 3
+MAX_CSV_BYTES = 16 * 1024 * 1024  # a row is under 80 bytes: 200,000 steps
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,7 @@ class Sweep:
 def rates(start: float, end: float, steps: int, mode: str = "exp") -> list[float]:
     """``steps`` rates from ``start`` to ``end``: ``lr *= (end/start) ** (1/(steps-1))``
     (exponential), or evenly spaced (linear)."""
-    checks.whole_number("steps", steps, minimum=2)
+    checks.whole_number("steps", steps, minimum=MIN_STEPS)
     if not (0 < start < end and math.isfinite(end)):
         raise ValueError(f"the sweep needs 0 < start < end, got start {start}, end {end}")
     if mode == "linear":
@@ -97,8 +101,8 @@ def suggestions(result: Sweep) -> dict[str, float]:
     rate, loss = np.asarray(result.rates), np.asarray(result.smoothed)
     keep = np.isfinite(loss)
     rate, loss = rate[keep], loss[keep]
-    if len(loss) < 3:
-        raise ValueError("the sweep stopped after fewer than 3 steps: start lower")
+    if len(loss) < MIN_STEPS:
+        raise ValueError(f"the sweep stopped after fewer than {MIN_STEPS} steps: start lower")
     slope = np.gradient(loss, np.log10(rate))
     lowest = int(np.argmin(loss))
     steepest = int(np.argmin(slope[: max(lowest, 1) + 1]))
@@ -120,17 +124,25 @@ def write_csv(path: Path, result: Sweep) -> Path:
 
 
 def read_csv(path: Path) -> Sweep:
-    """A finder CSV written by ``write_csv``; ``ValueError`` naming the file otherwise."""
+    """A finder CSV written by ``write_csv`` that holds a usable sweep (``MIN_STEPS``
+    finite smoothed losses); ``ValueError``, one line naming the file, otherwise."""
     try:
-        with Path(path).open(newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
+        text = files.read_regular(Path(path), MAX_CSV_BYTES).decode("utf-8")
+        rows = list(csv.reader(io.StringIO(text, newline="")))
         if not rows or tuple(rows[0]) != COLUMNS:
             raise ValueError(f"columns must be {','.join(COLUMNS)}")
         values = [[float(cell) for cell in row] for row in rows[1:]]
         if any(len(row) != 3 or not math.isfinite(row[0]) or row[0] <= 0 for row in values):
             raise ValueError("every row needs a rate > 0, a loss and a smoothed loss")
-    except (OSError, UnicodeDecodeError, csv.Error, ValueError) as exc:
-        raise ValueError(f"{path} is not a finder CSV: {exc}") from None
+    except (UnicodeDecodeError, csv.Error, ValueError) as exc:
+        why = str(exc).removeprefix(f"{path}: ")
+        raise ValueError(f"{path} is not a finder CSV: {why}") from None
+    usable = sum(math.isfinite(row[2]) for row in values)
+    if usable < MIN_STEPS:
+        raise ValueError(
+            f"{path} holds no usable sweep: {usable} finite smoothed loss(es) in "
+            f"{len(values)} row(s), {MIN_STEPS} needed; run bench lr-find again"
+        )
     return Sweep(*(list(column) for column in zip(*values, strict=True)), stopped="read")
 
 

@@ -31,6 +31,7 @@ from bench.keras.callbacks import StopCheck
 from bench.keras.compat import keras
 from bench.keras.resnet import ResNet, forward_flops
 from bench.keras.schedule import to_keras
+from bench.keras.space import SpaceCheck
 
 
 class EpochLog(keras.callbacks.CSVLogger):
@@ -184,6 +185,7 @@ def _callbacks(
         order,
         *_rate_callbacks(run.experiment, schedule, state_dir / state.LOG),
         EpochLog(state_dir / state.LOG, images),
+        SpaceCheck(state_dir / state.BACKUP),  # h5py crashes on a full disk: ask first
         compat.backup_and_restore(
             state_dir / state.BACKUP,
             saved=lambda n: state.seal(state_dir, n),
@@ -219,6 +221,8 @@ def _check_order(callbacks: list[Any]) -> None:
 
     if first(EpochLog) > first(keras.callbacks.BackupAndRestore):
         raise RuntimeError("the run's CSV log must come before its BackupAndRestore")
+    if first(SpaceCheck) > first(keras.callbacks.BackupAndRestore):
+        raise RuntimeError("the space check must come before the BackupAndRestore")
 
 
 def _fit(

@@ -29,7 +29,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from bench.report import stats
+from bench.report import stats, text
 from bench.run import runset
 
 MAX_SLOWDOWN = 1.25
@@ -136,5 +136,6 @@ def _lr_changed(old: list[dict], cur: list[dict]) -> list[int]:
 
 
 def render(comparison: Comparison) -> str:
-
-    return tabulate(comparison.rows, headers=comparison.headers, disable_numparse=True)
+    """The table for a terminal: every cell one line (a cell may hold a file's text)."""
+    rows = [[text.line(cell) for cell in row] for row in comparison.rows]
+    return tabulate(rows, headers=comparison.headers, disable_numparse=True)

@@ -13,6 +13,7 @@ install all find them here; ``$BENCH_GOLDEN`` points elsewhere (the tests' damag
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 import re
@@ -22,10 +23,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from bench.core import experiments
+from bench.core import experiments, files
 from bench.core.data import CIFAR10_CLASSES
 
 GOLDEN_ENV = "BENCH_GOLDEN"
+MAX_BYTES = 1024 * 1024  # the largest golden file is a few kB
 
 
 class GoldenError(ValueError):
@@ -150,10 +152,11 @@ def _read(name: str, schema: Schema | Callable[[list[str]], Schema]) -> list[dic
     """Parse ``golden/<name>``; a callable ``schema`` builds the schema from the header."""
     path = golden_dir() / name
     try:
-        with path.open(newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
-    except OSError as exc:
-        raise GoldenError(f"golden file {path} cannot be read: {exc.strerror}") from None
+        text = files.read_regular(path, MAX_BYTES).decode("utf-8")
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except (ValueError, csv.Error) as exc:  # not a regular file, too large, not UTF-8
+        why = str(exc).removeprefix(f"{path}: ")
+        raise GoldenError(f"golden file {path} cannot be read: {why}") from None
     if callable(schema):
         schema = schema(rows[0] if rows else [])
     if not rows or rows[0] != list(schema):

@@ -17,10 +17,11 @@ from tabulate import tabulate
 from bench.core import backend, experiments
 from bench.core.files import atomic_write
 from bench.core.progbar import progbar
-from bench.report import figures, golden, stats
+from bench.report import figures, golden, stats, text
 from bench.run import runset
 
 REPORT = "REPORT.md"
+PROBLEM_LIMIT = 400  # an error text names a path and a field: longer than other cells
 # Plain FP32 peaks (vendor datasheets, SXM/full parts), TFLOP/s; TF32 tensor cores, which
 # TensorFlow uses for float32 convolutions on Ampere and later, can exceed them.
 PEAK_FP32_TFLOPS = {"H200": 67.0, "H100": 67.0, "A100": 19.5, "V100": 15.7, "T4": 8.1, "L4": 30.3}
@@ -110,14 +111,21 @@ def _table(rows: list[list[Any]], headers: list[str]) -> str:
 
 def render(folder: Path) -> str:
     """The report's markdown for the run set in ``folder`` (no file is written)."""
-    return _render(Path(folder).name, runset.load(folder))
+    return _render(title(folder), runset.load(folder))
+
+
+def title(folder: Path) -> str:
+    """The run set's name: its folder's, resolved (``report .`` is named too; ``/``, whose
+    name is empty, by its path)."""
+    resolved = Path(folder).resolve()
+    return resolved.name or str(resolved)
 
 
 def _render(title: str, rs: runset.RunSet) -> str:
     rows = accuracy_rows(rs.runs)
     names = figures.report_figure_names(rs.runs)
     sections = [
-        [f"# Reproduction report: {title}", ""],
+        [f"# Reproduction report: {text.cell(title)}", ""],
         _summary(rows, rs),
         _setup_section(rs.runs, rs.plan),
         _accuracy_section(rows),
@@ -129,7 +137,8 @@ def _render(title: str, rs: runset.RunSet) -> str:
         _environment_section(rs.runs),
         ["## Errata in the post", "", *(f"- {e}" for e in ERRATA), ""],
         ["## Failed or missing runs", "",
-         *([f"- {r}: {p}" for r, p in rs.problems] or ["None."])],
+         *([f"- {text.cell(r)}: {text.cell(p, PROBLEM_LIMIT)}" for r, p in rs.problems]
+           or ["None."])],
     ]  # fmt: skip
     return "\n".join(line for section in sections for line in section) + "\n"
 
@@ -154,7 +163,7 @@ def _setup_section(runs: dict[str, list[dict]], plan: dict | None) -> list[str]:
         ]
     expected = len(plan["runs"]) if plan else len(all_runs)
     table = [
-        ["dataset", f"{dataset['name']} ({dataset['source']})"],
+        ["dataset", f"{dataset['name']} ({text.cell(dataset['source'])})"],
         ["subset", str(dataset["subset"] or "none (all images)")],
         ["train / test images", f"{dataset['train_images']:,} / {dataset['test_images']:,}"],
         [
@@ -179,7 +188,7 @@ def _backends(runs: list[dict]) -> str:
     shown = set()
     for env in (r["environment"] for r in runs):
         name = env.get("backend", "tensorflow")  # older files: TensorFlow's
-        shown.add(f"{name} (Keras {env['keras']}, {name} {env.get(name)})")
+        shown.add(f"{name} (Keras {text.cell(env['keras'])}, {name} {text.cell(env.get(name))})")
     return "; ".join(sorted(shown))
 
 
@@ -293,7 +302,7 @@ def _class_section(runs: dict[str, list[dict]]) -> list[str]:
     ]
     table = []
     for cls in classes:
-        row = [cls]
+        row = [text.cell(cls)]
         for name in runs:
             ours = statistics.fmean(r["evaluation"]["report"][cls]["f1-score"] for r in runs[name])
             theirs = post.get((name, cls))
@@ -385,7 +394,8 @@ def _environment_section(runs: dict[str, list[dict]]) -> list[str]:
         "git_commit",
     ]
     table = [
-        [k, ", ".join(env[k]) if isinstance(env.get(k), list) else str(env.get(k))] for k in keys
+        [k, text.cell(", ".join(env[k]) if isinstance(env.get(k), list) else env.get(k))]
+        for k in keys
     ]
     checksums = sorted({r["dataset"]["sha256"] for r in all_runs})
     table.append(["dataset sha256", ", ".join(c[:16] + "…" for c in checksums)])
@@ -402,9 +412,9 @@ def write(folder: Path) -> Path:
     rs = runset.load(folder)
     if not rs.runs and not rs.problems:
         raise ValueError(f"{folder} holds no runs to report (no {runset.RUNS}/*.json, no plan)")
-    text = _render(folder.name, rs).encode("utf-8")
+    body = _render(title(folder), rs).encode("utf-8")
     drawn = {name: figures.render(fig, folder / name)
              for name, fig in figures.report_figures(rs.runs).items()}  # fmt: skip
     for name, png in drawn.items():
         atomic_write(folder / name, lambda f, png=png: f.write(png))
-    return atomic_write(folder / REPORT, lambda f: f.write(text))
+    return atomic_write(folder / REPORT, lambda f: f.write(body))

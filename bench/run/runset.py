@@ -30,7 +30,7 @@ from filelock import FileLock, Timeout
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from bench.core import experiments, files, identity, results
+from bench.core import experiments, files, identity, jsonfile, results
 
 PLAN = "plan.json"
 RUNS = "runs"
@@ -117,9 +117,10 @@ def read_plan(out: Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
     try:
-        plan = json.loads(path.read_bytes().decode("utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise ValueError(f"{path}: unreadable plan ({exc})") from None
+        plan = jsonfile.read(path)
+    except ValueError as exc:
+        why = str(exc).removeprefix(f"{path}: ")
+        raise ValueError(f"{path}: unreadable plan ({why})") from None
 
     error = best_match(Draft202012Validator(PLAN_SCHEMA).iter_errors(plan))
     if error is not None:
@@ -206,8 +207,8 @@ def lock(out: Path) -> Iterator[None]:
         file_lock.acquire()
     except Timeout:
         try:
-            who = holder.read_text(encoding="utf-8").strip()
-        except OSError:
+            who = files.read_regular(holder, 4096).decode("utf-8", "replace").strip()
+        except ValueError:
             who = "another process"
         raise ValueError(f"{out} is in use by {who}; wait for it or use another --out") from None
     try:

@@ -22,7 +22,7 @@ def test_suggestions_on_a_drawn_curve():
     [
         (1e-3, 1e-4, 10, "exp", "0 < start < end"),
         (0.0, 1.0, 10, "exp", "0 < start < end"),
-        (1e-3, 1.0, 1, "exp", "steps must be a whole number >= 2"),
+        (1e-3, 1.0, 2, "exp", "steps must be a whole number >= 3"),
         (1e-3, 1.0, 10, "cubic", "mode must be exp or linear"),
     ],
 )
