@@ -6,11 +6,18 @@ early warning).
 Every test session prints the Python, TensorFlow and Keras versions in pytest's header
 before the first test."""
 
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import nox
 
 nox.options.sessions = ["lint", "unit", "smoke"]
+# uv where it is installed (a TensorFlow environment in seconds), virtualenv and pip elsewhere.
+nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.error_on_missing_interpreters = True
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
@@ -171,3 +178,117 @@ def nightly(session: nox.Session) -> None:
     session.install("tf-nightly", *others, *nox.project.dependency_groups(PYPROJECT, "test"))
     session.install("--no-deps", "-e", ".")
     _compat_checks(session, ENV, None)
+
+
+# --- the upgrade check: `nox -s upgrade -- "tensorflow==2.21.*" [--from "tensorflow==2.15.*"]`
+# The Python that runs before nox puts its session first on PATH: the "current environment",
+# the "from" side when no --from spec is given.
+CURRENT_PYTHON = shutil.which("python") or sys.executable
+STEPS = ("-m", "bench.cli.upgrade_commands")
+SPEED_ROUNDS = 2  # per side, alternating from/candidate: this machine's speed drifts
+
+
+def _refuse(message: str) -> None:
+    """The check could not run: one line, exit 2, nothing written."""
+    print(f"nox -s upgrade: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _upgrade_args(posargs: list[str]) -> tuple[str, str | None]:
+    args = list(posargs)
+    old = None
+    if "--from" in args:
+        at = args.index("--from")
+        if at + 1 >= len(args):
+            _refuse("--from needs a spec, e.g. --from 'tensorflow==2.15.*'")
+        old = args.pop(at + 1)
+        args.pop(at)
+    if len(args) != 1:
+        _refuse('give one candidate spec, e.g. nox -s upgrade -- "tensorflow==2.21.*"')
+    for spec in filter(None, (args[0], old)):
+        if not re.fullmatch(r"(tensorflow|tf-nightly|tensorflow-cpu)([=<>!~]=?[\w.*+]+)?", spec):
+            _refuse(f"bad spec {spec!r}: expected tensorflow==X.Y.* (or tf-nightly)")
+    return args[0], old
+
+
+def _reason(output: str) -> str:
+    """The installer's reason, in one line: its last error line (uv and pip both end with it)."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line for line in lines if "error" in line.lower() or "no solution" in line.lower()]
+    return " ".join((errors or lines or ["no output"])[-1].split())[:300]
+
+
+def _build(python: str, spec: str) -> None:
+    """``spec`` with our package into the environment of ``python`` (uv if present, else pip);
+    a failure is one line naming the spec and the installer's reason, exit 2."""
+    others = [d for d in PYPROJECT["project"]["dependencies"] if not d.startswith("tensorflow")]
+    uv = shutil.which("uv")
+    base = [uv, "pip", "install", "--python", python] if uv else [python, "-m", "pip", "install"]
+    for args in ([spec, *others], ["--no-deps", "-e", "."]):
+        done = subprocess.run([*base, *args], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            _refuse(f"cannot install {spec!r}: {_reason(done.stderr + done.stdout)}")
+
+
+def _version(python: str) -> str:
+    """The installed TensorFlow's version (tf-nightly's exact build included)."""
+    code = "from importlib import metadata as m; print(m.version('tensorflow') if "
+    code += "any(d.metadata['Name'] == 'tensorflow' for d in m.distributions()) else "
+    code += "m.version('tf-nightly'))"
+    return subprocess.run([python, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip()  # fmt: skip
+
+
+def _new_env(session: nox.Session, where: Path) -> str:
+    uv = shutil.which("uv")
+    make = [uv, "venv", "-q", str(where)] if uv else [sys.executable, "-m", "venv", str(where)]
+    subprocess.run(make, check=True)
+    return str(where / "bin" / "python")
+
+
+def _run_upgrade(session: nox.Session, spec: str, old_spec: str | None, work: Path) -> int:
+    """Both sides' measurements into ``work``, then UPGRADE.md moved into reports/."""
+    new_python = str(Path(session.virtualenv.location) / "bin" / "python")
+    _build(new_python, spec)
+    old_python = _new_env(session, work / "from-env") if old_spec else CURRENT_PYTHON
+    if old_spec:
+        _build(old_python, old_spec)
+    names = {"from": _version(old_python), "to": _version(new_python)}
+    print(f"[INFO] upgrade check: TensorFlow {names['from']} -> {names['to']}")
+    sides = {"from": old_python, "to": new_python}
+    for side, python in sides.items():
+        session.run(python, *STEPS, "upgrade-side", "--out", str(work / side),
+                    env=ENV, external=True)  # fmt: skip
+    for round_ in range(SPEED_ROUNDS):
+        for side, python in sides.items():
+            out = work / side / f"speed-{round_}.json"
+            session.run(python, *STEPS, "upgrade-speed", "--out", str(out), env=ENV, external=True)
+    folder = Path("reports") / f"upgrade-{names['from']}-to-{names['to']}"
+    staged = work / "report"
+    code = session.run(new_python, *STEPS, "upgrade-report", str(work / "from"),
+                       str(work / "to"), "--old-name", f"TensorFlow {names['from']}",
+                       "--new-name", f"TensorFlow {names['to']}", "--out",
+                       str(staged / "UPGRADE.md"), env=ENV, external=True,
+                       success_codes=[0, 1])  # fmt: skip
+    for side in ("from", "to"):
+        shutil.copytree(work / side, staged / side, ignore=shutil.ignore_patterns("*-env"))
+    if folder.exists():
+        shutil.rmtree(folder)
+    shutil.move(str(staged), folder)
+    print(f"[INFO] wrote {folder / 'UPGRADE.md'}")
+    return int(bool(code))
+
+
+@nox.session
+def upgrade(session: nox.Session) -> None:
+    """What changes for the post if TensorFlow is upgraded: `nox -s upgrade --
+    "tensorflow==2.21.*"` (the "from" side: the current environment's python, or
+    `--from "tensorflow==2.15.*"`). Drift probe, training-step fingerprint, a short
+    convergence run over seeds and per-step speed in each, then
+    reports/upgrade-<from>-to-<to>/UPGRADE.md. Exit 0: nothing regressed; 1: something
+    did; 2: the check could not run (bad spec, candidate not installable)."""
+    spec, old_spec = _upgrade_args(session.posargs)
+    with tempfile.TemporaryDirectory(prefix="upgrade-") as tmp:
+        regressed = _run_upgrade(session, spec, old_spec, Path(tmp))
+    if regressed:
+        session.error("REGRESSED: see the report's first line")

@@ -37,11 +37,12 @@ POWER = 0.8
 MAX_SLOWDOWN = 1.25  # as bench compare's default
 BOOTSTRAP = 2000
 BROKEN = ("raises", "ignored")
-PARTS = ("drift.json", "fingerprint.json", "convergence.json", "speed.json")
+PARTS = ("drift.json", "fingerprint.json", "convergence.json")
 
 
 def read_side(folder: Path) -> dict[str, Any]:
-    """One environment's four measurements; ValueError naming what is missing or broken."""
+    """One environment's measurements; ValueError naming what is missing or broken. The
+    speed rounds (``speed-*.json``, alternated with the other side's) are pooled."""
     folder = Path(folder)
     side: dict[str, Any] = {}
     for part in PARTS:
@@ -53,6 +54,12 @@ def read_side(folder: Path) -> dict[str, Any]:
             side[part.removesuffix(".json")] = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
             raise ValueError(f"{path}: cannot be read ({exc})") from None
+    rounds = sorted(folder.glob("speed-*.json"))
+    if not rounds:
+        raise ValueError(f"{folder}: no speed-*.json rounds")
+    measured = [json.loads(path.read_text(encoding="utf-8")) for path in rounds]
+    side["speed"] = {"setup": {**measured[0]["setup"], "rounds": len(rounds)},
+                     "ms_per_step": [ms for m in measured for ms in m["ms_per_step"]]}  # fmt: skip
     return side
 
 
