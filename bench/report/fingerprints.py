@@ -31,24 +31,45 @@ FORMAT = "bench-fingerprint/1"
 STATISTICS = ("sum", "sumsq", "maxabs")
 
 
+# The updates at which a tolerance may step up: each step holds until the next knot.
+KNOTS = (0, 1, 2, 3, 5, 10, 20, 50)
+MARGIN = 10.0  # tolerance = MARGIN x the largest difference measured between releases
+
+
 @dataclass(frozen=True)
 class Tolerance:
-    """Relative tolerance ``min(cap, start * growth ** update)``."""
+    """A relative tolerance per update: ``values[i]`` from update ``KNOTS[i]`` on."""
 
-    start: float
-    growth: float
-    cap: float
+    values: tuple[float, ...]
 
     def at(self, updates: np.ndarray) -> np.ndarray:
-        return np.minimum(self.cap, self.start * self.growth ** np.asarray(updates, float))
+        index = np.searchsorted(KNOTS, np.asarray(updates), side="right") - 1
+        return np.asarray(self.values, float)[index]
 
 
-# Measured between releases (docs/fingerprint.md), times the margin stated there.
+def derive(largest: list[dict[str, list[float]]], kind: str, cap: float = 1.0) -> Tolerance:
+    """``MARGIN`` x the largest difference of ``kind`` over the given comparisons (their
+    ``Comparison.largest``), taken over each knot's whole interval and every earlier one,
+    capped."""
+    worst = np.max([np.asarray(found[kind]) for found in largest], axis=0)
+    bounds = [*KNOTS[1:], len(worst)]
+    values = [float(worst[lo:hi].max()) if lo < len(worst) else float(worst.max())
+              for lo, hi in zip(KNOTS, bounds, strict=True)]  # fmt: skip
+    # A file keeps 10 significant digits: below 1e-9 two files cannot tell numbers apart.
+    values = np.maximum.accumulate(values).tolist()  # a later update never gets less room
+    return Tolerance(tuple(min(cap, max(1e-9, float(f"{MARGIN * v:.2g}"))) for v in values))
+
+
+# Derived from the matrix rows' fingerprints (docs/fingerprint.md, `derive` above);
+# moving_variance from the rows that share BatchNorm's variance formula only (Keras 2's
+# fused kernel keeps the unbiased variance, Keras 3 the biased one: a real difference, kept
+# flagged). "final" is one number: the summary after all the updates.
 TOLERANCE = {
-    "lr": Tolerance(1e-6, 1.0, 1e-6),
-    "loss": Tolerance(1e-5, 1.1, 0.5),
-    "moved": Tolerance(1e-4, 1.1, 0.5),
-    "final": Tolerance(0.5, 1.0, 0.5),
+    "lr": Tolerance((1e-9,) * len(KNOTS)),
+    "loss": Tolerance((1e-6, 1e-6, 1e-5, 1e-4, 1e-2, 0.1, 0.5, 1.0)),
+    "moved": Tolerance((1e-2, 0.1, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0)),
+    "moving_variance": Tolerance((1e-9, 1e-5, 1e-5, 1e-2, 0.1, 1.0, 1.0, 1.0)),
+    "final": Tolerance((2.0,) * len(KNOTS)),
 }
 
 
@@ -197,7 +218,9 @@ def _series(trace: dict[str, Any], variables: list[str]) -> list[tuple[str, str,
     """(label, tolerance kind, values per update) in the order they are checked."""
     found = [("learning rate", "lr", np.asarray(trace["lr"], float)),
              ("loss", "loss", np.asarray(trace["loss"], float))]  # fmt: skip
-    found += [(f"{v}: moved", "moved", np.asarray(trace["moved"][v], float)) for v in variables]
+    for v in variables:
+        kind = "moving_variance" if v.endswith("/moving_variance") else "moved"
+        found.append((f"{v}: moved", kind, np.asarray(trace["moved"][v], float)))
     return found
 
 

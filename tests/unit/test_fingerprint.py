@@ -42,6 +42,16 @@ def synthetic(epochs: int = 10, setups=("none", "step"), seed: int = 0) -> dict:
     }
 
 
+# The comparison's mechanics under a fixed tolerance (the derived one is tested below).
+FIXED = fps.Tolerance((1e-4,) * len(fps.KNOTS))
+
+
+@pytest.fixture(autouse=True)
+def fixed_tolerance(request, monkeypatch):
+    if "derived" not in request.node.name and "keras" not in request.keywords:
+        monkeypatch.setattr(fps, "TOLERANCE", dict.fromkeys(fps.TOLERANCE, FIXED))
+
+
 def test_identical_fingerprints_agree():
     a = synthetic()
     result = fps.compare(a, copy.deepcopy(a))
@@ -113,10 +123,21 @@ def test_a_mutated_candidate_stays_comparable():
     assert "mutated" in fps.render(fps.compare(a, b))
 
 
-def test_the_tolerance_grows_with_the_update_and_is_capped():
+def test_the_derived_tolerance_never_shrinks_with_the_update():
     for tolerance in fps.TOLERANCE.values():
         values = tolerance.at(np.arange(200))
-        assert np.all(np.diff(values) >= 0) and values.max() <= tolerance.cap
+        assert np.all(np.diff(values) >= 0) and values.max() <= 2.0
+    assert fps.TOLERANCE["lr"].at(np.arange(100)).max() <= 1e-6  # rates are exact
+
+
+def test_the_derived_tolerance_is_margin_times_the_worst_measured():
+    measured = [
+        {"loss": [1e-8, 2e-8, 1e-7, 1e-7, 1e-6, 1e-6] + [1e-3] * 94},
+        {"loss": [3e-8] + [0.0] * 99},
+    ]
+    tolerance = fps.derive(measured, "loss")
+    assert tolerance.values[:3] == (3e-7, 3e-7, 1e-6)  # the worst up to each knot's end
+    assert tolerance.at(np.array([4, 5, 99])).tolist() == [1e-5, 1e-2, 1e-2]
 
 
 def _write(tmp_path, value, name="fp.json"):
