@@ -23,6 +23,8 @@ nox.options.error_on_missing_interpreters = True
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 # TensorFlow's C++ start-up chatter hides the test output.
 ENV = {"TF_CPP_MIN_LOG_LEVEL": "2"}
+# The upgrade check's commands (bench fingerprint and the per-environment steps).
+STEPS = ("-m", "bench.cli.upgrade_commands")
 
 # The TensorFlow matrix: row -> what the row asks pip for. The rows are the oldest release
 # we support, the last with Keras 2, the first with Keras 3 (with Keras 3.0: left alone pip
@@ -146,6 +148,24 @@ def _compat_checks(session: nox.Session, env: dict[str, str], row: str | None) -
                 env=env)  # fmt: skip
     where = ["--name", row] if row else ["--print-only"]
     session.run("python", "-m", "bench", "drift", *where, env=env)
+    if row:
+        _fingerprint_check(session, env, row)
+
+
+# The committed baseline fingerprint (made by the latest pinned row; not the post's data).
+REFERENCE = Path("reports/fingerprints/reference-2.21.json")
+# Keras 2 rows compute BatchNorm's moving variance with the unbiased batch variance, Keras 3
+# with the biased one (docs/fingerprint.md): they must keep differing from the Keras 3
+# reference (exit 1), and every Keras 3 row must agree with it (exit 0).
+KERAS2_ROWS = {"2.12", "2.15", "2.21-tf-keras"}
+
+
+def _fingerprint_check(session: nox.Session, env: dict[str, str], row: str) -> None:
+    out = Path(session.create_tmp()) / f"fingerprint-{row}.json"
+    session.run("python", *STEPS, "fingerprint", "--out", str(out), env=env)
+    expected = 1 if row in KERAS2_ROWS else 0
+    session.run("python", *STEPS, "compare-fingerprints", str(REFERENCE), str(out), env=env,
+                success_codes=[expected])  # fmt: skip
 
 
 @nox.session
@@ -178,13 +198,18 @@ def nightly(session: nox.Session) -> None:
     session.install("tf-nightly", *others, *nox.project.dependency_groups(PYPROJECT, "test"))
     session.install("--no-deps", "-e", ".")
     _compat_checks(session, ENV, None)
+    python = str(Path(session.virtualenv.location) / "bin" / "python")
+    print(f"[INFO] tf-nightly under test: {_version(python)}")
+    with tempfile.TemporaryDirectory(prefix="upgrade-") as tmp:
+        regressed = _run_upgrade(session, "tf-nightly", None, Path(tmp))
+    if regressed:
+        session.error(f"REGRESSED on tf-nightly {_version(python)}: see the report's first line")
 
 
 # --- the upgrade check: `nox -s upgrade -- "tensorflow==2.21.*" [--from "tensorflow==2.15.*"]`
 # The Python that runs before nox puts its session first on PATH: the "current environment",
 # the "from" side when no --from spec is given.
 CURRENT_PYTHON = shutil.which("python") or sys.executable
-STEPS = ("-m", "bench.cli.upgrade_commands")
 SPEED_ROUNDS = 2  # per side, alternating from/candidate: this machine's speed drifts
 
 
@@ -212,10 +237,12 @@ def _upgrade_args(posargs: list[str]) -> tuple[str, str | None]:
 
 
 def _reason(output: str) -> str:
-    """The installer's reason, in one line: its last error line (uv and pip both end with it)."""
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    errors = [line for line in lines if "error" in line.lower() or "no solution" in line.lower()]
-    return " ".join((errors or lines or ["no output"])[-1].split())[:300]
+    """The installer's reason, in one line: uv's "cause:"/"Because ..." line where there is
+    one, else the last error line (pip ends with it)."""
+    lines = [line.strip(" \u2570\u2500\u25b6") for line in output.splitlines() if line.strip()]
+    causes = [line for line in lines if "because" in line.lower()]
+    errors = [line for line in lines if "error" in line.lower()]
+    return " ".join((causes or errors or lines or ["no output"])[-1].split())[:300]
 
 
 def _build(python: str, spec: str) -> None:
