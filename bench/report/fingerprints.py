@@ -60,15 +60,18 @@ def derive(largest: list[dict[str, list[float]]], kind: str, cap: float = 1.0) -
     return Tolerance(tuple(min(cap, max(1e-9, float(f"{MARGIN * v:.2g}"))) for v in values))
 
 
-# Derived from the matrix rows' fingerprints (docs/fingerprint.md, `derive` above);
-# moving_variance from the rows that share BatchNorm's variance formula only (Keras 2's
-# fused kernel keeps the unbiased variance, Keras 3 the biased one: a real difference, kept
-# flagged). "final" is one number: the summary after all the updates.
+# Derived from the six matrix rows' fingerprints (docs/fingerprint.md, ``derive`` above),
+# from the pairs that compute the same quantity: moving_variance from pairs on the same side
+# of Keras 2/3 only (Keras 2's fused BatchNorm keeps the unbiased batch variance, Keras 3
+# the biased one), loss without Keras 3.0 (its train_on_batch returns the running mean of
+# the loss). Both differences are real and stay flagged. After ~3 updates the weights'
+# float noise has grown chaotic (lr 0.1): from there only the rates and the loss are
+# checked closely. "final" (one number, the summary after all updates) is informative only.
 TOLERANCE = {
-    "lr": Tolerance((1e-9,) * len(KNOTS)),
-    "loss": Tolerance((1e-6, 1e-6, 1e-5, 1e-4, 1e-2, 0.1, 0.5, 1.0)),
-    "moved": Tolerance((1e-2, 0.1, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0)),
-    "moving_variance": Tolerance((1e-9, 1e-5, 1e-5, 1e-2, 0.1, 1.0, 1.0, 1.0)),
+    "lr": Tolerance((1e-09, 1e-09, 1e-09, 1e-09, 1e-09, 1.2e-09, 3e-09, 5e-09)),
+    "loss": Tolerance((1.7e-06, 1.7e-06, 2e-05, 0.002, 0.036, 0.14, 0.81, 1.0)),
+    "moved": Tolerance((0.0089, 0.094, 0.29, 1.0, 1.0, 1.0, 1.0, 1.0)),
+    "moving_variance": Tolerance((1.5e-05, 2e-05, 6.2e-05, 0.0031, 0.073, 1.0, 1.0, 1.0)),
     "final": Tolerance((2.0,) * len(KNOTS)),
 }
 
