@@ -6,6 +6,11 @@ early warning).
 Every test session prints the Python, TensorFlow and Keras versions in pytest's header
 before the first test."""
 
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import nox
@@ -23,6 +28,8 @@ UNIT = ["tests/unit", "tests/keras"]
 # TensorFlow's C++ start-up chatter hides the test output. Property tests try their full
 # number of generated cases in nox (tests/tiers.py); a bare pytest tries a fifth.
 ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "BENCH_FULL_TIER": "1"}
+# The upgrade check's commands (bench fingerprint and the per-environment steps).
+STEPS = ("-m", "bench")
 
 # The TensorFlow matrix: row -> what the row asks pip for. The rows are the oldest release
 # we support, the last with Keras 2, the first with Keras 3 (with Keras 3.0: left alone pip
@@ -149,6 +156,25 @@ def _compat_checks(session: nox.Session, env: dict[str, str], row: str | None) -
                 env=env)  # fmt: skip
     where = ["--name", row] if row else ["--print-only"]
     session.run("python", "-m", "bench", "drift", *where, env=env)
+    if row:
+        _fingerprint_check(session, env, row)
+
+
+# The committed baseline fingerprint (made by the latest pinned row; not the post's data).
+REFERENCE = Path("reports/fingerprints/reference-2.21.json")
+# Rows that really compute something else than the reference (docs/fingerprint.md) must
+# keep differing from it (exit 1), every other row must agree (exit 0): Keras 2 keeps
+# BatchNorm's moving variance with the unbiased batch variance (Keras 3: biased), and
+# Keras 3.0's train_on_batch returns the running mean of the loss, not the batch's.
+DIFFERS_FROM_REFERENCE = {"2.12", "2.15", "2.21-tf-keras", "2.16"}
+
+
+def _fingerprint_check(session: nox.Session, env: dict[str, str], row: str) -> None:
+    out = Path(session.create_tmp()) / f"fingerprint-{row}.json"
+    session.run("python", *STEPS, "fingerprint", "--out", str(out), env=env)
+    expected = 1 if row in DIFFERS_FROM_REFERENCE else 0
+    session.run("python", *STEPS, "compare-fingerprints", str(REFERENCE), str(out), env=env,
+                success_codes=[expected])  # fmt: skip
 
 
 @nox.session
@@ -181,3 +207,124 @@ def nightly(session: nox.Session) -> None:
     session.install("tf-nightly", *others, *nox.project.dependency_groups(PYPROJECT, "test"))
     session.install("--no-deps", "-e", ".")
     _compat_checks(session, ENV, None)
+    python = str(Path(session.virtualenv.location) / "bin" / "python")
+    print(f"[INFO] tf-nightly under test: {_version(python)}")
+    with tempfile.TemporaryDirectory(prefix="upgrade-") as tmp:
+        regressed = _run_upgrade(session, "tf-nightly", None, Path(tmp))
+    if regressed:
+        session.error(f"REGRESSED on tf-nightly {_version(python)}: see the report's first line")
+
+
+# --- the upgrade check: `nox -s upgrade -- "tensorflow==2.21.*" [--from "tensorflow==2.15.*"]`
+# The Python that runs before nox puts its session first on PATH: the "current environment",
+# the "from" side when no --from spec is given.
+CURRENT_PYTHON = shutil.which("python") or sys.executable
+SPEED_ROUNDS = 2  # per side, alternating from/candidate: this machine's speed drifts
+
+
+def _refuse(message: str) -> None:
+    """The check could not run: one line, exit 2, nothing written."""
+    print(f"nox -s upgrade: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _upgrade_args(posargs: list[str]) -> tuple[str, str | None]:
+    args = list(posargs)
+    old = None
+    if "--from" in args:
+        at = args.index("--from")
+        if at + 1 >= len(args):
+            _refuse("--from needs a spec, e.g. --from 'tensorflow==2.15.*'")
+        old = args.pop(at + 1)
+        args.pop(at)
+    if len(args) != 1:
+        _refuse('give one candidate spec, e.g. nox -s upgrade -- "tensorflow==2.21.*"')
+    for spec in filter(None, (args[0], old)):
+        if not re.fullmatch(r"(tensorflow|tf-nightly|tensorflow-cpu)([=<>!~]=?[\w.*+]+)?", spec):
+            _refuse(f"bad spec {spec!r}: expected tensorflow==X.Y.* (or tf-nightly)")
+    return args[0], old
+
+
+def _reason(output: str) -> str:
+    """The installer's reason, in one line: uv's "cause:"/"Because ..." line where there is
+    one, else the last error line (pip ends with it)."""
+    lines = [line.strip(" \u2570\u2500\u25b6") for line in output.splitlines() if line.strip()]
+    causes = [line for line in lines if "because" in line.lower()]
+    errors = [line for line in lines if "error" in line.lower()]
+    return " ".join((causes or errors or lines or ["no output"])[-1].split())[:300]
+
+
+def _build(python: str, spec: str) -> None:
+    """``spec`` with our package into the environment of ``python`` (uv if present, else pip);
+    a failure is one line naming the spec and the installer's reason, exit 2."""
+    others = [d for d in PYPROJECT["project"]["dependencies"] if not d.startswith("tensorflow")]
+    uv = shutil.which("uv")
+    base = [uv, "pip", "install", "--python", python] if uv else [python, "-m", "pip", "install"]
+    for args in ([spec, *others], ["--no-deps", "-e", "."]):
+        done = subprocess.run([*base, *args], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            _refuse(f"cannot install {spec!r}: {_reason(done.stderr + done.stdout)}")
+
+
+def _version(python: str) -> str:
+    """The installed TensorFlow's version (tf-nightly's exact build included)."""
+    code = "from importlib import metadata as m; print(m.version('tensorflow') if "
+    code += "any(d.metadata['Name'] == 'tensorflow' for d in m.distributions()) else "
+    code += "m.version('tf-nightly'))"
+    return subprocess.run([python, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip()  # fmt: skip
+
+
+def _new_env(session: nox.Session, where: Path) -> str:
+    uv = shutil.which("uv")
+    make = [uv, "venv", "-q", str(where)] if uv else [sys.executable, "-m", "venv", str(where)]
+    subprocess.run(make, check=True)
+    return str(where / "bin" / "python")
+
+
+def _run_upgrade(session: nox.Session, spec: str, old_spec: str | None, work: Path) -> int:
+    """Both sides' measurements into ``work``, then UPGRADE.md moved into reports/."""
+    new_python = str(Path(session.virtualenv.location) / "bin" / "python")
+    _build(new_python, spec)
+    old_python = _new_env(session, work / "from-env") if old_spec else CURRENT_PYTHON
+    if old_spec:
+        _build(old_python, old_spec)
+    names = {"from": _version(old_python), "to": _version(new_python)}
+    print(f"[INFO] upgrade check: TensorFlow {names['from']} -> {names['to']}")
+    sides = {"from": old_python, "to": new_python}
+    for side, python in sides.items():
+        session.run(python, *STEPS, "upgrade-side", "--out", str(work / side),
+                    env=ENV, external=True)  # fmt: skip
+    for round_ in range(SPEED_ROUNDS):
+        for side, python in sides.items():
+            out = work / side / f"speed-{round_}.json"
+            session.run(python, *STEPS, "upgrade-speed", "--out", str(out), env=ENV, external=True)
+    folder = Path("reports") / f"upgrade-{names['from']}-to-{names['to']}"
+    staged = work / "report"
+    code = session.run(new_python, *STEPS, "upgrade-report", str(work / "from"),
+                       str(work / "to"), "--old-name", f"TensorFlow {names['from']}",
+                       "--new-name", f"TensorFlow {names['to']}", "--out",
+                       str(staged / "UPGRADE.md"), env=ENV, external=True,
+                       success_codes=[0, 1])  # fmt: skip
+    for side in ("from", "to"):
+        shutil.copytree(work / side, staged / side, ignore=shutil.ignore_patterns("*-env"))
+    if folder.exists():
+        shutil.rmtree(folder)
+    shutil.move(str(staged), folder)
+    print(f"[INFO] wrote {folder / 'UPGRADE.md'}")
+    return int(bool(code))
+
+
+@nox.session
+def upgrade(session: nox.Session) -> None:
+    """What changes for the post if TensorFlow is upgraded: `nox -s upgrade --
+    "tensorflow==2.21.*"` (the "from" side: the current environment's python, or
+    `--from "tensorflow==2.15.*"`). Drift probe, training-step fingerprint, a short
+    convergence run over seeds and per-step speed in each, then
+    reports/upgrade-<from>-to-<to>/UPGRADE.md. Exit 0: nothing regressed; 1: something
+    did; 2: the check could not run (bad spec, candidate not installable)."""
+    spec, old_spec = _upgrade_args(session.posargs)
+    with tempfile.TemporaryDirectory(prefix="upgrade-") as tmp:
+        regressed = _run_upgrade(session, spec, old_spec, Path(tmp))
+    if regressed:
+        session.error("REGRESSED: see the report's first line")

@@ -17,8 +17,9 @@ from tabulate import tabulate
 
 from bench import api
 from bench.api import backends, tools
+from bench.cli import upgrade_commands
 from bench.core import backend, checks, data, experiments, stop
-from bench.report import compare, text
+from bench.report import compare, fingerprints, text
 
 
 class _Parser(argparse.ArgumentParser):
@@ -160,8 +161,18 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    """Compare two results sets (before/after an upgrade, or two backends): exit 1 if
-    anything regressed (backends: if they disagree)."""
+    """Compare two results sets (before/after an upgrade, or two backends), or two
+    training-step fingerprints: exit 1 if anything regressed (backends: if they disagree;
+    fingerprints: where they first differ beyond the tolerance)."""
+    kinds = [fingerprints.is_fingerprint(path) for path in (args.baseline, args.new)]
+    if kinds[0] != kinds[1]:
+        one = args.baseline if kinds[0] else args.new
+        raise ValueError(f"compare a fingerprint with a fingerprint: {one} is one, the other "
+                         "is not")  # fmt: skip
+    if kinds[0]:
+        result, report = fingerprints.compare_files(args.baseline, args.new)
+        print(report)
+        return 0 if result.agree else 1
     result = api.compare(args.baseline, args.new, args.max_slowdown)
     print(compare.render(result))
     kind = "DIFFERENCE" if result.backends else "REGRESSION"
@@ -392,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bench", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for add in (_schedules_parser, _train_parser, _reproduce_parser, _lr_find_parser,
-                _speed_parser, _other_parsers):  # fmt: skip
+                _speed_parser, _other_parsers, upgrade_commands.add_parsers):  # fmt: skip
         add(commands)
     return parser
 

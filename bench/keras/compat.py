@@ -119,16 +119,18 @@ def versions() -> dict[str, str | None]:
     }
 
 
-def sgd(init_lr: Any, momentum: float, decay: float = 0.0) -> Any:
+def sgd(init_lr: Any, momentum: float, decay: float = 0.0, nesterov: bool = False) -> Any:
     """SGD that applies ``init_lr / (1 + decay * t)`` at update ``t`` on every Keras
-    (``init_lr``: a rate, or with ``decay`` 0 a ``LearningRateSchedule``)."""
+    (``init_lr``: a rate, or with ``decay`` 0 a ``LearningRateSchedule``). ``nesterov`` is
+    never the post's; the training-step fingerprint's tests turn it on to show it is seen."""
     if decay == 0:
-        return keras.optimizers.SGD(learning_rate=init_lr, momentum=momentum)
+        return keras.optimizers.SGD(learning_rate=init_lr, momentum=momentum, nesterov=nesterov)
     legacy = getattr(keras.optimizers, "legacy", None)
     if KERAS_MAJOR < 3 and legacy is not None:
-        return legacy.SGD(learning_rate=init_lr, momentum=momentum, decay=decay)
+        return legacy.SGD(learning_rate=init_lr, momentum=momentum, decay=decay,
+                          nesterov=nesterov)  # fmt: skip
     schedule = keras.optimizers.schedules.InverseTimeDecay(init_lr, decay_steps=1, decay_rate=decay)
-    return keras.optimizers.SGD(learning_rate=schedule, momentum=momentum)
+    return keras.optimizers.SGD(learning_rate=schedule, momentum=momentum, nesterov=nesterov)
 
 
 def make_optimizer(experiment: experiments.Experiment, epochs: int | None = None) -> Any:

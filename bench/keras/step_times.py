@@ -1,0 +1,53 @@
+"""Per-step training times, for a speed ratio with a confidence interval (the upgrade
+check). ``bench speed`` keeps one mean per epoch; a bootstrap needs every step's time.
+
+The quick reproduction's ResNet at its batch of 64 on random uint8 images fed as a run
+feeds them, so a 2-core CPU times enough steps in seconds. The first epoch traces and
+compiles and is not timed.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from bench.core import checks, data, experiments
+from bench.keras import compat
+from bench.keras.compat import keras
+from bench.keras.resnet import ResNet
+
+
+class StepTimes(keras.callbacks.Callback):
+    """Wall milliseconds of each training step, from its start to its end."""
+
+    def on_train_begin(self, logs: Any = None) -> None:
+        self.ms: list[float] = []
+
+    def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        self.ms.append(1000 * (time.perf_counter() - self.start))
+
+
+def measure(steps: int, batch_size: int = experiments.QUICK_BATCH_SIZE, model: str = "quick",
+            seed: int = 0) -> dict[str, Any]:  # fmt: skip
+    """Each step's ms of the second of two epochs of ``steps`` updates."""
+    checks.whole_number("steps", steps)
+    experiment = experiments.configure("none", batch_size=batch_size, model=model)
+    keras.utils.set_random_seed(seed)
+    net = ResNet.build(**experiment.model_args)
+    net.compile(loss=experiments.LOSS, optimizer=compat.make_optimizer(experiment))
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, size=(steps * batch_size, 32, 32, 3), dtype=np.uint8)
+    labels = data.one_hot(rng.integers(0, 10, size=len(images)), 10)
+    times = StepTimes()
+    net.fit(compat.batches(images, labels, batch_size), epochs=2, callbacks=[times],
+            verbose=0, shuffle=False)  # fmt: skip
+    return {
+        "environment": compat.environment(),
+        "setup": {"model": model, "batch_size": batch_size, "steps": steps},
+        "ms_per_step": times.ms[steps:],
+    }

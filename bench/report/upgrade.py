@@ -1,0 +1,249 @@
+"""UPGRADE.md: what changes for the post when TensorFlow is upgraded, from the
+measurements ``nox -s upgrade`` took in the "from" and the candidate environment.
+
+Each side's folder holds ``drift.json`` (``bench drift``'s row), ``fingerprint.json``
+(``bench fingerprint``), ``convergence.json`` (final accuracies, one per seed) and
+``speed.json`` (per-step times); ``write`` reads both and renders one verdict line, then
+one section per check:
+
+- drift: each of the post's calls whose outcome changed (works / warns / ignored / raises);
+- numerics: the two fingerprints compared (``bench.report.fingerprints``);
+- convergence: Welch's t-test on the final accuracies at ``ALPHA`` (two-sided), and the
+  smallest difference the seeds can detect at that alpha with 80 % power;
+- speed: the ratio of median ms/step, candidate over "from", with a bootstrap 95 %
+  interval from the per-step times.
+
+Regressed (exit 1): the fingerprints differ; the candidate's accuracy is lower with
+p < ``ALPHA``; the speed ratio's whole interval lies above ``MAX_SLOWDOWN``; or a call
+that worked (or warned) now raises or is ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import stats as scipy_stats
+
+from bench.core import files
+from bench.report import fingerprints
+
+ALPHA = 0.05
+POWER = 0.8
+MAX_SLOWDOWN = 1.25  # as bench compare's default
+BOOTSTRAP = 2000
+BROKEN = ("raises", "ignored")
+PARTS = ("drift.json", "fingerprint.json", "convergence.json")
+
+
+def read_side(folder: Path) -> dict[str, Any]:
+    """One environment's measurements; ValueError naming what is missing or broken. The
+    speed rounds (``speed-*.json``, alternated with the other side's) are pooled."""
+    folder = Path(folder)
+    side: dict[str, Any] = {}
+    for part in PARTS:
+        path = folder / part
+        if part == "fingerprint.json":
+            side["fingerprint"] = fingerprints.read(path)
+            continue
+        try:
+            side[part.removesuffix(".json")] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path}: cannot be read ({exc})") from None
+    rounds = sorted(folder.glob("speed-*.json"))
+    if not rounds:
+        raise ValueError(f"{folder}: no speed-*.json rounds")
+    measured = [json.loads(path.read_text(encoding="utf-8")) for path in rounds]
+    side["speed"] = {"setup": {**measured[0]["setup"], "rounds": len(rounds)},
+                     "ms_per_step": [ms for m in measured for ms in m["ms_per_step"]]}  # fmt: skip
+    return side
+
+
+def drift_changes(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, str]]:
+    """Each probe (the post's use of Keras) whose outcome differs, in the probe order."""
+    before = {p["use"]: p for p in old["probes"]}
+    changed = []
+    for probe in new["probes"]:
+        was = before.get(probe["use"])
+        if was is None or was["outcome"] != probe["outcome"]:
+            changed.append({
+                "use": probe["use"],
+                "old": f"{was['outcome']}: {was['effect']}" if was else "(not probed)",
+                "new": f"{probe['outcome']}: {probe['effect']}",
+                "broke": bool(was) and was["outcome"] not in BROKEN
+                and probe["outcome"] in BROKEN,
+            })  # fmt: skip
+    return changed
+
+
+@dataclass(frozen=True)
+class Convergence:
+    old: list[float]
+    new: list[float]
+    difference: float  # mean(new) - mean(old)
+    p_value: float
+    detectable: float  # the smallest true difference found with POWER at ALPHA
+
+    @property
+    def regressed(self) -> bool:
+        return self.difference < 0 and self.p_value < ALPHA
+
+
+def welch(old: list[float], new: list[float]) -> Convergence:
+    """Welch's t-test (two-sided) and the minimum detectable difference for these seeds:
+    ``(t[1 - alpha/2] + t[power]) * sqrt(s1^2/n1 + s2^2/n2)`` at Welch's degrees of freedom."""
+    a, b = np.asarray(old, float), np.asarray(new, float)
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError("the convergence test needs at least two seeds on each side")
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = math.sqrt(va + vb)
+    if se == 0:  # every seed equal on both sides: nothing to test, any change is seen
+        same = float(a.mean() == b.mean())
+        return Convergence(a.tolist(), b.tolist(), float(b.mean() - a.mean()), same, 0.0)
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    p = float(scipy_stats.ttest_ind(b, a, equal_var=False).pvalue)
+    t = scipy_stats.t
+    detectable = (t.ppf(1 - ALPHA / 2, df) + t.ppf(POWER, df)) * se
+    return Convergence(a.tolist(), b.tolist(), float(b.mean() - a.mean()), p, float(detectable))
+
+
+@dataclass(frozen=True)
+class Speed:
+    old_ms: float
+    new_ms: float
+    ratio: float
+    low: float
+    high: float
+
+    @property
+    def regressed(self) -> bool:
+        return self.low > MAX_SLOWDOWN
+
+
+def speed_ratio(old: list[float], new: list[float], seed: int = 0) -> Speed:
+    """median(new) / median(old) of per-step ms, with a percentile bootstrap 95 % interval
+    (each side resampled on its own, ``BOOTSTRAP`` times, seeded)."""
+    a, b = np.asarray(old, float), np.asarray(new, float)
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError("the speed ratio needs at least two timed steps on each side")
+    rng = np.random.default_rng(seed)
+    ma = np.median(rng.choice(a, (BOOTSTRAP, len(a))), axis=1)
+    mb = np.median(rng.choice(b, (BOOTSTRAP, len(b))), axis=1)
+    low, high = np.percentile(mb / ma, [2.5, 97.5])
+    old_ms, new_ms = float(np.median(a)), float(np.median(b))
+    return Speed(old_ms, new_ms, new_ms / old_ms, float(low), float(high))
+
+
+@dataclass
+class Upgrade:
+    old_name: str
+    new_name: str
+    drift: list[dict[str, str]]
+    numerics: fingerprints.Comparison
+    convergence: Convergence
+    speed: Speed
+    setup: dict[str, Any] = field(default_factory=dict)
+
+    def regressions(self) -> list[str]:
+        found = []
+        broke = [c["use"] for c in self.drift if c["broke"]]
+        if broke:
+            found.append(f"drift ({len(broke)} call(s) now raise or are ignored)")
+        if not self.numerics.agree:
+            found.append("numerics (the fingerprints differ)")
+        if self.convergence.regressed:
+            found.append("convergence (lower accuracy)")
+        if self.speed.regressed:
+            found.append(f"speed (slower than {MAX_SLOWDOWN}x)")
+        return found
+
+
+def check(old: dict[str, Any], new: dict[str, Any], old_name: str, new_name: str) -> Upgrade:
+    """Every check of the upgrade from side ``old`` to side ``new`` (``read_side``'s)."""
+    return Upgrade(
+        old_name=old_name,
+        new_name=new_name,
+        drift=drift_changes(old["drift"], new["drift"]),
+        numerics=fingerprints.compare(old["fingerprint"], new["fingerprint"]),
+        convergence=welch(old["convergence"]["accuracy"], new["convergence"]["accuracy"]),
+        speed=speed_ratio(old["speed"]["ms_per_step"], new["speed"]["ms_per_step"]),
+        setup={part: new[part].get("setup", {}) for part in ("convergence", "speed")},
+    )
+
+
+def _drift_section(upgrade: Upgrade) -> list[str]:
+    lines = ["## Drift: the post's Keras calls whose outcome changed", ""]
+    if not upgrade.drift:
+        return [*lines, "None: every probed call behaves as before.", ""]
+    lines += [f"| the post's use | {upgrade.old_name} | {upgrade.new_name} |", "|---|---|---|"]
+    for c in upgrade.drift:
+        mark = " **(broke)**" if c["broke"] else ""
+        lines.append(f"| `{c['use']}` | {c['old']} | {c['new']}{mark} |")
+    return [*lines, ""]
+
+
+def _numerics_section(upgrade: Upgrade) -> list[str]:
+    result = upgrade.numerics
+    verdict = ("The training steps agree: every quantity within its tolerance." if result.agree
+               else f"**First divergence**: {result.first}.")  # fmt: skip
+    lines = ["## Numerics: the training-step fingerprints", "", verdict, "",
+             "| quantity | largest relative difference | at update |", "|---|---|---|"]  # fmt: skip
+    for kind, values in result.largest.items():
+        at = str(int(np.argmax(values))) if kind != "final" else "end"
+        lines.append(f"| {kind} | {max(values):.3g} | {at} |")
+    return [*lines, "", "Tolerances and the release differences they come from: "
+            "docs/fingerprint.md.", ""]  # fmt: skip
+
+
+def _convergence_section(upgrade: Upgrade) -> list[str]:
+    c = upgrade.convergence
+    n_old, n_new = len(c.old), len(c.new)
+    setup = upgrade.setup.get("convergence", {})
+    return [
+        "## Convergence: final accuracy over seeds", "",
+        f"Set-up: {setup or '(not recorded)'}.", "",
+        "| side | seeds | mean accuracy | std |", "|---|---|---|---|",
+        f"| {upgrade.old_name} | {n_old} | {np.mean(c.old):.4f} | {np.std(c.old, ddof=1):.4f} |",
+        f"| {upgrade.new_name} | {n_new} | {np.mean(c.new):.4f} | {np.std(c.new, ddof=1):.4f} |",
+        "",
+        f"Welch's t-test (two-sided, alpha {ALPHA}): difference {c.difference:+.4f}, "
+        f"p = {c.p_value:.3g}. With {n_old} and {n_new} seeds and these spreads, the "
+        f"smallest difference found with {POWER:.0%} power is **{c.detectable:.4f}** "
+        "(accuracy): \"no regression\" means none larger than that.", "",
+    ]  # fmt: skip
+
+
+def _speed_section(upgrade: Upgrade) -> list[str]:
+    s = upgrade.speed
+    setup = upgrade.setup.get("speed", {})
+    return [
+        "## Speed: median ms/step", "",
+        f"Set-up: {setup or '(not recorded)'}.", "",
+        f"{upgrade.old_name}: {s.old_ms:.1f} ms/step; {upgrade.new_name}: {s.new_ms:.1f} "
+        f"ms/step; ratio **{s.ratio:.3f}** (bootstrap 95 % interval {s.low:.3f} - "
+        f"{s.high:.3f}). Regressed only if the whole interval lies above {MAX_SLOWDOWN}.", "",
+    ]  # fmt: skip
+
+
+def render(upgrade: Upgrade) -> str:
+    """UPGRADE.md: the verdict line first, then drift, numerics, convergence, speed."""
+    found = upgrade.regressions()
+    sides = f"({upgrade.old_name} -> {upgrade.new_name})"
+    verdict = (
+        f"**REGRESSED** {sides}: {'; '.join(found)}" if found else f"**NO REGRESSION** {sides}"
+    )
+    lines = [verdict, "", f"# Upgrade check: {upgrade.old_name} -> {upgrade.new_name}", ""]
+    for section in (_drift_section, _numerics_section, _convergence_section, _speed_section):
+        lines += section(upgrade)
+    return "\n".join(lines)
+
+
+def write(old: Path, new: Path, old_name: str, new_name: str, out: Path) -> tuple[Upgrade, Path]:
+    """Read both sides, render, write ``out`` whole; the exit code is 1 if it regressed."""
+    upgrade = check(read_side(old), read_side(new), old_name, new_name)
+    text = render(upgrade)
+    return upgrade, files.atomic_write(out, lambda f: f.write(text.encode("utf-8")))
