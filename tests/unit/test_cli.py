@@ -41,6 +41,7 @@ def test_writes_the_posts_lr_plots(tmp_path, capsys):
     assert f"[INFO] wrote {tmp_path / 'lr_step_schedule.png'}" in capsys.readouterr().out
 
 
+@pytest.mark.process
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -66,14 +67,11 @@ def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_unwritable_plot_dir(tmp_path):
+def test_unwritable_plot_dir(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench", "schedules", "-e", "3", "--plot-dir", str(blocker / "out")],
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 2
-    assert len(proc.stderr.splitlines()) == 1 and "bench schedules: error:" in proc.stderr
+    code = main(["schedules", "-e", "3", "--plot-dir", str(blocker / "out")])
+    stderr = capsys.readouterr().err
+    assert code == 2
+    assert len(stderr.splitlines()) == 1 and "bench schedules: error:" in stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tiers import examples
 
 from bench.report import fingerprints as fps
 
@@ -174,7 +175,7 @@ def test_a_damaged_file_is_one_line_naming_it(tmp_path, damage):
     assert str(path) in str(caught.value) and "\n" not in str(caught.value)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     setup=st.sampled_from(["none", "step"]),
     key=st.sampled_from(["lr", "loss", "moved", "final"]),

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from results_factory import folder_of, make_run
+from tiers import examples
 
 from bench.cli import main
 from bench.core import files, jsonfile, results, state
@@ -97,7 +98,7 @@ NAMES = {"results": "none-seed0.json", "plan": runset.PLAN, "lr-find CSV": "lr_f
          "state log": state.LOG}  # fmt: skip
 
 
-@settings(max_examples=40)
+@settings(max_examples=examples(40))
 @given(reader=st.sampled_from(sorted(READERS)), kind=st.sampled_from(KINDS))
 def test_every_reader_refuses_every_kind_in_one_line(reader, kind):
     with tempfile.TemporaryDirectory() as folder:
@@ -128,7 +129,7 @@ def _hostile_set(root: Path, where: str, kind: str) -> Path:
     return folder
 
 
-@settings(max_examples=24)
+@settings(max_examples=examples(24))
 @given(where=st.sampled_from(["runs", "plan"]), kind=st.sampled_from(KINDS))
 def test_report_and_compare_on_a_hostile_set_end_promptly(where, kind):
     """A hostile file in runs/ is a failed run in the report; as plan.json, exit 2; compare
@@ -146,6 +147,7 @@ def test_report_and_compare_on_a_hostile_set_end_promptly(where, kind):
             assert "linear-seed0: unreadable results:" in text
 
 
+@pytest.mark.process
 def test_the_cli_on_fifos_and_dev_zero_ends_promptly(tmp_path):
     """The real commands, as a user runs them, with a timeout: exit 2, one line each."""
     fifo_plan = _hostile_set(tmp_path / "a", "plan", "fifo")
@@ -167,7 +169,7 @@ def _nested(depth: int) -> bytes:
     return b'{"a": ' + b"[" * depth + b"]" * depth + b"}"
 
 
-@settings(max_examples=30)
+@settings(max_examples=examples(30))
 @given(depth=st.one_of(st.integers(jsonfile.MAX_DEPTH, 200),
                        st.integers(sys.getrecursionlimit() - 60, sys.getrecursionlimit() + 60),
                        st.integers(10_000, 200_000)))  # fmt: skip

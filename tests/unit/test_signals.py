@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from results_factory import folder_of, make_run
+from tiers import examples
 
 from bench.cli import main
 from bench.core import data, files, stop
@@ -50,7 +51,7 @@ def _command(kind: str, root: Path) -> list[str]:
             "reproduce": ["reproduce", "--quick", "--out", str(root / "out")]}[kind]  # fmt: skip
 
 
-@settings(max_examples=30)
+@settings(max_examples=examples(30))
 @given(kind=st.sampled_from(["report", "compare", "train", "reproduce"]),
        signum=st.sampled_from(sorted(SIGNALS)), at=st.integers(1, 12))  # fmt: skip
 def test_a_signal_at_any_read_or_load_is_one_line_and_its_exit_code(kind, signum, at):
@@ -91,6 +92,7 @@ def test_a_signal_at_any_read_or_load_is_one_line_and_its_exit_code(kind, signum
 MOMENTS = [(signal.SIGINT, 0.3), (signal.SIGTERM, 1.0), (signal.SIGHUP, 2.0), (signal.SIGTERM, 3.5)]
 
 
+@pytest.mark.process
 @pytest.mark.parametrize(("signum", "delay"), MOMENTS)
 def test_the_command_signalled_while_it_starts_or_reports(tmp_path, signum, delay):
     """``python -m bench report`` as a user runs it, signalled while it imports or works."""

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from results_factory import folder_of, make_run
+from tiers import examples
 
 from bench.cli import main
 from bench.report import markdown, text
@@ -70,7 +71,7 @@ def _shape(report: str) -> list[str]:
     return [*(x for x in lines if x.startswith(("#", "**Summary**"))), str(len(lines))]
 
 
-@settings(max_examples=30)
+@settings(max_examples=examples(30))
 @given(value=HOSTILE, name=NAME)
 def test_text_from_files_changes_no_line_of_the_report(value, name):
     with tempfile.TemporaryDirectory() as root:
@@ -99,7 +100,7 @@ def test_a_long_text_makes_a_small_report_and_a_10_mb_one_is_not_read(tmp_path):
         markdown.render(folder)
 
 
-@settings(max_examples=10)
+@settings(max_examples=examples(10))
 @given(name=NAME)
 def test_compare_prints_one_line_per_finding_whatever_the_folder_is_called(name):
     with tempfile.TemporaryDirectory() as root:
