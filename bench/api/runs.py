@@ -41,6 +41,7 @@ def train_one(
 ) -> list[Path]:  # fmt: skip
     """Train one experiment as the post's ``train.py`` does; return the files written
     (none when ``out`` holds it finished already). Relative plot paths land in ``out``."""
+    backend.check()  # an unknown or missing backend: one line now, not after the data
     experiment = experiments.configure(schedule, epochs=epochs, batch_size=batch_size,
                                        model=model, rates=rates, lr_source=lr_source)  # fmt: skip
     run = experiments.Run(experiment, seed, dataset, subset, deterministic,
@@ -109,6 +110,7 @@ def reproduce(
     ``ray`` ("" for a local instance, or an address) runs each run as a Ray task."""
     if workers is not None and ray is None:
         raise ValueError("--workers goes with --ray (runs at once on a CPU-only Ray)")
+    backend.check()
     if ray is not None:
         ray_tasks.require()
     runs = planned(schedules, seeds=seeds, quick=quick, dataset=dataset, subset=subset,

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import numpy as np
 
 from bench.api import dataset as datasets
-from bench.core import experiments, files
+from bench.core import backend, experiments, files
 from bench.core.progbar import progbar
 from bench.keras import lr_find as finder
 from bench.report import figures, golden
@@ -76,6 +76,7 @@ def lr_find(*, out: Path = Path("output/lr-find"), start: float = 1e-7, end: flo
             model: Literal["post", "quick"] = "post") -> RangeTest:  # fmt: skip
     """The learning-rate range test: sweep the rate, write its CSV and plot."""
     tried = finder.rates(start, end, steps, mode)
+    backend.check()
     files.check_writable(out)
     setup = experiments.configure("none", batch_size=batch_size, model=model)
     data = datasets.load(dataset, data_dir, subset, subset_seed)
@@ -95,6 +96,7 @@ def speed(*, out: Path = Path("output/speed.json"), steps: int = 300,
     """The post's ResNet's ms/step and images/s here, with the post's beside them, written
     to ``out`` as JSON."""
     files.check_writable_file(Path(out))
+    backend.check()
     from bench.keras import speed as timing  # lazy: Keras loads once the arguments are checked
 
     post_ms, post_ips = golden.post_throughput()  # before the timing: a bad file fails now

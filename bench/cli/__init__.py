@@ -309,10 +309,18 @@ FLAGS_BY_COMMAND: dict[str, dict[str, dict[str, Any]]] = {
 }  # fmt: skip
 
 
+def _bounded(keywords: dict[str, Any]) -> dict[str, Any]:
+    """``keywords`` with the number's upper bound (``checks.LIMITS``) said in its help."""
+    limit = getattr(keywords.get("type"), "limit", None)
+    if limit is None:
+        return keywords
+    return {**keywords, "help": f"{keywords.get('help', '')} (at most {limit:,})".lstrip()}
+
+
 def _add_flags(p: argparse.ArgumentParser, command: str) -> None:
     for flag, overrides in FLAGS_BY_COMMAND[command].items():
         names, keywords = FLAGS[flag]
-        p.add_argument(*names, **{**keywords, **overrides})
+        p.add_argument(*names, **_bounded({**keywords, **overrides}))
 
 
 def _schedules_parser(commands: Any) -> None:
@@ -320,8 +328,8 @@ def _schedules_parser(commands: Any) -> None:
     p.add_argument("-s", "--schedule", action="append", metavar="NAME",
                    help=f"one of {', '.join(experiments.ALL)} (repeatable; default: the "
                    "post's five)")  # fmt: skip
-    p.add_argument("-e", "--epochs", type=checks.argument("epochs"), default=experiments.EPOCHS,
-                   help="# of epochs")  # fmt: skip
+    p.add_argument("-e", "--epochs", **_bounded({"type": checks.argument("epochs"),
+                   "default": experiments.EPOCHS, "help": "# of epochs"}))  # fmt: skip
     p.add_argument("--plot-dir", type=Path, help="also write the post's lr_*_schedule.png here")
     p.set_defaults(func=cmd_schedules)
 

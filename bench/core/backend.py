@@ -9,6 +9,7 @@ TensorFlow. Keras 2 always runs TensorFlow; ``bench.keras.compat`` knows which K
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -20,6 +21,25 @@ KNOWN = ("tensorflow", "jax", "torch")
 # The other backends' packages, whose installed versions a results file's environment
 # records (where installed) and a report shows.
 OTHER_PACKAGES = ("jax", "jaxlib", "torch")
+
+
+def check(name: str | None = None) -> str:
+    """``name`` (default: the configured backend) if Keras can run it here, else
+    ``ValueError``: an unknown name, or a backend whose package is not installed. Found
+    without importing anything, so a command refuses it before its first epoch."""
+    name = name or configured()
+    if name not in KNOWN:
+        raise ValueError(f"KERAS_BACKEND={name} is not a Keras backend: choose one of "
+                         f"{', '.join(KNOWN)}")  # fmt: skip
+    if importlib.util.find_spec(name) is None:
+        raise ValueError(f"Keras' {name} backend needs {name}, which is not installed here")
+    return name
+
+
+def deterministic_from_environment() -> bool:
+    """Whether TF_DETERMINISTIC_OPS asks TensorFlow for op determinism: it changes the
+    numbers, so a run records it (``bench.core.identity``) as if --deterministic were given."""
+    return os.environ.get("TF_DETERMINISTIC_OPS", "").strip().lower() in ("1", "true")
 
 
 def configured() -> str:

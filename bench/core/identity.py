@@ -123,7 +123,8 @@ def of(run: experiments.Run, dataset: data.Dataset) -> Identity:
         model_args=_plain({**e.model_args, "classes": len(dataset.class_names)}),
         epochs=e.epochs, batch_size=e.batch_size, seed=run.seed, dataset=run.dataset,
         subset=run.subset, subset_seed=run.subset_seed if run.subset is not None else None,
-        data_sha256=dataset.sha256, deterministic=run.deterministic, backend=run.backend,
+        data_sha256=dataset.sha256, backend=run.backend,
+        deterministic=run.deterministic or backend.deterministic_from_environment(),
     )  # fmt: skip
 
 

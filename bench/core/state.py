@@ -45,6 +45,11 @@ class StateError(ValueError):
     """A saved state is damaged or inconsistent, so it is not trained on."""
 
 
+class DivergedError(ValueError):
+    """A run's loss stopped being a number: a result of its settings, not damage. Its state
+    is dropped (resuming it would diverge again), and nothing else is written."""
+
+
 # --- the state ---
 
 

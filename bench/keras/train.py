@@ -152,7 +152,13 @@ def run(
     schedule = experiment.schedule(experiment.epochs, steps)
     model.compile(loss=experiments.LOSS, optimizer=_optimizer(experiment, schedule, steps),
                   metrics=list(experiments.METRICS))  # fmt: skip
-    _fit(model, run, dataset, schedule, state_dir, verbose, done)
+    diverged = _fit(model, run, dataset, schedule, state_dir, verbose, done)
+    if diverged is not None:
+        epoch, batch, loss = diverged
+        raise state.DivergedError(f"{experiment.name} seed {run.seed} diverged: its training loss "
+                             f"became {float(loss)} at epoch {epoch}, batch {batch}; no results "
+                             "were written and its state was dropped (a lower rate may "
+                             "train)")  # fmt: skip
     history = state.read_log(state_dir / state.LOG, experiment.epochs)
     print("[INFO] evaluating network...")
     evaluation = _evaluate(model, dataset, experiment.batch_size)
@@ -183,6 +189,7 @@ def _callbacks(
     order = EpochOrder(run.seed, images)
     callbacks = [
         order,
+        Divergence(),  # before the log and the backup: they see training stopped
         *_rate_callbacks(run.experiment, schedule, state_dir / state.LOG),
         EpochLog(state_dir / state.LOG, images),
         SpaceCheck(state_dir / state.BACKUP),  # h5py crashes on a full disk: ask first
@@ -195,6 +202,19 @@ def _callbacks(
     ]
     _check_order(callbacks)
     return callbacks
+
+
+class Divergence(keras.callbacks.TerminateOnNaN):
+    """Keras' TerminateOnNaN, remembering the epoch and batch where the loss stopped being a
+    number, so a diverged run is named as such (``state.DivergedError``), never resumed."""
+
+    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+        self.epoch = epoch
+
+    def on_batch_end(self, batch: int, logs: Any = None) -> None:
+        super().on_batch_end(batch, logs)
+        if self.model.stop_training and getattr(self, "at", None) is None:
+            self.at = (self.epoch + 1, batch + 1, (logs or {}).get("loss"))
 
 
 def _check_restored(
@@ -233,8 +253,9 @@ def _fit(
     state_dir: Path,
     verbose: int,
     done: int,
-) -> None:
-    """``model.fit`` from the first epoch not sealed (Keras' own backup may say so too)."""
+) -> tuple[int, int, float] | None:
+    """``model.fit`` from the first epoch not sealed (Keras' own backup may say so too);
+    where the loss stopped being a number: (epoch, batch, loss), else None."""
     classes, batch = len(dataset.class_names), run.experiment.batch_size
     callbacks = _callbacks(run, schedule, state_dir, len(dataset.train_y), done)
     train_y = data.one_hot(dataset.train_y, classes)
@@ -248,6 +269,8 @@ def _fit(
         verbose=verbose,
         shuffle=False,  # EpochOrder shuffles
     )
+    divergence = next(c for c in callbacks if isinstance(c, Divergence))
+    return getattr(divergence, "at", None)
 
 
 def _evaluate(model: Any, dataset: data.Dataset, batch_size: int) -> dict[str, Any]:

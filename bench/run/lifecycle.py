@@ -57,7 +57,11 @@ def complete(
         on_start()
     from bench.keras import train  # lazy: TensorFlow loads only once a run is about to train
 
-    trained = train.run(run, dataset, state_dir=state_dir, force=force, verbose=verbose)
+    try:
+        trained = train.run(run, dataset, state_dir=state_dir, force=force, verbose=verbose)
+    except state.DivergedError:
+        state.finish(state_dir)  # resuming would diverge again: the same command starts over
+        raise
     results.write(results_path, trained)
     state.finish(state_dir)
     return trained

@@ -15,7 +15,7 @@ import traceback
 from pathlib import Path
 from typing import NoReturn
 
-from bench.core import data, files, results
+from bench.core import data, files, results, state
 from bench.core.experiments import Run
 from bench.run import lifecycle, plan, runset
 
@@ -50,8 +50,8 @@ def run_all(
             failed += 1
             runs_plan.mark(k, "failed", _error(exc))
             print(f"[ERROR] {head} failed: {runs_plan.error(k)}", file=sys.stderr)
-            if not isinstance(exc, results.ResultsError):
-                traceback.print_exc()
+            if not isinstance(exc, (results.ResultsError, state.DivergedError)):
+                traceback.print_exc()  # a bug's: a damaged file or a divergence is a result
     return failed
 
 
