@@ -1,0 +1,88 @@
+"""One definition of a run's identity (bench.core.identity): a results file records every
+field of it, reads back as the same identity, and a finished run whose identity differs in
+any field is refused, naming that field (changing INIT_LR in bench/core/experiments.py and
+re-running into the same --out is refused as "other settings (init_lr)")."""
+
+import dataclasses
+import json
+
+import pytest
+from results_factory import make_run
+
+from bench.core import backend, data, experiments, identity, results
+from bench.run import lifecycle
+
+DIGITS = data.load_digits()
+BASE = experiments.configure("none", quick_setup=True, epochs=2)
+
+
+def _recorded_for(run, tmp_path):
+    """A results file of ``run`` as training would write it (its identity placed by
+    identity.place, the rest hand-made), and its path."""
+    made = make_run("none", run.seed, 0.8, epochs=2, dataset="digits")
+    placed = identity.place(identity.of(run, DIGITS))
+    for block in ("config", "dataset", "environment"):
+        made[block].update(placed[block])
+    path = tmp_path / results.file_name("none", run.seed)
+    results.write(path, made)
+    return path
+
+
+# Each identity field a re-run could change, and how (a declarative table).
+CHANGES = {
+    "init_lr": lambda run: dataclasses.replace(
+        run, experiment=dataclasses.replace(run.experiment, init_lr=0.05)),
+    "momentum": lambda run: dataclasses.replace(
+        run, experiment=dataclasses.replace(run.experiment, momentum=0.8)),
+    "decay": lambda run: dataclasses.replace(
+        run, experiment=dataclasses.replace(run.experiment, time_based=True)),
+    "schedule": lambda run: dataclasses.replace(run, experiment=dataclasses.replace(
+        run.experiment, schedule_class="StepDecay",
+        schedule_args={"initAlpha": 0.1, "factor": 0.5, "dropEvery": 1})),
+    "plateau": lambda run: dataclasses.replace(run, experiment=dataclasses.replace(
+        run.experiment, plateau={"monitor": "val_loss", "factor": 0.5, "patience": 1})),
+    "model_args": lambda run: dataclasses.replace(run, experiment=dataclasses.replace(
+        run.experiment, model_args={**run.experiment.model_args, "reg": 0.001})),
+    "epochs": lambda run: dataclasses.replace(
+        run, experiment=dataclasses.replace(run.experiment, epochs=3)),
+    "batch_size": lambda run: dataclasses.replace(
+        run, experiment=dataclasses.replace(run.experiment, batch_size=32)),
+    "deterministic": lambda run: dataclasses.replace(run, deterministic=True),
+    "backend": lambda run: dataclasses.replace(run, backend="jax"),
+}  # fmt: skip
+
+
+def _run():
+    return experiments.Run(BASE, 0, "digits", backend=backend.configured())
+
+
+def test_a_results_file_reads_back_as_the_identity_it_was_built_from(tmp_path):
+    path = _recorded_for(_run(), tmp_path)
+    assert identity.recorded(results.read(path)) == identity.of(_run(), DIGITS)
+    assert lifecycle.finished(path, _run(), DIGITS) is True  # the same run: nothing to do
+
+
+def test_every_field_a_re_run_can_change_is_listed():
+    """Those left out are the file name's (experiment, seed), the loss (one constant of the
+    post, no setting), and the data's, whose changes test_one_setup.py makes (dataset,
+    subset, its seed, the checksum)."""
+    by_data = {"experiment", "seed", "dataset", "subset", "subset_seed", "data_sha256", "loss"}
+    assert set(CHANGES) | by_data == {f.name for f in identity.FIELDS}
+
+
+@pytest.mark.parametrize("field", sorted(CHANGES))
+def test_a_finished_run_with_another_value_of_any_field_is_refused_naming_it(field, tmp_path):
+    path = _recorded_for(_run(), tmp_path)
+    changed = CHANGES[field](_run())
+    with pytest.raises(ValueError, match=rf"holds a finished run with other settings \({field}\)"):
+        lifecycle.finished(path, changed, DIGITS)
+
+
+def test_a_version_1_results_file_is_still_read(tmp_path):
+    """Written by the previous release: no subset seed recorded (migrated on read to null)."""
+    old = make_run("linear", 0, 0.87)
+    del old["dataset"]["subset_seed"]
+    old["schema_version"] = 1
+    path = tmp_path / "linear-seed0.json"
+    path.write_text(json.dumps(old))
+    assert results.read(path)["dataset"]["subset_seed"] is None
