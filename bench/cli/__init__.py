@@ -362,22 +362,13 @@ def _train_parser(commands: Any) -> None:
     p.set_defaults(func=cmd_train)  # fmt: skip
 
 
-def _lr_find_parser(commands: Any) -> None:
-    p = commands.add_parser("lr-find", help=cmd_lr_find.__doc__)
-    _add_flags(p, "lr-find")
-    p.set_defaults(func=cmd_lr_find)
-
-
-def _speed_parser(commands: Any) -> None:
-    p = commands.add_parser("speed", help=cmd_speed.__doc__)
-    _add_flags(p, "speed")
-    p.set_defaults(func=cmd_speed)
-
-
-def _reproduce_parser(commands: Any) -> None:
-    p = commands.add_parser("reproduce", help=cmd_reproduce.__doc__)
-    _add_flags(p, "reproduce")
-    p.set_defaults(func=cmd_reproduce)
+def _table_parsers(commands: Any) -> None:
+    """The commands whose flags are all in FLAGS_BY_COMMAND."""
+    for name, func in (("reproduce", cmd_reproduce), ("lr-find", cmd_lr_find),
+                       ("speed", cmd_speed)):  # fmt: skip
+        p = commands.add_parser(name, help=func.__doc__)
+        _add_flags(p, name)
+        p.set_defaults(func=func)
 
 
 def _other_parsers(commands: Any) -> None:
@@ -410,8 +401,8 @@ def _other_parsers(commands: Any) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bench", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for add in (_schedules_parser, _train_parser, _reproduce_parser, _lr_find_parser,
-                _speed_parser, _other_parsers, upgrade_commands.add_parsers):  # fmt: skip
+    for add in (_schedules_parser, _train_parser, _table_parsers, _other_parsers,
+                upgrade_commands.add_parsers):  # fmt: skip
         add(commands)
     return parser
 

@@ -20,9 +20,10 @@ from bench.keras.compat import keras
 from bench.keras.resnet import ResNet
 
 
-def measure(steps: int, batch_size: int = experiments.BATCH_SIZE, model: str = "post",
-            seed: int = 0) -> dict[str, Any]:  # fmt: skip
-    """ms/step and images/s of the timed epoch."""
+def random_fit(steps: int, batch_size: int, model: str, seed: int, timer: Any) -> None:
+    """Two epochs of ``steps`` updates of the post's (or the quick) ResNet on random
+    CIFAR-10-shaped images, fed as a run feeds them, ``timer`` (a callback) watching: the
+    first epoch traces and compiles, the second is the one to time."""
     checks.whole_number("steps", steps)
     experiment = experiments.configure("none", batch_size=batch_size, model=model)
     keras.utils.set_random_seed(seed)
@@ -32,14 +33,16 @@ def measure(steps: int, batch_size: int = experiments.BATCH_SIZE, model: str = "
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, size=(steps * batch_size, 32, 32, 3), dtype=np.uint8)
     labels = data.one_hot(rng.integers(0, 10, size=len(images)), 10)
+    net.fit(compat.batches(images, labels, batch_size), epochs=2,
+            callbacks=[timer, StopCheck()], verbose=0,
+            shuffle=False)  # random images: their order does not matter  # fmt: skip
+
+
+def measure(steps: int, batch_size: int = experiments.BATCH_SIZE, model: str = "post",
+            seed: int = 0) -> dict[str, Any]:  # fmt: skip
+    """ms/step and images/s of the timed epoch."""
     times = EpochTimes()
-    net.fit(
-        compat.batches(images, labels, batch_size),
-        epochs=2,
-        callbacks=[times, StopCheck()],
-        verbose=0,
-        shuffle=False,
-    )  # random images: their order does not matter
+    random_fit(steps, batch_size, model, seed, times)
     ms = 1000 * times.seconds[1] / steps
     return {
         "environment": compat.environment(),  # as a results file's: devices, CUDA, CPU

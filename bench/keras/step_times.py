@@ -11,12 +11,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import numpy as np
-
-from bench.core import checks, data, experiments
-from bench.keras import compat
+from bench.core import experiments
+from bench.keras import compat, speed
 from bench.keras.compat import keras
-from bench.keras.resnet import ResNet
 
 
 class StepTimes(keras.callbacks.Callback):
@@ -35,17 +32,8 @@ class StepTimes(keras.callbacks.Callback):
 def measure(steps: int, batch_size: int = experiments.QUICK_BATCH_SIZE, model: str = "quick",
             seed: int = 0) -> dict[str, Any]:  # fmt: skip
     """Each step's ms of the second of two epochs of ``steps`` updates."""
-    checks.whole_number("steps", steps)
-    experiment = experiments.configure("none", batch_size=batch_size, model=model)
-    keras.utils.set_random_seed(seed)
-    net = ResNet.build(**experiment.model_args)
-    net.compile(loss=experiments.LOSS, optimizer=compat.make_optimizer(experiment))
-    rng = np.random.default_rng(seed)
-    images = rng.integers(0, 256, size=(steps * batch_size, 32, 32, 3), dtype=np.uint8)
-    labels = data.one_hot(rng.integers(0, 10, size=len(images)), 10)
     times = StepTimes()
-    net.fit(compat.batches(images, labels, batch_size), epochs=2, callbacks=[times],
-            verbose=0, shuffle=False)  # fmt: skip
+    speed.random_fit(steps, batch_size, model, seed, times)
     return {
         "environment": compat.environment(),
         "setup": {"model": model, "batch_size": batch_size, "steps": steps},

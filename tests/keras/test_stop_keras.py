@@ -5,6 +5,7 @@ import signal
 
 import numpy as np
 import pytest
+from swallow import swallowed
 
 from bench.core import stop
 from bench.keras.callbacks import StopCheck
@@ -13,14 +14,6 @@ from bench.keras.compat import keras
 pytestmark = pytest.mark.keras
 
 EPOCHS = 3
-
-
-def _swallowed(signum):
-    try:
-        signal.raise_signal(signum)
-    except KeyboardInterrupt:
-        return True
-    return False
 
 
 class _Swallower(keras.callbacks.Callback):
@@ -32,7 +25,7 @@ class _Swallower(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch, logs=None):
         self.batches += 1
         if self.batches == 1:
-            assert _swallowed(signal.SIGINT)
+            assert swallowed(signal.SIGINT)
 
 
 @pytest.fixture(scope="module")

@@ -9,16 +9,9 @@ import signal
 import threading
 
 import pytest
+from swallow import swallowed
 
 from bench.core import stop
-
-
-def _swallowed(signum):
-    try:
-        signal.raise_signal(signum)
-    except KeyboardInterrupt:
-        return True
-    return False
 
 
 @pytest.mark.parametrize(("signum", "kind"), [(signal.SIGINT, KeyboardInterrupt),
@@ -26,7 +19,7 @@ def _swallowed(signum):
 def test_a_swallowed_signal_is_raised_again_by_check(signum, kind):
     with stop.handled():
         stop.check()  # nothing asked yet
-        assert _swallowed(signum)
+        assert swallowed(signum)
         with pytest.raises(kind) as raised:
             stop.check()
         assert type(raised.value) is kind
@@ -35,7 +28,7 @@ def test_a_swallowed_signal_is_raised_again_by_check(signum, kind):
 def test_leaving_restores_the_handlers_and_forgets_the_request():
     before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     with stop.handled():
-        assert _swallowed(signal.SIGINT)
+        assert swallowed(signal.SIGINT)
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
     stop.check()
     with stop.handled():
