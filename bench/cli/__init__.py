@@ -175,6 +175,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
         return 0 if result.agree else 1
     result = api.compare(args.baseline, args.new, args.max_slowdown)
     print(compare.render(result))
+    print(f"[INFO] statistic: {result.statistic}")
+    for name, (n_old, n_new, smallest) in result.detectable.items():
+        print(f"[INFO] {name}: with {n_old} and {n_new} seed(s), the smallest fall caught 4 "
+              f"times in 5 is {100 * smallest:.2f} points")  # fmt: skip
     kind = "DIFFERENCE" if result.backends else "REGRESSION"
     for problem in result.problems:
         print(f"[{kind}] {text.line(problem, 400)}")

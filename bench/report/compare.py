@@ -23,7 +23,7 @@ Exit code 0 when nothing regressed (backends: when they agree), 1 when something
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,10 @@ class Comparison:
     rows: list[list[Any]]
     problems: list[str]  # regressions, or across backends the disagreements
     backends: tuple[str, str] | None  # (baseline's, new's) when they differ
+    # The statistic, and per experiment the seeds on each side and the smallest fall it
+    # catches 4 times in 5 (a fraction), so a reader knows what "no regression" means.
+    detectable: dict[str, tuple[int, int, float]] = field(default_factory=dict)
+    statistic: str = stats.STATISTIC
 
 
 def compare(baseline: Path, new: Path, max_slowdown: float = MAX_SLOWDOWN) -> Comparison:
@@ -60,7 +64,7 @@ def compare(baseline: Path, new: Path, max_slowdown: float = MAX_SLOWDOWN) -> Co
     backends = _backends(old_runs), _backends(new_runs)
     across = backends if backends[0] != backends[1] else None
     failed = "DIFFER" if across else "REGRESSED"
-    headers, rows, problems = _headers(across), [], []
+    headers, rows, problems, detectable = _headers(across), [], [], {}
     for name, old in old_runs.items():
         cur = new_runs.get(name, [])
         if not cur:
@@ -68,12 +72,13 @@ def compare(baseline: Path, new: Path, max_slowdown: float = MAX_SLOWDOWN) -> Co
             rows.append([name, "", "missing", *[""] * (len(headers) - 4), failed])
             continue
         row, found = _experiment(old, cur, max_slowdown, across is not None)
+        detectable[name] = (len(old), len(cur), stats.detectable_between(old, cur))
         problems += [f"{name}: {p}" for p in found]
         ok = "agree" if across else "ok"
         rows.append([name, *row, "; ".join(found) or "-", failed if found else ok])
     # A run of the new set that failed, diverged or contradicts itself counts against it.
     problems += [f"{stem}: {why}" for stem, why in new_set.problems]
-    return Comparison(headers, rows, problems, across)
+    return Comparison(headers, rows, problems, across, detectable)
 
 
 def _every(runs: dict[str, list[dict]]) -> list[dict]:

@@ -55,6 +55,23 @@ def tolerance_between(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> f
     return _two_sigma(p, old[0]["dataset"]["test_images"], variance)
 
 
+# A fall beyond 2 standard errors is flagged (one-sided, alpha 0.023); a true fall of
+# (2 + 0.8416) standard errors is then caught with probability 0.8 (0.8416: the normal's
+# 80th percentile). So the smallest fall caught 4 times in 5 is 2.8416 / 2 tolerances.
+DETECTED_4_IN_5 = (2 + 0.8416) / 2
+
+
+def detectable_between(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> float:
+    """The smallest fall in mean accuracy ``tolerance_between`` catches 4 times in 5, at
+    these numbers of seeds (a single seed's spread taken as ASSUMED_SEED_STD)."""
+    return DETECTED_4_IN_5 * tolerance_between(old, new)
+
+
+STATISTIC = ("accuracy: a fall of the new mean beyond 2 standard errors of the difference "
+             "(the test set's binomial noise at the baseline's accuracy and each set's seed "
+             f"spread, {100 * ASSUMED_SEED_STD:.1f} points assumed for a single seed)")  # fmt: skip
+
+
 def throughput(run: dict[str, Any]) -> dict[str, float]:
     """Medians over epochs 2 on (the first traces and compiles), and the first epoch's time."""
     history = run["history"]

@@ -6,6 +6,7 @@ from results_factory import folder_of, make_run, shift_accuracy
 
 from bench.cli import main
 from bench.core import experiments
+from bench.report import stats
 
 ACCURACY = {"none": 0.8414, "standard": 0.8151, "step": 0.868, "linear": 0.8724, "poly": 0.8651}
 
@@ -195,3 +196,21 @@ def test_one_cpu_named_by_two_backends_is_one_device(tmp_path, capsys):
     baseline = _set(tmp_path / "a", tensorflow_cpu)
     assert "other device" not in _compare(capsys, baseline, _set(tmp_path / "b", jax_cpu))[1].out
     assert "(other device)" in _compare(capsys, baseline, _set(tmp_path / "c", jax_gpu))[1].out
+
+
+def test_compare_states_its_statistic_and_the_smallest_fall_it_catches(tmp_path, capsys):
+    code, out = _compare(capsys, _set(tmp_path / "a"), _set(tmp_path / "b"))
+    assert code == 0
+    assert "[INFO] statistic: accuracy: a fall of the new mean beyond 2 standard errors" in out.out
+    # One seed a side at 87 % on 10,000 images: 2 * sqrt(p(1-p)/n + 2 * 0.003**2) = 1.08
+    # points of tolerance; caught 4 times in 5 from 2.8416 / 2 of that: 1.53 points.
+    assert (
+        "[INFO] linear: with 1 and 1 seed(s), the smallest fall caught 4 times in 5 is 1.53 "
+        "points" in out.out
+    )
+
+
+def test_more_seeds_with_a_small_spread_detect_a_smaller_fall(tmp_path):
+    one = [make_run("linear", 0, 0.87)]
+    five = [make_run("linear", s, 0.87 + 0.0005 * (s - 2)) for s in range(5)]
+    assert stats.detectable_between(five, five) < stats.detectable_between(one, one)
