@@ -73,7 +73,7 @@ def message(command: str, interrupt: KeyboardInterrupt, state_dir: Path | None =
     """The one line a stopped command prints, true at any moment: it names the signal, and
     says the state is kept only where there is one to resume from."""
     name = str(interrupt) or ("SIGTERM" if isinstance(interrupt, Terminated) else "SIGINT")
-    how = f"terminated ({name})" if isinstance(interrupt, Terminated) else "interrupted (Ctrl+C)"
+    how = f"terminated ({name})" if isinstance(interrupt, Terminated) else "interrupted"
     if state_dir is not None and Path(state_dir).exists():
         return (f"bench {command}: {how}; run the same command again to resume (state kept "
                 f"in {state_dir})")  # fmt: skip
