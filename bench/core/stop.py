@@ -77,4 +77,6 @@ def message(command: str, interrupt: KeyboardInterrupt, state_dir: Path | None =
     if state_dir is not None and Path(state_dir).exists():
         return (f"bench {command}: {how}; run the same command again to resume (state kept "
                 f"in {state_dir})")  # fmt: skip
+    # Outside training the line names the key too; inside, it reads as it always has.
+    how = "interrupted (Ctrl+C)" if how == "interrupted" else how
     return f"bench {command}: {how}; stopped before anything was left half-written"
