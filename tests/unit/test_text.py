@@ -113,6 +113,9 @@ def test_compare_prints_one_line_per_finding_whatever_the_folder_is_called(name)
             out.seek(0)
             printed = out.read()
     assert code == 1
-    lines = printed.rstrip("\n").split("\n")  # the table (2 + 2 rows), a finding, a summary
-    assert len(lines) == 6 and lines[-1].startswith("[INFO]")
+    # The table (2 + 2 rows), the statistic, step's smallest detectable fall (linear has no
+    # new runs), a finding, a summary.
+    lines = printed.rstrip("\n").split("\n")
+    assert len(lines) == 8 and lines[-1].startswith("[INFO]")
+    assert lines[4].startswith("[INFO] statistic:") and lines[5].startswith("[INFO] step:")
     assert sum(x.startswith("[REGRESSION]") for x in lines) == 1
