@@ -19,7 +19,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bench.core import experiments, identity
+from bench.core import data, experiments, identity
 
 ASSUMED_SEED_STD = 0.003
 
@@ -119,13 +119,32 @@ def setup_differences(
             for k in keys if values(a, k) != values(b, k)]  # fmt: skip
 
 
+# CIFAR-10 as the post trained on it: 50,000 training and 10,000 test images, 1,000 test
+# images of each of its ten classes (and 5,000 training ones, which the counts imply here).
+CIFAR10_COUNTS = {"train_images": 50_000, "test_images": 10_000, "steps_per_epoch": 391}
+CIFAR10_TEST_PER_CLASS = 1_000
+
+
+def _is_cifar10(run: dict[str, Any]) -> bool:
+    """Whether the data is CIFAR-10 by what it is, not by its name: a file in CIFAR-10's
+    format with other counts (a 50-image fixture, say) is not the post's data."""
+    dataset, report = run["dataset"], run["evaluation"]["report"]
+    classes = [row for name, row in report.items() if name in data.CIFAR10_CLASSES]
+    return (
+        dataset["name"] == "cifar10"
+        and all(dataset[k] == v for k, v in CIFAR10_COUNTS.items())
+        and len(classes) == len(data.CIFAR10_CLASSES)
+        and all(row["support"] == CIFAR10_TEST_PER_CLASS for row in classes)
+    )
+
+
 def comparable(run: dict[str, Any]) -> bool:
     """Whether a run used the post's set-up, so its numbers can be held against the post's."""
     config, dataset = run["config"], run["dataset"]
     post_model = {k: list(v) if isinstance(v, tuple) else v
                   for k, v in experiments.MODEL_ARGS.items()}  # fmt: skip
     return (
-        dataset["name"] == "cifar10"
+        _is_cifar10(run)
         and dataset["subset"] is None
         and config["epochs"] == experiments.EPOCHS
         and config["batch_size"] == experiments.BATCH_SIZE
