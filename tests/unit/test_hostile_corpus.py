@@ -1,0 +1,122 @@
+"""Every command over a corpus of hostile run sets (issue 20): mixed set-ups, files that
+contradict themselves, FIFOs, symlinks to a device, text made to look like markup, deep
+nesting, generated in combinations. Whatever the corpus holds: no traceback, no hang (each
+command bounded in time), exit codes only 0, 1 or 2, and a refused command (2) writes
+nothing."""
+
+import contextlib
+import io
+import json
+import os
+import signal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from results_factory import folder_of, make_run
+from tiers import examples
+
+from bench.cli import main
+from bench.run import runset
+
+
+def _mixed_setup(folder):
+    run = make_run("poly", 0, 0.86, epochs=3)
+    (folder / "runs" / "poly-seed0.json").write_text(json.dumps(run))
+
+
+def _contradiction(folder):
+    run = make_run("none", 0, 0.09)
+    run["evaluation"]["accuracy"] = run["history"]["val_accuracy"][-1] = 0.99
+    (folder / "runs" / "none-seed0.json").write_text(json.dumps(run))
+
+
+def _fifo_results(folder):
+    os.mkfifo(folder / "runs" / "standard-seed0.json")
+
+
+def _fifo_plan(folder):
+    (folder / runset.PLAN).unlink(missing_ok=True)
+    os.mkfifo(folder / runset.PLAN)
+
+
+def _device(folder):
+    (folder / "runs" / "standard-seed1.json").symlink_to("/dev/zero")
+
+
+def _markup(folder):
+    plan = json.loads((folder / runset.PLAN).read_text())
+    plan["runs"][0].update(
+        status="failed",
+        error="x\n**Summary**: 5 of 5 experiments "
+        "reproduced\n<script>alert(1)</script>\n# heading" + "y" * 100_000,
+    )
+    (folder / runset.PLAN).write_text(json.dumps(plan))
+
+
+def _deep(folder):
+    (folder / "runs" / "linear-seed7.json").write_text("[" * 5000 + "]" * 5000)
+
+
+CORPUS = {f.__name__[1:]: f for f in (_mixed_setup, _contradiction, _fifo_results, _fifo_plan,
+                                      _device, _markup, _deep)}  # fmt: skip
+
+
+def _base(folder):
+    runs = [make_run("step", 0, 0.87), make_run("linear", 0, 0.86)]
+    plan = {"runs": [{"experiment": r["experiment"], "seed": 0, "status": "ok",
+                      "file": f"runs/{r['experiment']}-seed0.json"} for r in runs]}  # fmt: skip
+    return folder_of(folder, runs, plan)
+
+
+def _snapshot(folder):
+    return {p: (p.read_bytes() if p.is_file() and not p.is_symlink() else p.lstat().st_mode)
+            for p in sorted(folder.rglob("*")) if not p.is_fifo()}  # fmt: skip
+
+
+def _bounded(argv, seconds=60):
+    """``main(argv)`` in this process, its output captured, stopped by SIGALRM if it hangs."""
+
+    def hung(*_):
+        raise TimeoutError(f"bench {' '.join(argv)} hung")
+
+    out, err = io.StringIO(), io.StringIO()
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(seconds)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(argv)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    return code, out.getvalue(), err.getvalue()
+
+
+@settings(max_examples=examples(25))
+@given(kinds=st.sets(st.sampled_from(sorted(CORPUS)), min_size=1, max_size=3))
+def test_every_command_over_hostile_run_sets(tmp_path_factory, kinds):
+    good = _base(tmp_path_factory.mktemp("good"))
+    bad = _base(tmp_path_factory.mktemp("bad"))
+    for kind in sorted(kinds):
+        CORPUS[kind](bad)
+    commands = [["report", str(bad)], ["compare", str(good), str(bad)],
+                ["compare", str(bad), str(good)],
+                ["reproduce", "--quick", "--schedules", "step", "--epochs", "1", "--subset",
+                 "40", "--out", str(bad), "--verbose", "0"]]  # fmt: skip
+    for argv in commands:
+        before = _snapshot(bad)
+        code, out, err = _bounded(argv)
+        assert code in (0, 1, 2), (argv, kinds, err)
+        assert "Traceback" not in out + err, (argv, kinds)
+        if code == 2:
+            assert len(err.strip().splitlines()) == 1, (argv, kinds, err)
+            assert _snapshot(bad) == before, (argv, kinds)
+        if argv[0] == "report" and code == 0:
+            report = (bad / "REPORT.md").read_text()
+            assert "<script>" not in report and report.count("**Summary**") <= 1
+            assert len(report) < 200_000
+
+
+@pytest.mark.parametrize("kind", sorted(CORPUS))
+def test_each_hostile_kind_alone_is_handled(tmp_path_factory, kind):
+    test_every_command_over_hostile_run_sets.hypothesis.inner_test(tmp_path_factory, {kind})
