@@ -156,3 +156,13 @@ def test_quick_reproduction_in_process_vs_ray_two_workers(tmp_path):
         rates = [json.loads((tmp_path / where / "runs" / f"{name}-seed0.json").read_text())[
             "history"]["lr"] for where in ("in-process", "ray")]  # fmt: skip
         assert rates[0] == rates[1], name
+
+
+def test_fingerprint_the_post_five_set_ups(benchmark, tmp_path):
+    """`bench fingerprint` as a user runs it (a fresh process: imports, TensorFlow's start,
+    the five bursts of 100 updates), timed by pytest-benchmark; the issue's budget is a
+    minute on 2 cores, reported here, not asserted."""
+    out = tmp_path / "fp.json"
+    command = [sys.executable, "-m", "bench", "fingerprint", "--out", str(out)]
+    benchmark.pedantic(subprocess.run, args=(command,), kwargs={"check": True}, rounds=1)
+    assert json.loads(out.read_text())["setups"]
