@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import stats as scipy_stats
 
 from bench.core import files
 from bench.report import fingerprints
@@ -105,6 +104,8 @@ def welch(old: list[float], new: list[float]) -> Convergence:
         same = float(a.mean() == b.mean())
         return Convergence(a.tolist(), b.tolist(), float(b.mean() - a.mean()), same, 0.0)
     df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    from scipy import stats as scipy_stats  # lazy: scipy.stats takes 1.4 s to load
+
     p = float(scipy_stats.ttest_ind(b, a, equal_var=False).pvalue)
     t = scipy_stats.t
     detectable = (t.ppf(1 - ALPHA / 2, df) + t.ppf(POWER, df)) * se

@@ -32,10 +32,10 @@ READERS = {"bench.report.stats", "bench.report.golden", "bench.report.compare",
            "bench.core.results", "bench.run.runset", "bench.core.state"}  # fmt: skip
 RENDERERS = {"bench.report.figures", "bench.report.markdown"}
 # What a lazy import may keep from loading: the frameworks and Ray (seconds, and GPU memory),
-# and the two libraries whose import alone costs a CLI's start-up a second or more here
-# (scikit-learn's datasets 1.3 s, matplotlib 0.5 s; measured with python -X importtime).
+# and the libraries whose import alone costs a CLI's start-up half a second or more here
+# (scikit-learn's datasets 1.3 s, scipy.stats 1.4 s, matplotlib 0.5 s; python -X importtime).
 HEAVY = {"tensorflow", "keras", "tf_keras", "jax", "jaxlib", "torch", "ray", "sklearn",
-         "matplotlib"}  # fmt: skip
+         "scipy", "matplotlib"}  # fmt: skip
 
 
 def _name(path: Path) -> str:
