@@ -97,7 +97,7 @@ def _bounded(argv, seconds=60):
 def test_every_command_over_hostile_run_sets(tmp_path_factory, kinds):
     good = _base(tmp_path_factory.mktemp("good"))
     bad = _base(tmp_path_factory.mktemp("bad"))
-    for kind in sorted(kinds):
+    for kind in sorted(kinds, key=lambda k: k == "fifo_plan"):  # a FIFO last: nothing reads it
         CORPUS[kind](bad)
     commands = [["report", str(bad)], ["compare", str(good), str(bad)],
                 ["compare", str(bad), str(good)],
