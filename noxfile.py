@@ -26,7 +26,7 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 BOTH_TIERS = ["-m", "not gpu and not smoke and not benchmark"]
 UNIT = ["tests/unit", "tests/keras"]
 # TensorFlow's C++ start-up chatter hides the test output. Property tests try their full
-# number of generated cases in nox (tests/tiers.py); a bare pytest tries a fifth.
+# number of generated cases in nox (tests/tiers.py); a bare pytest tries a tenth.
 ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "BENCH_FULL_TIER": "1"}
 # The upgrade check's commands (bench fingerprint and the per-environment steps).
 STEPS = ("-m", "bench")

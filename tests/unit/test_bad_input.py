@@ -161,7 +161,7 @@ IN_A_PROCESS = {"unknown schedule", "--ray without Ray installed"}
 
 @pytest.mark.parametrize(
     "case",
-    [pytest.param(c, marks=[pytest.mark.process] if c in IN_A_PROCESS else []) for c in CASES],
+    [pytest.param(c, marks=[pytest.mark.integration] if c in IN_A_PROCESS else []) for c in CASES],
 )
 def test_bad_input(case, tmp_path, matplotlib_cache, monkeypatch, capsys):
     args, setup, env, message = CASES[case]

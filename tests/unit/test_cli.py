@@ -41,7 +41,7 @@ def test_writes_the_posts_lr_plots(tmp_path, capsys):
     assert f"[INFO] wrote {tmp_path / 'lr_step_schedule.png'}" in capsys.readouterr().out
 
 
-@pytest.mark.process
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -92,6 +92,7 @@ def _bounded(argv, seconds=60):
     return code, out.getvalue(), err.getvalue()
 
 
+@pytest.mark.integration
 @settings(max_examples=examples(25))
 @given(kinds=st.sets(st.sampled_from(sorted(CORPUS)), min_size=1, max_size=3))
 def test_every_command_over_hostile_run_sets(tmp_path_factory, kinds):
@@ -117,6 +118,7 @@ def test_every_command_over_hostile_run_sets(tmp_path_factory, kinds):
             assert len(report) < 200_000
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("kind", sorted(CORPUS))
 def test_each_hostile_kind_alone_is_handled(tmp_path_factory, kind):
     test_every_command_over_hostile_run_sets.hypothesis.inner_test(tmp_path_factory, {kind})

@@ -147,7 +147,7 @@ def test_report_and_compare_on_a_hostile_set_end_promptly(where, kind):
             assert "linear-seed0: unreadable results:" in text
 
 
-@pytest.mark.process
+@pytest.mark.integration
 def test_the_cli_on_fifos_and_dev_zero_ends_promptly(tmp_path):
     """The real commands, as a user runs them, with a timeout: exit 2, one line each."""
     fifo_plan = _hostile_set(tmp_path / "a", "plan", "fifo")

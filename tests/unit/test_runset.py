@@ -13,7 +13,7 @@ from bench.report import markdown
 from bench.run import runset
 
 
-@pytest.mark.process
+@pytest.mark.integration
 def test_a_second_writer_is_refused_naming_the_holder(tmp_path):
     out = tmp_path / "set"
     with runset.lock(out):
@@ -33,7 +33,7 @@ def test_a_second_writer_is_refused_naming_the_holder(tmp_path):
     assert not (out / runset.PLAN).exists()  # the refused command wrote nothing
 
 
-@pytest.mark.process
+@pytest.mark.integration
 def test_a_killed_holder_does_not_block_the_next_command(tmp_path):
     out = tmp_path / "set"
     holder = subprocess.Popen(

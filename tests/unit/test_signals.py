@@ -92,7 +92,7 @@ def test_a_signal_at_any_read_or_load_is_one_line_and_its_exit_code(kind, signum
 MOMENTS = [(signal.SIGINT, 0.3), (signal.SIGTERM, 1.0), (signal.SIGHUP, 2.0), (signal.SIGTERM, 3.5)]
 
 
-@pytest.mark.process
+@pytest.mark.integration
 @pytest.mark.parametrize(("signum", "delay"), MOMENTS)
 def test_the_command_signalled_while_it_starts_or_reports(tmp_path, signum, delay):
     """``python -m bench report`` as a user runs it, signalled while it imports or works."""
