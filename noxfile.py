@@ -304,7 +304,9 @@ def _run_upgrade(session: nox.Session, spec: str, old_spec: str | None, work: Pa
             session.run(python, *STEPS, "upgrade-speed", "--out", str(out), env=ENV, external=True)
     folder = Path("reports") / f"upgrade-{names['from']}-to-{names['to']}"
     staged = work / "report"
-    code = session.run(new_python, *STEPS, "upgrade-report", str(work / "from"),
+    # session.run gives no exit code back (True on any success code): the verdict is the
+    # report's own first line.
+    session.run(new_python, *STEPS, "upgrade-report", str(work / "from"),
                        str(work / "to"), "--old-name", f"TensorFlow {names['from']}",
                        "--new-name", f"TensorFlow {names['to']}", "--out",
                        str(staged / "UPGRADE.md"), env=ENV, external=True,
@@ -315,7 +317,8 @@ def _run_upgrade(session: nox.Session, spec: str, old_spec: str | None, work: Pa
         shutil.rmtree(folder)
     shutil.move(str(staged), folder)
     print(f"[INFO] wrote {folder / 'UPGRADE.md'}")
-    return int(bool(code))
+    verdict = (folder / "UPGRADE.md").read_text(encoding="utf-8").splitlines()[0]
+    return int(verdict.startswith("**REGRESSED**"))
 
 
 @nox.session
