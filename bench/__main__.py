@@ -1,8 +1,11 @@
-"""``python -m bench``: the command line, and a signal while it starts.
+"""``python -m bench`` and the ``bench`` command (``run``): the command line, and a signal
+while it starts.
 
 Importing the CLI takes seconds (NumPy, scikit-learn, Matplotlib); a Ctrl+C, SIGTERM or
 SIGHUP then would be a traceback or a silent death. Until ``main`` installs its own
-handlers (``bench.core.stop``), these say one line and exit as the shell expects.
+handlers (``bench.core.stop``), these say one line and exit as the shell expects. The
+installed ``bench`` command imports this module too (pyproject.toml), not ``bench.cli``
+directly, so it starts the same way.
 """
 
 import signal
@@ -28,5 +31,11 @@ finally:
     for _signum in _installed:
         signal.signal(_signum, DEFAULTS[_signum])
 
+
+def run() -> int:
+    """The ``bench`` command: the CLI, imported above with the start-up handlers."""
+    return main()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -54,6 +54,7 @@ def make_run(name, seed, accuracy, epochs=100, dataset="cifar10", device="CPU: x
             "seconds": [40.0] + [10.0] * (epochs - 1),
             "ms_per_step": [90.0] + [ms] * (epochs - 1),
             "images_per_second": [1000.0] + [6400.0] * (epochs - 1),
+            "compiled": [True] + [False] * (epochs - 1),
         },
         evaluation={
             "accuracy": accuracy,

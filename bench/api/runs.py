@@ -47,9 +47,9 @@ def train_one(
     run = experiments.Run(experiment, seed, dataset, subset, deterministic,
                           subset_seed=subset_seed)  # fmt: skip
     lr_plot, train_plot = Path(out) / lr_plot, Path(out) / train_plot
-    for folder in {Path(out), lr_plot.parent, train_plot.parent}:
-        files.check_writable(folder)
+    files.check_writable(out)
     for plot in (lr_plot, train_plot):
+        files.check_writable_file(plot)
         figures.check_path(plot)
     path = runset.results_path(out, experiment.name, seed, in_runs=False)
     state_dir = runset.state_dir(out, experiment.name, seed)

@@ -24,7 +24,7 @@ def write_json(path: Path, value: Any) -> Path:
 
 def fingerprint(out: Path, **options: Any) -> dict[str, Any]:
     """Run the training-step fingerprint on the CPU and write it to ``out``."""
-    files.check_writable(Path(out).parent)
+    files.check_writable_file(Path(out))
     # Before any backend starts: the fingerprint is the CPU's, whatever GPU is there.
     os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
     from bench.keras import fingerprint as fp  # lazy: TensorFlow/Keras load only for the work

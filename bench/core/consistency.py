@@ -8,7 +8,9 @@ together, each written once:
   correct test images as the evaluation (within half an image: float32 rounding);
 - ``history.lr`` is what the recorded schedule gives each epoch's last batch (the logged
   float32 of it), for every schedule but the plateau's, which follows the losses;
-- ``config.schedule`` is of the experiment's kind (a step experiment's is a StepDecay).
+- ``config.schedule`` is of the experiment's kind (a step experiment's is a StepDecay);
+- the classification report has a row for each of the model's ``classes``, whose supports
+  (whole numbers of images) add up to the test set, as do its averages' supports.
 
 A file that breaks one is invalid: the report lists it as a failed run, never as a row.
 """
@@ -30,7 +32,7 @@ LR_RTOL = 1e-6
 def problems(results: dict[str, Any]) -> list[str]:
     """Each invariant ``results`` (schema-valid) breaks, as ``field: what``."""
     found = []
-    for check in (_accuracy, _last_epoch, _schedule_kind, _rates):
+    for check in (_accuracy, _last_epoch, _schedule_kind, _rates, _classes):
         found += check(results)
     return found
 
@@ -49,6 +51,26 @@ def _last_epoch(results: dict[str, Any]) -> list[str]:
     if abs(last - evaluated) * images >= 0.5:
         return [f"history.val_accuracy: the last epoch's {last} is not the evaluation's "
                 f"{evaluated} on {images} test images"]  # fmt: skip
+    return []
+
+
+AVERAGES = ("accuracy", "macro avg", "weighted avg")
+
+
+def _classes(results: dict[str, Any]) -> list[str]:
+    report, images = results["evaluation"]["report"], results["dataset"]["test_images"]
+    rows = {k: v for k, v in report.items() if k not in AVERAGES}
+    classes = results["config"]["model_args"]["classes"]
+    if len(rows) != classes:
+        return [f"evaluation.report: {len(rows)} class rows for a model of {classes} classes"]
+    supports = [row["support"] for row in rows.values()]
+    if any(s != int(s) for s in supports) or sum(supports) != images:
+        return [f"evaluation.report: the classes' supports add up to {sum(supports)}, not "
+                f"the {images} test images"]  # fmt: skip
+    for average in AVERAGES[1:]:
+        if report[average]["support"] != images:
+            return [f"evaluation.report: {average} has support {report[average]['support']}, "
+                    f"not the {images} test images"]  # fmt: skip
     return []
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -53,6 +54,34 @@ def check_space(folder: Path, needed: int, what: str) -> None:
                             "again")  # fmt: skip
 
 
+# The longest path the suite writes inside an output folder, with room to spare:
+# state/EXPERIMENT-seedSEED/backup/ and Keras' names, plus a temporary file's suffix
+# (tests/smoke/test_resume_smoke.py measures every path a run writes against it).
+ROOM = 128
+
+
+def make_folders(folder: Path) -> list[Path]:
+    """``folder`` and its missing parents, made top down; the ones made, deepest last.
+
+    pathlib's ``mkdir(parents=True)`` recurses once per missing folder (a deep ``--out``
+    ends in a ``RecursionError``), and leaves the ones it made where it fails: this does
+    neither.
+    """
+    folder = Path(folder)
+    missing = [p for p in (folder, *folder.parents) if not p.is_dir()][::-1]
+    made: list[Path] = []
+    try:
+        for path in missing:
+            path.mkdir(exist_ok=True)
+            made.append(path)
+    except OSError:
+        for path in reversed(made):
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        raise
+    return made
+
+
 def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> Path:
     """Call ``write`` on a temporary file beside ``path``, then rename it into place.
 
@@ -60,7 +89,7 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> Path:
     of one, and no temporary file behind (short of SIGKILL mid-write).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folders(path.parent)
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
@@ -92,9 +121,15 @@ def check_writable_file(path: Path) -> None:
     folder or something else that is not a regular file (the rename at the end would fail,
     after all the work)."""
     path = Path(path)
-    if path.exists() and not path.is_file():
+    if _exists(path) and not path.is_file():
         raise ValueError(f"cannot write to {path}: it is a folder or a special file")
     check_writable(path.parent)
+    # atomic_write's temporary file is named ".NAME.XXXXXXXX.tmp": 14 bytes more.
+    size, name_max = len(os.fsencode(path.name)), _system_limit(path.parent, "PC_NAME_MAX", 255)
+    if size + 14 > name_max:
+        raise ValueError(f"cannot write to {_shown(path)}: its name is {size} bytes, and "
+                         f"this file system allows {name_max - 14} for a file written "
+                         "whole")  # fmt: skip
 
 
 def check_writable(folder: Path) -> None:
@@ -108,12 +143,47 @@ def check_writable(folder: Path) -> None:
     except UnicodeEncodeError:
         raise ValueError(f"cannot write to {folder!r}: its name is not valid UTF-8") from None
     probe = folder
-    while not probe.exists():
+    while not _exists(probe):
         probe = probe.parent
     if not probe.is_dir():
         raise ValueError(f"cannot write to {folder}: {probe} is not a folder")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise ValueError(f"cannot write to {folder}: {probe} is not writable")
+    _check_length(folder, probe)
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a name too long for the file system: it is not there
+        return False
+
+
+def _system_limit(folder: Path, name: str, fallback: int) -> int:
+    try:
+        return os.pathconf(folder, name)
+    except (OSError, ValueError):
+        return fallback
+
+
+def _shown(folder: Path) -> str:
+    text = str(folder)
+    return text if len(text) <= 100 else f"{text[:60]}...{text[-36:]}"
+
+
+def _check_length(folder: Path, probe: Path) -> None:
+    """Refuse a folder whose names or whole path the file system cannot hold, with room
+    for the files the suite writes inside (``ROOM``): found now, not halfway through."""
+    name_max = _system_limit(probe, "PC_NAME_MAX", 255)
+    longest = max(len(os.fsencode(part)) for part in folder.parts)
+    if longest > name_max:
+        raise ValueError(f"cannot write to {_shown(folder)}: a name in it is {longest} bytes, "
+                         f"more than the {name_max} this file system allows")  # fmt: skip
+    path_max = _system_limit(probe, "PC_PATH_MAX", 4096)
+    size = len(os.fsencode(str(folder)))
+    if size + ROOM > path_max:
+        raise ValueError(f"cannot write to {_shown(folder)}: its path is {size:,} bytes, and "
+                         f"the files inside need it under {path_max - ROOM:,}")  # fmt: skip
 
 
 # What each kind of file that is not a regular one is called in a refusal.

@@ -26,12 +26,15 @@ from jsonschema.exceptions import best_match
 from bench.core import backend, consistency, identity, jsonfile
 from bench.core.files import atomic_write
 
-# Version 2 (this release) records the seed that drew --subset; version 1 files are read
-# as version 2 (``identity.fill_old``: no subset seed recorded), never rewritten.
-SCHEMA_VERSION = 2
+# Version 3 (this release) records which epochs traced and compiled (``history.compiled``:
+# the first epoch of each process, so epoch 1 and the first after each resume). Version 2
+# added the seed that drew --subset. Older files are read as version 3, never rewritten:
+# version 1 as having no subset seed (``identity.fill_old``), versions 1 and 2 as having
+# compiled in epoch 1 alone - what they assumed, and all they can say (``_migrated``).
+SCHEMA_VERSION = 3
 # Keras' own per-epoch metrics, and the suite's measures (bench.keras.train.EpochLog).
 KERAS_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
-MEASURES = ("lr", "seconds", "ms_per_step", "images_per_second")
+MEASURES = ("lr", "seconds", "ms_per_step", "images_per_second", "compiled")
 HISTORY_KEYS = ("epoch", *KERAS_METRICS, *MEASURES)
 
 
@@ -81,7 +84,7 @@ SCHEMA: dict[str, Any] = _obj(
     {
         "schema_version": {
             "const": SCHEMA_VERSION,
-            "description": "readers migrate version 1 and refuse others",
+            "description": "readers migrate versions 1 and 2 and refuse others",
         },
         **identity.schema_at(),  # experiment, seed
         "config": _obj(
@@ -133,6 +136,11 @@ SCHEMA: dict[str, Any] = _obj(
                 "seconds": _series(_number(0), "wall time, validation included"),
                 "ms_per_step": _series(_number(0), "training time / steps"),
                 "images_per_second": _series(_number(0), "training images / training time"),
+                "compiled": _series(
+                    {"type": "boolean"},
+                    "the first epoch of its process: "
+                    "it traced and compiled, so its times are not steady",
+                ),
             },
         ),
         "evaluation": _obj(
@@ -198,6 +206,8 @@ def validate(results: Any, where: str = "results") -> dict[str, Any]:
             )
     if history["epoch"] != list(range(1, epochs + 1)):
         raise ResultsError(f"{where}: history.epoch must run 1..{epochs}")
+    if not history["compiled"][0]:
+        raise ResultsError(f"{where}: history.compiled must be true for epoch 1 (it compiles)")
     broken = consistency.problems(results)
     if broken:
         raise ResultsError(f"{where}: {broken[0]} (the file contradicts itself)")
@@ -229,10 +239,15 @@ def write(path: Path, results: dict[str, Any]) -> Path:
 
 
 def _migrated(results: Any) -> Any:
-    """A version 1 file as version 2 reads it (in memory only)."""
-    if isinstance(results, dict) and results.get("schema_version") == 1:
+    """A version 1 or 2 file as version 3 reads it (in memory only)."""
+    if not isinstance(results, dict) or results.get("schema_version") not in (1, 2):
+        return results
+    if results["schema_version"] == 1:
         identity.fill_old(results)
-        results["schema_version"] = SCHEMA_VERSION
+    history = results.get("history")
+    if isinstance(history, dict) and isinstance(history.get("epoch"), list):
+        history.setdefault("compiled", [i == 0 for i in range(len(history["epoch"]))])
+    results["schema_version"] = SCHEMA_VERSION
     return results
 
 

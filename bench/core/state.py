@@ -38,6 +38,8 @@ BACKUP = "backup"
 SEAL = "seal.json"
 PREVIOUS = ".bkp"  # Keras' double_checkpoint keeps the previous backup under this suffix
 FRESH = {"epochs": 0}  # the seal of a run with no epoch backed up yet
+# The log's columns this release reads back (Keras may add others, such as its own rate).
+LOG_COLUMNS = ("epoch", *results.KERAS_METRICS, *(f"bench_{k}" for k in results.MEASURES))
 MAX_LOG_BYTES = 64 * 1024 * 1024  # a row is about 300 bytes: far more epochs than any run
 
 
@@ -72,7 +74,7 @@ def prepare(state_dir: Path, run_identity: identity.Identity, force: bool = Fals
         )
     epochs = _verified_epochs(state_dir)
     if epochs == 0:
-        state_dir.mkdir(parents=True, exist_ok=True)
+        files.make_folders(state_dir)
         (state_dir / LOG).unlink(missing_ok=True)  # rows of an epoch that was never backed up
         shutil.rmtree(state_dir / BACKUP, ignore_errors=True)  # a first save cut short
         text = json.dumps(identity.to_json(run_identity), indent=1, sort_keys=True)
@@ -192,12 +194,15 @@ def _trim_log(state_dir: Path, seal: dict[str, Any]) -> None:
     if len(sealed) < seal["log_bytes"] or hashlib.sha256(sealed).hexdigest() != seal["log_sha256"]:
         raise _damaged(state_dir, LOG, "its rows are not the ones sealed")
     try:
-        rows = list(csv.DictReader(io.StringIO(sealed.decode("utf-8"))))
-        epochs = [int(row["epoch"]) for row in rows]
+        reader = csv.DictReader(io.StringIO(sealed.decode("utf-8")))
+        epochs = [int(row["epoch"]) for row in reader]
     except (UnicodeDecodeError, csv.Error, KeyError, TypeError, ValueError):
         epochs = None
     if epochs != list(range(seal["epochs"])):
         raise _damaged(state_dir, SEAL, f"its log rows are not epochs 0..{seal['epochs'] - 1}")
+    lacking = [c for c in LOG_COLUMNS if c not in (reader.fieldnames or ())]
+    if lacking:  # Keras' CSVLogger appends rows under the header it finds: they would shift
+        raise _damaged(state_dir, LOG, f"no {', '.join(lacking)} column: an older release's")
     files.atomic_write(state_dir / LOG, lambda f: f.write(sealed))
 
 
@@ -216,6 +221,7 @@ def read_log(path: Path, epochs: int) -> dict[str, list[float]]:
     history: dict[str, list[float]] = {"epoch": list(range(1, epochs + 1))}
     history |= {k: [float(r[k]) for r in ordered] for k in results.KERAS_METRICS}
     history |= {k: [float(r[f"bench_{k}"]) for r in ordered] for k in results.MEASURES}
+    history["compiled"] = [bool(c) for c in history["compiled"]]
     return history
 
 

@@ -36,7 +36,8 @@ from bench.keras.space import SpaceCheck
 
 class EpochLog(keras.callbacks.CSVLogger):
     """Keras' CSVLogger, each row with the suite's measures: the rate of the epoch's last
-    update, wall seconds, training ms/step and images/s (as ``bench_<measure>``).
+    update, wall seconds, training ms/step, images/s, and whether the epoch traced and
+    compiled - the first of each process, resumed or not (as ``bench_<measure>``).
 
     Nothing runs per batch (a per-batch read of a device variable stalls a GPU's input
     pipeline every step): the rate, the update count and the training time are read once,
@@ -48,6 +49,7 @@ class EpochLog(keras.callbacks.CSVLogger):
     def __init__(self, path: Path, train_images: int):
         super().__init__(str(path), append=True)
         self.train_images = train_images
+        self.compiles = True  # one log per process: its first epoch traces and compiles
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_start = time.perf_counter()
@@ -69,7 +71,9 @@ class EpochLog(keras.callbacks.CSVLogger):
             "seconds": time.perf_counter() - self.epoch_start,
             "ms_per_step": 1000 * train_seconds / steps,
             "images_per_second": self.train_images / train_seconds,
+            "compiled": int(self.compiles),
         }
+        self.compiles = False
         row = {**(logs or {}), **{f"bench_{k}": measures[k] for k in results.MEASURES}}
         super().on_epoch_end(epoch, row)
 

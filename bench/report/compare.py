@@ -12,9 +12,10 @@ are two backends side by side, not a before and after. For each experiment in BA
   seeds' spread of both sets); across backends, neither may differ from the other by more;
 - learning rate: the per-epoch rates of runs with the same seed must be equal, exactly
   (they are the schedule's float32 values, so any change is a change of behaviour);
-- speed: NEW's median ms/step (epochs 2 on) may be at most ``max_slowdown`` times
-  BASELINE's; compared only when both ran on the same devices and backend (across
-  backends the ratio is shown, not judged).
+- speed: NEW's median ms/step over the epochs that did not compile (not epoch 1, nor the
+  first after a resume) may be at most ``max_slowdown`` times BASELINE's; compared only
+  when both ran on the same devices and backend (across backends the ratio is shown, not
+  judged), and "n/a" where every epoch of a set compiled.
 
 Exit code 0 when nothing regressed (backends: when they agree), 1 when something did
 (backends: when they differ), 2 on unreadable or non-comparable input.
@@ -112,16 +113,18 @@ def _experiment(
     changed = _lr_changed(old, cur)
     if changed:
         problems.append(f"learning-rate history changed (seed {', '.join(map(str, changed))})")
-    ratio = stats.mean_ms_per_step(cur) / stats.mean_ms_per_step(old)
+    old_ms, new_ms = (stats.mean_throughput(g, "ms_per_step") for g in (old, cur))
+    ratio = None if old_ms is None or new_ms is None else new_ms / old_ms
     same_device = stats.hardware(old[0]) == stats.hardware(cur[0])
-    if same_device and not across and ratio > max_slowdown:
+    if ratio is not None and same_device and not across and ratio > max_slowdown:
         problems.append(f"a training step is {ratio:.2f}x slower (limit {max_slowdown:g}x)")
     cells = [
         f"{100 * old_acc:.2f} ({len(old)})", f"{100 * new_acc:.2f} ({len(cur)})",
         f"{100 * (new_acc - old_acc):+.2f} ± {100 * tol:.2f}",
         *([f"{_val_loss(old):.4f}", f"{_val_loss(cur):.4f}"] if across else []),
         "equal" if not changed else "CHANGED",
-        f"{ratio:.2f}x" + ("" if same_device else " (other device)"),
+        "n/a (every epoch compiled)" if ratio is None
+        else f"{ratio:.2f}x" + ("" if same_device else " (other device)"),
     ]  # fmt: skip
     return cells, problems
 

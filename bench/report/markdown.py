@@ -14,7 +14,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from bench.core import backend, experiments
+from bench.core import backend, consistency, experiments
 from bench.core.files import atomic_write
 from bench.core.progbar import progbar
 from bench.report import figures, golden, stats, text
@@ -292,14 +292,13 @@ def _summary(rows: list[dict[str, Any]], rs: runset.RunSet) -> list[str]:
 
 def _class_section(runs: dict[str, list[dict]]) -> list[str]:
     post = {(r["experiment"], r["label"]): r for r in golden.classification_reports()}
-    any_run = next((g[0] for g in runs.values()), None)
-    if any_run is None:
+    every = [run for group in runs.values() for run in group]
+    if not every:
         return []
-    classes = [
-        k
-        for k in any_run["evaluation"]["report"]
-        if k not in ("accuracy", "macro avg", "weighted avg")
-    ]
+    named = [[k for k in r["evaluation"]["report"] if k not in consistency.AVERAGES]
+             for r in every]  # fmt: skip
+    classes = [k for k in named[0] if all(k in n for n in named)]
+    others = sorted({k for n in named for k in n} - set(classes))
     table = []
     for cls in classes:
         row = [text.cell(cls)]
@@ -308,7 +307,17 @@ def _class_section(runs: dict[str, list[dict]]) -> list[str]:
             theirs = post.get((name, cls))
             row.append(f"{ours:.2f} / {theirs['f1']:.2f}" if theirs else f"{ours:.2f} / -")
         table.append(row)
-    return ["## Per-class F1 (ours / the post's)", "", _table(table, ["class", *runs]), ""]
+    left_out = (
+        [
+            f"Left out: {text.cell(', '.join(others))}, not named by every run (each run's "
+            "classes are one set-up's; an edited file may rename one).",
+            "",
+        ]
+        if others
+        else []
+    )
+    return ["## Per-class F1 (ours / the post's)", "", *left_out, _table(table, ["class", *runs]),
+            ""]  # fmt: skip
 
 
 def _lr_section(runs: dict[str, list[dict]]) -> list[str]:
@@ -347,24 +356,25 @@ def _throughput_section(runs: dict[str, list[dict]]) -> list[str]:
         ]
     ]
     for name, group in runs.items():
-        t = [stats.throughput(r) for r in group]
-        ips = statistics.fmean(x["images_per_second"] for x in t)
+        ms, ips, s = (stats.mean_throughput(group, k) for k in stats.STEADY)
         table.append(
             [
                 name,
-                f"{statistics.fmean(x['ms_per_step'] for x in t):.0f}",
-                f"{ips:,.0f}",
-                f"{statistics.fmean(x['seconds'] for x in t):.1f}",
-                f"{statistics.fmean(x['first_epoch'] for x in t):.1f}",
-                _utilisation(group[0], ips),
+                "-" if ms is None else f"{ms:.0f}",
+                "-" if ips is None else f"{ips:,.0f}",
+                "-" if s is None else f"{s:.1f}",
+                f"{stats.mean_throughput(group, 'first_epoch'):.1f}",
+                "-" if ips is None else _utilisation(group[0], ips),
             ]
         )
     return [
         "## Throughput",
         "",
-        "Medians over epochs 2 onwards (the first epoch, which traces and compiles, is "
-        "its own column); s/epoch includes validation. The post's figures are the "
-        "medians of its printed epoch lines (391 steps of 128 images).",
+        "Medians over the epochs that did not trace and compile: epoch 1 (its own column) "
+        'and the first epoch after each resume are left out, and "-" means every epoch '
+        "compiled. Means over a set-up's seeds; s/epoch includes validation. The post's "
+        "figures are the medians of its printed epoch lines after epoch 1 (391 steps of 128 "
+        "images).",
         "",
         _table(
             table, ["run", "ms/step", "images/s", "s/epoch", "first epoch s", "FLOP utilisation"]

@@ -72,16 +72,25 @@ STATISTIC = ("accuracy: a fall of the new mean beyond 2 standard errors of the d
              f"spread, {100 * ASSUMED_SEED_STD:.1f} points assumed for a single seed)")  # fmt: skip
 
 
-def throughput(run: dict[str, Any]) -> dict[str, float]:
-    """Medians over epochs 2 on (the first traces and compiles), and the first epoch's time."""
+STEADY = ("ms_per_step", "images_per_second", "seconds")
+
+
+def throughput(run: dict[str, Any]) -> dict[str, float | None]:
+    """Medians over the epochs that did not trace and compile (``history.compiled``: epoch 1,
+    and the first after each resume, are left out), None where every epoch did; and the
+    first epoch's time."""
     history = run["history"]
-    later = slice(1, None) if len(history["epoch"]) > 1 else slice(None)
-    return {
-        "ms_per_step": statistics.median(history["ms_per_step"][later]),
-        "images_per_second": statistics.median(history["images_per_second"][later]),
-        "seconds": statistics.median(history["seconds"][later]),
-        "first_epoch": history["seconds"][0],
-    }
+    steady = [i for i, compiled in enumerate(history["compiled"]) if not compiled]
+    medians = {k: statistics.median(history[k][i] for i in steady) if steady else None
+               for k in STEADY}  # fmt: skip
+    return {**medians, "first_epoch": history["seconds"][0]}
+
+
+def mean_throughput(group: list[dict[str, Any]], measure: str) -> float | None:
+    """The mean of the runs' steady medians of ``measure`` (runs with none left out), None
+    where no run has a steady epoch."""
+    values = [t[measure] for t in map(throughput, group) if t[measure] is not None]
+    return statistics.fmean(values) if values else None
 
 
 def hardware(run: dict[str, Any]) -> tuple[str, ...]:
@@ -89,10 +98,6 @@ def hardware(run: dict[str, Any]) -> tuple[str, ...]:
     CPU by model (TensorFlow names a CPU ``/physical_device:CPU:0``, JAX ``cpu``)."""
     env = run["environment"]
     return tuple(sorted(env["cpu"] if d.startswith("CPU") else d for d in env["devices"]))
-
-
-def mean_ms_per_step(group: list[dict[str, Any]]) -> float:
-    return statistics.fmean(throughput(run)["ms_per_step"] for run in group)
 
 
 def setup(run: dict[str, Any]) -> dict[str, Any]:

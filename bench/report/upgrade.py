@@ -20,7 +20,6 @@ that worked (or warned) now raises or is ignored.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.core import files
+from bench.core import files, jsonfile
 from bench.report import fingerprints
 
 ALPHA = 0.05
@@ -49,14 +48,11 @@ def read_side(folder: Path) -> dict[str, Any]:
         if part == "fingerprint.json":
             side["fingerprint"] = fingerprints.read(path)
             continue
-        try:
-            side[part.removesuffix(".json")] = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{path}: cannot be read ({exc})") from None
+        side[part.removesuffix(".json")] = jsonfile.read(path)  # regular, bounded: or one line
     rounds = sorted(folder.glob("speed-*.json"))
     if not rounds:
         raise ValueError(f"{folder}: no speed-*.json rounds")
-    measured = [json.loads(path.read_text(encoding="utf-8")) for path in rounds]
+    measured = [jsonfile.read(path) for path in rounds]
     side["speed"] = {"setup": {**measured[0]["setup"], "rounds": len(rounds)},
                      "ms_per_step": [ms for m in measured for ms in m["ms_per_step"]]}  # fmt: skip
     return side

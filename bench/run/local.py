@@ -9,11 +9,9 @@ on; the report marks it. An interruption marks the run interrupted and propagate
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import traceback
 from pathlib import Path
-from typing import NoReturn
 
 from bench.core import data, files, results, state
 from bench.core.experiments import Run
@@ -45,24 +43,14 @@ def run_all(
             runs_plan.mark(k, "interrupted")
             raise
         except Exception as exc:  # one broken run must not cost the others
-            if files.disk_full(exc):  # ... but a full disk costs every one: stop, one line
-                _stop_for_space(runs_plan, k, exc)
+            if files.disk_full(exc):  # ... but a full disk costs every one
+                runs_plan.stop_for_space(k, exc, _error(exc))
             failed += 1
             runs_plan.mark(k, "failed", _error(exc))
             print(f"[ERROR] {head} failed: {runs_plan.error(k)}", file=sys.stderr)
             if not isinstance(exc, (results.ResultsError, state.DivergedError)):
                 traceback.print_exc()  # a bug's: a damaged file or a divergence is a result
     return failed
-
-
-def _stop_for_space(runs_plan: plan.Plan, k: int, exc: Exception) -> NoReturn:
-    """Record the run as failed where the plan can still be written, and stop the set with
-    one line (no traceback: the cause is the disk, not the code)."""
-    with contextlib.suppress(ValueError, OSError):
-        runs_plan.mark(k, "failed", _error(exc))
-    if isinstance(exc, files.DiskFullError):
-        raise exc
-    raise files.DiskFullError(f"no space left on the device: {exc}") from None
 
 
 def _one(out: Path, run: Run, dataset: data.Dataset, head: str, force: bool, verbose: int) -> str:

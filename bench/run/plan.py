@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from bench.core import data, identity, results
+from bench.core import data, files, identity, results
 from bench.core.experiments import Run, configure
 from bench.run import lifecycle, runset
 
@@ -85,3 +85,13 @@ class Plan:
 
     def error(self, k: int) -> str:
         return self.document["runs"][self.offset + k - 1].get("error", "")
+
+    def stop_for_space(self, k: int, exc: BaseException, error: str) -> NoReturn:
+        """A full disk costs every run, not one: record run k as failed where the plan can
+        still be written, and stop the set with one line (no traceback: the cause is the
+        disk, not the code). Both executors stop here."""
+        with contextlib.suppress(ValueError, OSError):
+            self.mark(k, "failed", error)
+        if isinstance(exc, files.DiskFullError):
+            raise exc
+        raise files.DiskFullError(f"no space left on the device: {exc}") from None

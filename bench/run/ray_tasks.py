@@ -14,6 +14,7 @@ memory for nothing). A local instance binds to 127.0.0.1 only: it is this machin
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.core import data, state
+from bench.core import data, files, state
 from bench.core.experiments import Run
 from bench.run import lifecycle, plan, runset
 
@@ -135,10 +136,11 @@ def run_all(out: Path, runs: list[Run], dataset: data.Dataset, slots: Slots, *, 
         pending[ref] = k
     try:
         return _follow(runs_plan, pending)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, files.DiskFullError):  # the others stop; their states stay
         for ref, k in pending.items():
             ray.cancel(ref, force=True)
-            runs_plan.mark(k, "interrupted")
+            with contextlib.suppress(ValueError, OSError):  # a full disk may refuse the plan
+                runs_plan.mark(k, "interrupted")
         raise
 
 
@@ -169,7 +171,10 @@ def _follow(runs_plan: plan.Plan, pending: dict[Any, int]) -> int:
         except ray.exceptions.RayError as exc:
             failed += 1
             cause = getattr(exc, "cause", None) or exc
-            runs_plan.mark(k, "failed", f"{type(cause).__name__}: {cause}".split("\n")[0])
+            error = f"{type(cause).__name__}: {cause}".split("\n")[0]
+            if files.disk_full(cause):  # as in local.run_all: the other runs would meet it
+                runs_plan.stop_for_space(k, cause, error)
+            runs_plan.mark(k, "failed", error)
             print(f"[ERROR] {head} failed: {runs_plan.error(k)}", file=sys.stderr, flush=True)
     return failed
 

@@ -198,8 +198,7 @@ def lock(out: Path) -> Iterator[None]:
     never blocks the next one."""
 
     out = Path(out)
-    made = [p for p in (out, *out.parents) if not p.exists()]
-    out.mkdir(parents=True, exist_ok=True)
+    made = files.make_folders(out)
     holder = out / f"{LOCK}.holder"
     made += [] if (out / LOCK).exists() else [out / LOCK]
     file_lock = FileLock(str(out / LOCK), timeout=0)

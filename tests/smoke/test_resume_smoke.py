@@ -6,6 +6,7 @@ the one every run uses.
 """
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import time
 import pytest
 
 from bench.cli import main
+from bench.core import files
 
 pytestmark = pytest.mark.smoke
 EPOCHS = 4
@@ -66,11 +68,20 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(name, tmp_path, capsys)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (out / f"{name}-seed1.json").exists()
+    # Every path a run writes in --out (a temporary's ".NAME.XXXXXXXX.tmp" 14 bytes more,
+    # the largest seed 10 digits where this one has 1) fits the room check_writable keeps.
+    longest = max(len(str(p.relative_to(out))) for p in out.rglob("*"))
+    assert longest + 14 + 9 <= files.ROOM, longest
 
-    assert f"resuming the interrupted run kept in {state}" in _fresh(name, out)
+    said = _fresh(name, out)
+    assert f"resuming the interrupted run kept in {state}" in said
     straight = _history(tmp_path / "straight" / f"{name}-seed1.json")
     resumed = _history(out / f"{name}-seed1.json")
     assert resumed["epoch"] == list(range(1, EPOCHS + 1))
+    # The resumed process compiled again at its first epoch, and says so for throughput.
+    after = int(re.search(r"after epoch (\d+)", said).group(1))
+    assert straight["compiled"] == [True] + [False] * (EPOCHS - 1)
+    assert resumed["compiled"] == [e in (0, after) for e in range(EPOCHS)]
     assert resumed["lr"] == straight["lr"]  # "standard": the optimizer's iteration count
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):  # --deterministic
         assert resumed[key] == straight[key], key

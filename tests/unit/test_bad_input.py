@@ -118,7 +118,7 @@ CASES = {
                             "lr.xyz: cannot draw a .xyz figure (use one of:"),
     "plot path is a folder": (["train", *TINY, "-t", "{tmp}/folder"],
                               lambda tmp: (tmp / "folder").mkdir(), {},
-                              "folder is a folder, not a figure file"),
+                              "folder: it is a folder or a special file"),
     "report of a folder with no runs": (["report", "{tmp}/empty"],
                                         lambda tmp: (tmp / "empty").mkdir(), {},
                                         "empty holds no runs to report"),

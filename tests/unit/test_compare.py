@@ -73,6 +73,33 @@ def test_twice_slower_step_fails(tmp_path, capsys):
                     "--max-slowdown", "2.5")[0] == 0  # fmt: skip
 
 
+def _resumed_every_other_epoch(run):
+    """Resumed 50 times: each resume's first epoch traces and compiles (90 ms/step)."""
+    history = run["history"]
+    history["compiled"] = [e % 2 == 1 for e in history["epoch"]]
+    history["ms_per_step"] = [90.0 if c else 20.0 for c in history["compiled"]]
+
+
+def test_a_resumed_runs_compiling_epochs_do_not_count_as_slower(tmp_path, capsys):
+    # Counted, they would be half the epochs: a median of 55 ms/step against 20.
+    resumed = _set(tmp_path / "b", _resumed_every_other_epoch)
+    code, out = _compare(capsys, _set(tmp_path / "a"), resumed)
+    assert code == 0, out.out
+    assert out.out.count(" 1.00x ") == len(ACCURACY)
+    code, out = _compare(capsys, resumed, _set(tmp_path / "c", ms=40.0))
+    assert code == 1 and "a training step is 2.00x slower" in out.out
+
+
+def test_speed_of_sets_whose_every_epoch_compiled_is_not_judged(tmp_path, capsys):
+    def every_epoch_compiled(run):
+        run["history"]["compiled"] = [True] * len(run["history"]["epoch"])
+
+    code, out = _compare(capsys, _set(tmp_path / "a"), _set(tmp_path / "b", every_epoch_compiled,
+                                                          ms=400.0))  # fmt: skip
+    assert code == 0, out.out
+    assert out.out.count("n/a (every epoch compiled)") == len(ACCURACY)
+
+
 def test_speed_is_not_judged_across_devices(tmp_path, capsys):
     new = _set(tmp_path / "b", ms=40.0, device="GPU: NVIDIA H200")
     code, out = _compare(capsys, _set(tmp_path / "a"), new)

@@ -82,6 +82,44 @@ def test_a_schedule_of_another_kind_is_refused(name, other):
     _refused(run, "config.schedule")
 
 
+@settings(max_examples=examples(100))
+@given(
+    name=st.sampled_from(NAMES),
+    dropped=st.lists(st.integers(0, 9), unique=True, max_size=3),
+    added=st.lists(st.text(min_size=1, max_size=8), max_size=3),
+)
+def test_a_report_without_a_row_for_each_class_is_refused(name, dropped, added):
+    run = _copy(make_run(name, 0, 0.8, epochs=3))
+    report = run["evaluation"]["report"]
+    classes = [k for k in report if k not in consistency.AVERAGES]
+    for i in dropped:
+        del report[classes[i]]
+    for label in added:
+        if label not in consistency.AVERAGES:
+            report[label] = dict(report["macro avg"], support=0)
+    if len(report) - 3 == 10:
+        return  # as many rows as before: the supports' test's to catch
+    _refused(run, "evaluation.report: .* class rows for a model of 10 classes")
+
+
+@settings(max_examples=examples(100))
+@given(
+    name=st.sampled_from(NAMES),
+    where=st.sampled_from([*range(10), "avg"]),
+    support=st.integers(0, 20_000) | st.floats(0, 20_000),
+)
+def test_supports_that_do_not_add_up_to_the_test_set_are_refused(name, where, support):
+    run = _copy(make_run(name, 0, 0.8, epochs=3))
+    report = run["evaluation"]["report"]
+    if where == "avg":
+        report["weighted avg"]["support"] = support
+    else:
+        report[[k for k in report if k not in consistency.AVERAGES][where]]["support"] = support
+    if support == (10_000 if where == "avg" else 1_000):
+        return  # unchanged
+    _refused(run, "evaluation.report: .*(supports add up to|has support)")
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -126,6 +126,7 @@ IDENTITY = identity.recorded(make_run("linear", 0, 0.87, epochs=5))
 HEADER = [
     "epoch",
     "accuracy",
+    "bench_compiled",
     "bench_images_per_second",
     "bench_lr",
     "bench_ms_per_step",
@@ -137,12 +138,12 @@ HEADER = [
 ]
 
 
-def _log(epochs: int) -> str:
-    rows = [",".join([str(e), *["0.5"] * (len(HEADER) - 1)]) for e in range(epochs)]
-    return "\n".join([",".join(HEADER), *rows]) + "\n"
+def _log(epochs: int, header: list[str] = HEADER) -> str:
+    rows = [",".join([str(e), *["0.5"] * (len(header) - 1)]) for e in range(epochs)]
+    return "\n".join([",".join(header), *rows]) + "\n"
 
 
-def _sealed_state(root: Path, epochs: int = 2) -> Path:
+def _sealed_state(root: Path, epochs: int = 2, header: list[str] = HEADER) -> Path:
     """A state after ``epochs`` epochs, plus the unsealed row of the next one."""
     folder = root / "state"
     shutil.rmtree(folder, ignore_errors=True)
@@ -150,9 +151,9 @@ def _sealed_state(root: Path, epochs: int = 2) -> Path:
     (folder / state.IDENTITY).write_text(json.dumps(identity.to_json(IDENTITY)))
     (folder / state.BACKUP / "latest.weights.h5").write_bytes(b"weights" * 50)
     (folder / state.BACKUP / "training_metadata.json").write_text('{"epoch": 2, "batch": 0}')
-    (folder / state.LOG).write_text(_log(epochs))  # as in a run: rows, backup, then seal
+    (folder / state.LOG).write_text(_log(epochs, header))  # as in a run: rows, backup, seal
     state.seal(folder, epochs)
-    (folder / state.LOG).write_text(_log(epochs + 1))
+    (folder / state.LOG).write_text(_log(epochs + 1, header))
     return folder
 
 
@@ -173,7 +174,7 @@ def test_damaged_state_is_resumed_only_when_verified(tmp_path_factory, target, h
     cut = int(at * (len(blob) - 1))
     damaged = {"delete": None, "empty": b"", "truncate": blob[:cut],
                "garble": blob[:cut] + b"\xff\x00" + blob[cut + 2:],
-               "append": blob + b"9,1,1,1,1,1,1,1,1,1\n"}[how]  # fmt: skip
+               "append": blob + b"9,1,1,1,1,1,1,1,1,1,1\n"}[how]  # fmt: skip
     if damaged is None:
         path.unlink()
     else:
@@ -198,7 +199,7 @@ def test_damaged_state_is_resumed_only_when_verified(tmp_path_factory, target, h
         (lambda f: (f / state.LOG).unlink(), "history.csv is damaged (unreadable"),
         (lambda f: (f / state.LOG).write_text(""), "history.csv is damaged (its rows are not"),
         (lambda f: (f / state.LOG).write_text(",".join(HEADER) + "\n"), "rows are not the ones"),
-        (lambda f: (f / state.LOG).write_text(_log(3)[:-40]), "rows are not the ones sealed"),
+        (lambda f: (f / state.LOG).write_text(_log(3)[:-60]), "rows are not the ones sealed"),
         (lambda f: (f / state.LOG).write_text(_log(3).replace("0.5", "0.6", 1)), "not the ones"),
         (lambda f: (f / state.IDENTITY).unlink(), "run.json is damaged (missing beside"),
         (lambda f: (f / state.BACKUP / "latest.weights.h5").unlink(), "not the ones sealed"),
@@ -212,6 +213,15 @@ def test_each_listed_damage_names_its_file(tmp_path, damage, message):
     folder = _sealed_state(tmp_path)
     damage(folder)
     with pytest.raises(state.StateError, match=re.escape(message)):
+        state.prepare(folder, IDENTITY)
+
+
+@pytest.mark.parametrize("column", [c for c in state.LOG_COLUMNS if c != "epoch"])
+def test_a_log_without_a_column_this_release_reads_is_not_resumed(tmp_path, column):
+    # A state begun by an older release (no bench_compiled, say): Keras' CSVLogger would
+    # append this release's rows under the old header, shifting every value a column.
+    folder = _sealed_state(tmp_path, header=[c for c in HEADER if c != column])
+    with pytest.raises(state.StateError, match=re.escape(f"no {column} column")):
         state.prepare(folder, IDENTITY)
 
 

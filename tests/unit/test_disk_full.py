@@ -6,7 +6,9 @@ the CLI, with the file that was there intact and no temporary file left behind."
 import contextlib
 import errno
 import os
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings
@@ -18,7 +20,7 @@ from bench.cli import main
 from bench.core import data, experiments, files, identity, results, state
 from bench.keras import lr_find
 from bench.report import markdown
-from bench.run import local, plan, runset
+from bench.run import local, plan, ray_tasks, runset
 
 STAGES = ("create", "write", "sync", "rename")
 ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
@@ -166,3 +168,56 @@ def test_a_run_set_stops_at_a_full_disk_with_one_line(tmp_path, monkeypatch, how
     written = runset.read_plan(tmp_path)
     assert [r["status"] for r in written["runs"]] == ["failed", "pending"]
     assert experiments.get("step").name == written["runs"][0]["experiment"]
+
+
+class _RayTaskError(Exception):
+    """What ``ray.get`` raises for a task that raised: the task's exception as ``cause``."""
+
+    def __init__(self, cause):
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _fake_ray(outcomes, cancelled):
+    """The few calls ``ray_tasks.run_all`` makes, run in order without Ray: the k-th task
+    submitted ends as ``outcomes[k]`` (seconds, or an exception it raised)."""
+    refs = []
+
+    class Task:
+        def options(self, **kwargs):
+            return self
+
+        def remote(self, *args):
+            refs.append(len(refs))
+            return refs[-1]
+
+    def get(ref):
+        if isinstance(outcomes[ref], BaseException):
+            raise _RayTaskError(outcomes[ref])
+        return outcomes[ref]
+
+    return SimpleNamespace(
+        remote=lambda **kwargs: lambda function: Task(),
+        put=lambda value: value,
+        wait=lambda pending, num_returns: (pending[:1], pending[1:]),
+        get=get,
+        cancel=lambda ref, force: cancelled.append(ref),
+        exceptions=SimpleNamespace(RayError=_RayTaskError),
+    )
+
+
+def test_a_ray_run_set_stops_at_a_full_disk_like_a_local_one(tmp_path, monkeypatch):
+    """The first task meets a full disk: the set stops with one line, that run failed and
+    the others cancelled (their states kept: the same command resumes them)."""
+    runs = plan.plan_runs(["step", "linear", "poly"], 1, "digits", None, False, quick_setup=True)
+    cancelled = []
+    full = RuntimeError("h5py")
+    full.__cause__ = _full(errno.ENOSPC)
+    monkeypatch.setitem(sys.modules, "ray", _fake_ray([full, 3.0, 3.0], cancelled))
+    slots = ray_tasks.Slots(gpus=0, cpus=1, concurrent=3, where="test")
+    with pytest.raises(files.DiskFullError) as caught:
+        ray_tasks.run_all(tmp_path, runs, data.load_digits(), slots, quick=True)
+    assert "\n" not in str(caught.value) and "no space left" in str(caught.value).lower()
+    assert [r["status"] for r in runset.read_plan(tmp_path)["runs"]] == [
+        "failed", "interrupted", "interrupted"]  # fmt: skip
+    assert cancelled == [1, 2]

@@ -80,9 +80,24 @@ def test_a_finished_run_with_another_value_of_any_field_is_refused_naming_it(fie
 
 def test_a_version_1_results_file_is_still_read(tmp_path):
     """Written by the previous release: no subset seed recorded (migrated on read to null)."""
-    old = make_run("linear", 0, 0.87)
-    del old["dataset"]["subset_seed"]
+    old = make_run("linear", 0, 0.87, epochs=3)
+    del old["dataset"]["subset_seed"], old["history"]["compiled"]
     old["schema_version"] = 1
     path = tmp_path / "linear-seed0.json"
     path.write_text(json.dumps(old))
-    assert results.read(path)["dataset"]["subset_seed"] is None
+    read = results.read(path)
+    assert read["dataset"]["subset_seed"] is None
+    assert read["history"]["compiled"] == [True, False, False]
+
+
+def test_a_version_2_results_file_is_read_as_compiling_in_epoch_1_alone(tmp_path):
+    """Written before history.compiled: what version 2 assumed (a resume's compiling epoch
+    is not known), stated in bench.core.results."""
+    old = make_run("linear", 0, 0.87, epochs=3)
+    del old["history"]["compiled"]
+    old["schema_version"] = 2
+    path = tmp_path / "linear-seed0.json"
+    path.write_text(json.dumps(old))
+    read = results.read(path)
+    assert read["schema_version"] == 3 and read["history"]["compiled"] == [True, False, False]
+    assert json.loads(path.read_text())["schema_version"] == 2  # never rewritten

@@ -6,10 +6,14 @@ prints comes from golden/, which these tests also read to state what to expect.
 
 import math
 import re
+import statistics
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from report_checks import accuracy_rows, table_rows
 from results_factory import folder_of, make_run
+from tiers import examples
 
 from bench.cli import main
 from bench.core import data, experiments
@@ -101,6 +105,46 @@ def test_throughput_excludes_first_epoch_and_knows_h200(tmp_path):
     assert rows["linear"][1:5] == ["20", "6,400", "10.0", "40.0"]
     # 3 x 0.265 GFLOP x 6,400 images/s = 5.09 TFLOP/s of 67
     assert rows["linear"][5] == "7.6 % of 67 TFLOP/s FP32"
+
+
+def _resumed(run, compiled, compile_ms):
+    """``run`` as if resumed before each epoch marked in ``compiled`` (epoch 1 always
+    compiles): those epochs take ``compile_ms`` per step."""
+    history = run["history"]
+    history["compiled"] = compiled
+    times = zip(compiled, history["ms_per_step"], strict=True)
+    history["ms_per_step"] = [compile_ms if c else ms for c, ms in times]
+    return run
+
+
+@settings(max_examples=examples(60), deadline=None)
+@given(
+    compiled=st.lists(st.booleans(), min_size=1, max_size=20).map(lambda c: [True, *c]),
+    steady=st.lists(st.floats(1, 1e3), min_size=21, max_size=21),
+    compile_ms=st.floats(1, 1e5),
+)
+def test_throughput_leaves_out_every_epoch_that_compiled(compiled, steady, compile_ms):
+    run = make_run("linear", 0, 0.87, epochs=len(compiled))
+    run["history"]["ms_per_step"] = steady[: len(compiled)]
+    got = stats.throughput(_resumed(run, compiled, compile_ms))["ms_per_step"]
+    kept = [ms for c, ms in zip(compiled, steady[: len(compiled)], strict=True) if not c]
+    assert got == (statistics.median(kept) if kept else None)
+
+
+def test_throughput_of_runs_whose_every_epoch_compiled_is_a_dash(tmp_path):
+    run = _resumed(make_run("linear", 0, 0.87, epochs=2), [True, True], 90.0)
+    rows = {r[0]: r for r in table_rows(markdown.render(folder_of(tmp_path, [run])), "Throughput")}
+    assert rows["linear"][1:] == ["-", "-", "-", "40.0", "-"]
+
+
+def test_a_class_not_named_by_every_run_is_left_out_saying_so(tmp_path):
+    runs = [make_run("linear", 0, 0.87), make_run("linear", 1, 0.87)]
+    report = runs[1]["evaluation"]["report"]
+    report["toad"] = report.pop("frog")  # still ten rows whose supports add up
+    text = markdown.render(folder_of(tmp_path, runs))
+    rows = [r[0] for r in table_rows(text, "Per-class F1")]
+    assert "frog" not in rows and "toad" not in rows and len(rows) == 9
+    assert "Left out: frog, toad, not named by every run" in text
 
 
 def test_not_comparable_set_up_gets_no_verdict(tmp_path):

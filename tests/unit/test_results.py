@@ -34,7 +34,7 @@ def _broken(change):
     ("change", "problem"),
     [
         (lambda d: d.pop("history"), "the file: 'history' is a required property"),
-        (lambda d: d.update(schema_version=99), "schema_version: 2 was expected"),
+        (lambda d: d.update(schema_version=99), "schema_version: 3 was expected"),
         (lambda d: d["history"]["lr"].pop(), "history.lr must list 2 epochs, has 1"),
         (lambda d: d["history"].pop("val_loss"), "history: 'val_loss' is a required property"),
         (lambda d: d["history"]["loss"].__setitem__(0, "x"), "history.loss.0: 'x' is not of"),
@@ -45,6 +45,8 @@ def _broken(change):
         (lambda d: d["dataset"].update(subset=True), "dataset.subset: True is not valid"),
         (lambda d: d["environment"].pop("devices"), "'devices' is a required property"),
         (lambda d: d.update(experiment="cosine"), "experiment: 'cosine' is not one of"),
+        (lambda d: d["history"]["compiled"].__setitem__(0, False), "compiled must be true for"),
+        (lambda d: d["history"]["compiled"].__setitem__(1, 0), "history.compiled.1: 0 is not of"),
     ],
 )
 def test_invalid_results_are_refused_on_write_and_read(tmp_path, change, problem):

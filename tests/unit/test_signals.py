@@ -92,13 +92,22 @@ def test_a_signal_at_any_read_or_load_is_one_line_and_its_exit_code(kind, signum
 MOMENTS = [(signal.SIGINT, 0.3), (signal.SIGTERM, 1.0), (signal.SIGHUP, 2.0), (signal.SIGTERM, 3.5)]
 
 
+# The two ways a user starts it: the module, and the console script pip installs beside
+# the interpreter (pyproject.toml's [project.scripts]).
+LAUNCHERS = {"python -m bench": [sys.executable, "-m", "bench"],
+             "bench": [str(Path(sys.executable).parent / "bench")]}  # fmt: skip
+
+
 @pytest.mark.integration
+@pytest.mark.parametrize("launcher", sorted(LAUNCHERS))
 @pytest.mark.parametrize(("signum", "delay"), MOMENTS)
-def test_the_command_signalled_while_it_starts_or_reports(tmp_path, signum, delay):
-    """``python -m bench report`` as a user runs it, signalled while it imports or works."""
+def test_the_command_signalled_while_it_starts_or_reports(tmp_path, launcher, signum, delay):
+    """``bench report`` as a user runs it, signalled while it imports or works."""
+    command = LAUNCHERS[launcher]
+    assert Path(command[0]).exists(), f"{command[0]}: the package is not installed here"
     folder = folder_of(tmp_path / "set", [make_run("step", 0, 0.86)])
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    child = subprocess.Popen([sys.executable, "-m", "bench", "report", str(folder)], env=env,
+    child = subprocess.Popen([*command, "report", str(folder)], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     time.sleep(delay)
     child.send_signal(signum)

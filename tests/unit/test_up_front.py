@@ -1,15 +1,19 @@
 """Everything checkable is checked before the first epoch, and a refused command creates
 nothing (issue 20, class 7); what changes the numbers is part of the identity (class 11)."""
 
+import contextlib
 import dataclasses
 import importlib.util
+import io
+import os
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from tiers import examples
 
 from bench.cli import main
-from bench.core import checks, data, experiments, identity, state
+from bench.core import checks, data, experiments, files, identity, state
 
 # Each bounded flag, on a command that takes it, with everything else tiny and valid.
 BOUNDED = {
@@ -90,3 +94,64 @@ def test_a_resume_across_tf_deterministic_ops_is_refused_naming_it(tmp_path, mon
     with pytest.raises(ValueError, match=r"other settings \(deterministic\)"):
         state.prepare(tmp_path / "state", _identity())
     assert dataclasses.replace(_identity(), deterministic=False) != _identity()
+
+
+# --- a very long --out (class 13): refused before anything, never a RecursionError ---
+
+PATH_MAX = os.pathconf("/", "PC_PATH_MAX")
+NAME_MAX = os.pathconf("/", "PC_NAME_MAX")
+OUT_COMMANDS = {
+    "train": ["train", "--dataset", "digits", "--model", "quick", "-e", "1"],
+    "reproduce": ["reproduce", "--quick"],
+    "lr-find": ["lr-find", "--dataset", "digits", "--model", "quick"],
+    "speed": ["speed"],  # --out is a file: FOLDER/x.json
+    "fingerprint": ["fingerprint"],
+}
+FILE_OUT = {"speed", "fingerprint"}
+
+
+@st.composite
+def too_long(draw, root):
+    """A folder under ``root`` that the file system or the files inside cannot hold: one
+    name too long, or a path too long, often deep (one letter per folder)."""
+    if draw(st.booleans()):
+        depth = draw(st.integers(0, 5))
+        return root.joinpath(*["d"] * depth, "x" * draw(st.integers(NAME_MAX + 1, 2 * NAME_MAX)))
+    width = draw(st.integers(1, NAME_MAX))
+    size = draw(st.integers(PATH_MAX - files.ROOM + 1, 2 * PATH_MAX))
+    folders = (size - len(str(root))) // (width + 1) + 1
+    return root.joinpath(*["d" * width] * folders)
+
+
+@settings(max_examples=examples(30), deadline=None)
+@given(data=st.data(), command=st.sampled_from(sorted(OUT_COMMANDS)))
+def test_a_too_long_out_is_one_line_before_anything(tmp_path_factory, data, command):
+    tmp_path = tmp_path_factory.mktemp("long")
+    out = data.draw(too_long(tmp_path))
+    if command in FILE_OUT:  # a folder too long, or a file name (its temporary's is longer)
+        long_name = "x" * data.draw(st.integers(NAME_MAX - 14 - 4, NAME_MAX)) + ".json"
+        out = out / "x.json" if data.draw(st.booleans()) else tmp_path / long_name
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path)
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            code = main([*OUT_COMMANDS[command], "--out", str(out)])
+    assert code == 2
+    line = err.getvalue().strip()
+    assert "\n" not in line and len(line) < 400 and "cannot write to" in line, line
+    assert sorted(tmp_path.iterdir()) == []
+
+
+def test_the_longest_out_allowed_is_made_without_recursing(tmp_path):
+    # One letter per folder: some 1,980 levels, twice Python's recursion limit.
+    folders = (PATH_MAX - files.ROOM - len(str(tmp_path))) // 2
+    out = tmp_path.joinpath(*["d"] * folders)
+    files.check_writable(out)
+    try:
+        assert files.make_folders(out)[-1] == out and out.is_dir()
+        with pytest.raises(ValueError, match="its path is"):
+            files.check_writable(out / "dd")
+    finally:  # deepest first, without recursing: shutil.rmtree (pytest's clean-up) would
+        for folder in [out, *out.parents][:folders]:
+            with contextlib.suppress(FileNotFoundError):
+                folder.rmdir()
