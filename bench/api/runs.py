@@ -134,14 +134,17 @@ def reproduce(
     return Reproduction(out, report, failed)
 
 
-def planned(schedules: str | None, *, seeds: int, quick: bool, dataset: str | None,
-            **settings: Any) -> list[experiments.Run]:  # fmt: skip
-    """The runs a reproduction of ``schedules`` x ``seeds`` trains, in order."""
+def planned(
+    schedules: str | None, *, seeds: int = 1, quick: bool = False, dataset: str | None = None,
+    subset: int | None = None, subset_seed: int = 0, epochs: int | None = None,
+    batch_size: int | None = None, deterministic: bool = False,
+) -> list[experiments.Run]:  # fmt: skip
+    """The runs a reproduction of ``schedules`` x ``seeds`` trains, in order (``reproduce``'s
+    settings, the same defaults)."""
     name = dataset or (experiments.QUICK_DATASET if quick else "cifar10")
-    subset, subset_seed = settings.pop("subset"), settings.pop("subset_seed")
-    deterministic = settings.pop("deterministic")
     return plan.plan_runs(experiments.names(schedules), seeds, name, subset, deterministic,
-                          subset_seed, quick_setup=quick, **settings)  # fmt: skip
+                          subset_seed, quick_setup=quick, epochs=epochs,
+                          batch_size=batch_size)  # fmt: skip
 
 
 def _execute(out: Path, runs: list[experiments.Run], data: Any, ray: str | None,
