@@ -1,6 +1,7 @@
 """Every command over a corpus of hostile run sets (issue 20): mixed set-ups, files that
 contradict themselves, FIFOs, symlinks to a device, text made to look like markup, deep
-nesting, generated in combinations. Whatever the corpus holds: no traceback, no hang (each
+nesting, a class row missing or renamed, a run whose every epoch compiled, an older schema,
+generated in combinations. Whatever the corpus holds: no traceback, no hang (each
 command bounded in time), exit codes only 0, 1 or 2, and a refused command (2) writes
 nothing."""
 
@@ -58,8 +59,35 @@ def _deep(folder):
     (folder / "runs" / "linear-seed7.json").write_text("[" * 5000 + "]" * 5000)
 
 
+def _class_missing(folder):
+    run = make_run("step", 1, 0.87)
+    del run["evaluation"]["report"]["frog"]
+    (folder / "runs" / "step-seed1.json").write_text(json.dumps(run))
+
+
+def _class_renamed(folder):
+    run = make_run("linear", 1, 0.86)
+    report = run["evaluation"]["report"]
+    report["toad"] = report.pop("frog")  # consistent alone: only the set tells
+    (folder / "runs" / "linear-seed1.json").write_text(json.dumps(run))
+
+
+def _every_epoch_compiled(folder):
+    run = make_run("step", 2, 0.87)
+    run["history"]["compiled"] = [True] * len(run["history"]["epoch"])
+    (folder / "runs" / "step-seed2.json").write_text(json.dumps(run))
+
+
+def _older_schema(folder):
+    run = make_run("linear", 2, 0.86)
+    del run["history"]["compiled"]
+    run["schema_version"] = 2
+    (folder / "runs" / "linear-seed2.json").write_text(json.dumps(run))
+
+
 CORPUS = {f.__name__[1:]: f for f in (_mixed_setup, _contradiction, _fifo_results, _fifo_plan,
-                                      _device, _markup, _deep)}  # fmt: skip
+                                      _device, _markup, _deep, _class_missing, _class_renamed,
+                                      _every_epoch_compiled, _older_schema)}  # fmt: skip
 
 
 def _base(folder):
