@@ -412,12 +412,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = argparse.Namespace(command="")  # until parsed: a signal then names no command
     try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exc:  # argparse printed its one line (or --help): its exit code
-        return exc.code if isinstance(exc.code, int) else 2
-    try:
-        with stop.handled():
+        with stop.handled():  # parsing too: no moment between start-up's handlers and these
+            try:
+                args = build_parser().parse_args(argv)
+            except SystemExit as exc:  # argparse printed its one line (or --help): its code
+                return exc.code if isinstance(exc.code, int) else 2
             return args.func(args)
     except api.Interrupted as interrupt:  # while training: where its state is kept
         return _interrupted(args.command, interrupt)

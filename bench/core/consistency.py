@@ -10,7 +10,11 @@ together, each written once:
   float32 of it), for every schedule but the plateau's, which follows the losses;
 - ``config.schedule`` is of the experiment's kind (a step experiment's is a StepDecay);
 - the classification report has a row for each of the model's ``classes``, whose supports
-  (whole numbers of images) add up to the test set, as do its averages' supports.
+  (whole numbers of images) add up to the test set, as do its averages' supports; each
+  row's F1 is its precision's and recall's, the averages are the rows', and the recalls
+  count the evaluation's correct images;
+- each epoch's training time, ``ms_per_step`` x steps, trained its images at
+  ``images_per_second`` and fits in its wall ``seconds`` (validation included).
 
 A file that breaks one is invalid: the report lists it as a failed run, never as a row.
 """
@@ -32,7 +36,7 @@ LR_RTOL = 1e-6
 def problems(results: dict[str, Any]) -> list[str]:
     """Each invariant ``results`` (schema-valid) breaks, as ``field: what``."""
     found = []
-    for check in (_accuracy, _last_epoch, _schedule_kind, _rates, _classes):
+    for check in (_accuracy, _last_epoch, _schedule_kind, _rates, _classes, _report, _timing):
         found += check(results)
     return found
 
@@ -71,6 +75,51 @@ def _classes(results: dict[str, Any]) -> list[str]:
         if report[average]["support"] != images:
             return [f"evaluation.report: {average} has support {report[average]['support']}, "
                     f"not the {images} test images"]  # fmt: skip
+    return []
+
+
+# Figures computed from the same counts agree to rounding: far tighter than any edit.
+RTOL = 1e-9
+
+
+def _timing(results: dict[str, Any]) -> list[str]:
+    history, dataset = results["history"], results["dataset"]
+    steps, images = dataset["steps_per_epoch"], dataset["train_images"]
+    for epoch, (ms, ips, wall) in enumerate(
+        zip(history["ms_per_step"], history["images_per_second"], history["seconds"],
+            strict=True), 1):  # fmt: skip
+        trained = ms * steps / 1000
+        if not math.isclose(trained * ips, images, rel_tol=RTOL):
+            return [f"history.images_per_second: epoch {epoch}'s {ips} is not its {images} "
+                    f"images over {trained} s ({ms} ms/step x {steps} steps)"]  # fmt: skip
+        if trained > wall * (1 + RTOL):
+            return [f"history.seconds: epoch {epoch} took {wall} s, less than its {trained} s "
+                    "of training"]  # fmt: skip
+    return []
+
+
+def _report(results: dict[str, Any]) -> list[str]:
+    report, images = results["evaluation"]["report"], results["dataset"]["test_images"]
+    named = {k: v for k, v in report.items() if k not in AVERAGES}
+    rows = list(named.values())
+    for name, row in named.items():  # F1 of averages is the mean of F1s, not of P and R
+        p, r = row["precision"], row["recall"]
+        f1 = 2 * p * r / (p + r) if p + r else 0.0
+        if not math.isclose(row["f1-score"], f1, rel_tol=1e-6, abs_tol=1e-9):
+            return [f"evaluation.report: {name}'s f1-score {row['f1-score']} is not its "
+                    f"precision's and recall's ({f1})"]  # fmt: skip
+    for key in ("precision", "recall", "f1-score"):
+        weighted = math.fsum(r[key] * r["support"] for r in rows) / images
+        means = {"macro avg": math.fsum(r[key] for r in rows) / len(rows),
+                 "weighted avg": weighted}  # fmt: skip
+        for average, mean in means.items():
+            if not math.isclose(report[average][key], mean, rel_tol=1e-6, abs_tol=1e-9):
+                return [f"evaluation.report: {average} {key} {report[average][key]} is not "
+                        f"the classes' ({mean})"]  # fmt: skip
+    correct = math.fsum(r["recall"] * r["support"] for r in rows)
+    if abs(correct - report["accuracy"] * images) >= 0.5:
+        return [f"evaluation.report: the classes' recalls count {correct:.1f} correct images, "
+                f"its accuracy {report['accuracy']} of {images}"]  # fmt: skip
     return []
 
 

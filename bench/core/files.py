@@ -123,6 +123,8 @@ def check_writable_file(path: Path) -> None:
     path = Path(path)
     if _exists(path) and not path.is_file():
         raise ValueError(f"cannot write to {path}: it is a folder or a special file")
+    if not _exists(path) and _is_link(path):
+        raise ValueError(f"cannot write to {path}: a link to nothing (dangling, or a loop)")
     check_writable(path.parent)
     # atomic_write's temporary file is named ".NAME.XXXXXXXX.tmp": 14 bytes more.
     size, name_max = len(os.fsencode(path.name)), _system_limit(path.parent, "PC_NAME_MAX", 255)
@@ -144,6 +146,9 @@ def check_writable(folder: Path) -> None:
         raise ValueError(f"cannot write to {folder!r}: its name is not valid UTF-8") from None
     probe = folder
     while not _exists(probe):
+        if _is_link(probe):  # mkdir would fail on it after all the work, "File exists"
+            raise ValueError(f"cannot write to {_shown(folder)}: {_shown(probe)} is a link to "
+                             "nothing (dangling, or a loop)")  # fmt: skip
         probe = probe.parent
     if not probe.is_dir():
         raise ValueError(f"cannot write to {folder}: {probe} is not a folder")
@@ -156,6 +161,13 @@ def _exists(path: Path) -> bool:
     try:
         return path.exists()
     except OSError:  # a name too long for the file system: it is not there
+        return False
+
+
+def _is_link(path: Path) -> bool:
+    try:
+        return path.is_symlink()
+    except OSError:
         return False
 
 

@@ -73,6 +73,11 @@ def _series(item: dict, desc: str) -> dict:
 
 
 _FRACTION = _number(0, 1)
+_POSITIVE = {"type": "number", "exclusiveMinimum": 0}
+# Bounds far past any real run, so that no sum or median of timings overflows a float: an
+# epoch of four months; a billion images a second (the post's GPU did 1,488).
+MAX_EPOCH_SECONDS = 1e7
+MAX_IMAGES_PER_SECOND = 1e9
 _CLASS_ROW = _obj(
     "scikit-learn's figures for one class or average",
     {k: _FRACTION for k in ("precision", "recall", "f1-score")} | {"support": _number(0)},
@@ -133,9 +138,11 @@ SCHEMA: dict[str, Any] = _obj(
                 "val_loss": _series(_number(0), "test-set loss"),
                 "val_accuracy": _series(_FRACTION, "test-set accuracy"),
                 "lr": _series(_number(0), "the rate applied to the epoch's last batch"),
-                "seconds": _series(_number(0), "wall time, validation included"),
-                "ms_per_step": _series(_number(0), "training time / steps"),
-                "images_per_second": _series(_number(0), "training images / training time"),
+                "seconds": _series(_number(0, MAX_EPOCH_SECONDS), "wall time, validation included"),
+                "ms_per_step": _series(_POSITIVE, "training time / steps"),
+                "images_per_second": _series(
+                    _number(0, MAX_IMAGES_PER_SECOND) | _POSITIVE, "training images / training time"
+                ),
                 "compiled": _series(
                     {"type": "boolean"},
                     "the first epoch of its process: "
@@ -240,13 +247,16 @@ def write(path: Path, results: dict[str, Any]) -> Path:
 
 def _migrated(results: Any) -> Any:
     """A version 1 or 2 file as version 3 reads it (in memory only)."""
-    if not isinstance(results, dict) or results.get("schema_version") not in (1, 2):
+    version = results.get("schema_version") if isinstance(results, dict) else None
+    if type(version) is not int or version not in (1, 2):  # True == 1, but no version
         return results
-    if results["schema_version"] == 1:
+    if version == 1:
         identity.fill_old(results)
     history = results.get("history")
-    if isinstance(history, dict) and isinstance(history.get("epoch"), list):
-        history.setdefault("compiled", [i == 0 for i in range(len(history["epoch"]))])
+    if isinstance(history, dict):  # else the schema names what is wrong with it
+        epochs = history.get("epoch")
+        history.setdefault("compiled", [i == 0 for i in range(len(epochs))]
+                           if isinstance(epochs, list) else [])  # fmt: skip
     results["schema_version"] = SCHEMA_VERSION
     return results
 

@@ -79,4 +79,5 @@ def message(command: str, interrupt: KeyboardInterrupt, state_dir: Path | None =
                 f"in {state_dir})")  # fmt: skip
     # Outside training the line names the key too; inside, it reads as it always has.
     how = "interrupted (Ctrl+C)" if how == "interrupted" else how
-    return f"bench {command}: {how}; stopped before anything was left half-written"
+    who = f"bench {command}" if command else "bench"  # stopped while its arguments were read
+    return f"{who}: {how}; stopped before anything was left half-written"

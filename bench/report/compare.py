@@ -123,10 +123,15 @@ def _experiment(
         f"{100 * (new_acc - old_acc):+.2f} ± {100 * tol:.2f}",
         *([f"{_val_loss(old):.4f}", f"{_val_loss(cur):.4f}"] if across else []),
         "equal" if not changed else "CHANGED",
-        "n/a (every epoch compiled)" if ratio is None
+        f"n/a (every epoch compiled in {_uncompiled(old_ms, new_ms)})" if ratio is None
         else f"{ratio:.2f}x" + ("" if same_device else " (other device)"),
     ]  # fmt: skip
     return cells, problems
+
+
+def _uncompiled(old_ms: float | None, new_ms: float | None) -> str:
+    """Which side has no epoch that ran without compiling."""
+    return "both" if old_ms is None and new_ms is None else "base" if old_ms is None else "new"
 
 
 def _val_loss(group: list[dict]) -> float:

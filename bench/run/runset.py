@@ -148,15 +148,21 @@ def load(folder: Path) -> RunSet:
     if not folder.is_dir():
         raise ValueError(f"no results folder at {folder}")
     plan = read_plan(folder)
+    listed = {entry["file"] for entry in plan["runs"]} if plan is not None else None
     runs: dict[str, list[dict]] = {}
     problems: dict[str, str] = {}  # one line per run, however many ways it went wrong
     for path in sorted((folder / RUNS).glob("*.json")):
+        if listed is not None and f"{RUNS}/{path.name}" not in listed:
+            problems[path.stem] = ("not in plan.json: no command of this set trained it (a "
+                                   "copy, or a file from elsewhere)")  # fmt: skip
+            continue
         try:
             run = results.read(path)
         except results.ResultsError as exc:
             problems[path.stem] = f"unreadable results: {exc}"
             continue
         runs.setdefault(run["experiment"], []).append(run)
+    _drop_copies(runs, problems)
     for entry in (plan or {}).get("runs", []):
         path = folder / entry["file"]
         if entry["status"] != "ok":
@@ -166,6 +172,23 @@ def load(folder: Path) -> RunSet:
     _keep_one_setup(runs, problems, (plan or {}).get("setup"))
     ordered = {name: runs[name] for name in experiments.ALL if name in runs}
     return RunSet(ordered, sorted(problems.items()), plan)
+
+
+def _drop_copies(runs: dict[str, list[dict]], problems: dict[str, str]) -> None:
+    """Two seeds never train alike: a run whose losses are another seed's, epoch for
+    epoch, is a copy under another seed, a problem line and not a second seed (it would
+    count twice and shrink the seeds' spread)."""
+    for name, group in runs.items():
+        seen: dict[str, int] = {}
+        for run in list(group):
+            trace = json.dumps([run["history"]["loss"], run["history"]["val_loss"]])
+            if trace in seen:
+                stem = Path(results.file_name(name, run["seed"])).stem
+                problems.setdefault(stem, f"the same training as seed {seen[trace]} "
+                                          "(a copy under another seed)")  # fmt: skip
+                group.remove(run)
+            else:
+                seen[trace] = run["seed"]
 
 
 def _keep_one_setup(runs: dict[str, list[dict]], problems: dict[str, str],

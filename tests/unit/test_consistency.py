@@ -5,12 +5,13 @@ Real files (the committed quick reproduction's, trained here) and every hand-mad
 experiment pass."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from results_factory import folder_of, make_run
+from results_factory import VALIDATION_SECONDS, folder_of, make_run
 from tiers import examples
 
 from bench.core import consistency, experiments, results
@@ -118,6 +119,59 @@ def test_supports_that_do_not_add_up_to_the_test_set_are_refused(name, where, su
     if support == (10_000 if where == "avg" else 1_000):
         return  # unchanged
     _refused(run, "evaluation.report: .*(supports add up to|has support)")
+
+
+@settings(max_examples=examples(100))
+@given(
+    name=st.sampled_from(NAMES),
+    row=st.sampled_from([*range(10), "macro avg", "weighted avg"]),
+    key=st.sampled_from(["precision", "recall", "f1-score"]),
+    value=st.floats(0, 1),
+)
+def test_a_report_figure_unlike_the_others_is_refused(name, row, key, value):
+    """The helper's case: a class's F1 edited to 0.99, its precision and recall left."""
+    run = _copy(make_run(name, 0, 0.8, epochs=3))
+    report = run["evaluation"]["report"]
+    row = row if isinstance(row, str) else [k for k in report if k not in consistency.AVERAGES][row]
+    if abs(report[row][key] - value) < 1e-4:
+        return  # within the report's rounding: unchanged
+    report[row][key] = value
+    _refused(run, "evaluation.report: ")
+
+
+@settings(max_examples=examples(100))
+@given(
+    name=st.sampled_from(NAMES),
+    epoch=st.integers(0, 2),
+    field=st.sampled_from(["ms_per_step", "images_per_second", "seconds"]),
+    factor=st.floats(1.001, 1e4) | st.floats(1e-6, 0.999),
+)
+def test_timings_that_do_not_add_up_are_refused(name, epoch, field, factor):
+    run = _copy(make_run(name, 0, 0.8, epochs=3))
+    history = run["history"]
+    if field == "seconds":  # longer is more validation; shorter than its training is not
+        factor = min(factor, 0.999)
+        history["seconds"][epoch] = (history["seconds"][epoch] - VALIDATION_SECONDS) * factor
+    else:
+        history[field][epoch] *= factor
+    _refused(run, "history.(images_per_second|seconds): epoch")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("ms_per_step", 0.0, "history.ms_per_step.1: 0.0 is less than or equal to the minimum"),
+        ("ms_per_step", 1.7e308, "history.images_per_second: epoch 2"),
+        ("images_per_second", 1.7e308, "history.images_per_second.1: 1.7e+308 is greater"),
+        ("seconds", 1.7e308, "history.seconds.1: 1.7e+308 is greater"),
+    ],
+)
+def test_the_helpers_timings_are_refused(field, value, message):
+    """Each made ``compare`` divide by zero, print "inf" or overflow ``fmean``."""
+    run = _copy(make_run("step", 0, 0.8, epochs=3))
+    run["history"][field][1] = value
+    with pytest.raises(results.ResultsError, match=re.escape(message)):
+        results.validate(run)
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ re-running into the same --out is refused as "other settings (init_lr)")."""
 
 import dataclasses
 import json
+import re
 
 import pytest
 from results_factory import make_run
@@ -101,3 +102,23 @@ def test_a_version_2_results_file_is_read_as_compiling_in_epoch_1_alone(tmp_path
     read = results.read(path)
     assert read["schema_version"] == 3 and read["history"]["compiled"] == [True, False, False]
     assert json.loads(path.read_text())["schema_version"] == 2  # never rewritten
+
+
+@pytest.mark.parametrize(
+    ("version", "change", "message"),
+    [
+        (True, lambda run: None, "schema_version: 3 was expected"),  # True == 1 in Python
+        (2, lambda run: run["history"].update(epoch="x"), "history.epoch: 'x' is not of type"),
+        (1, lambda run: run.update(history=[]), "history: [] is not of type 'object'"),
+    ],
+)
+def test_an_older_file_damaged_is_refused_naming_what_is_wrong(tmp_path, version, change,
+                                                               message):  # fmt: skip
+    old = make_run("linear", 0, 0.87, epochs=3)
+    del old["history"]["compiled"]
+    old["schema_version"] = version
+    change(old)
+    path = tmp_path / "linear-seed0.json"
+    path.write_text(json.dumps(old))
+    with pytest.raises(results.ResultsError, match=re.escape(message)):
+        results.read(path)

@@ -119,3 +119,20 @@ def test_the_command_signalled_while_it_starts_or_reports(tmp_path, launcher, si
         assert err == ""
         return
     assert child.returncode == SIGNALS[signum] and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("signum", sorted(SIGNALS))
+def test_a_signal_while_the_arguments_are_read_is_one_line(signum, monkeypatch, capsys):
+    """Between start-up's handlers and the command's: parsing is inside ``stop.handled``."""
+    import bench.cli
+
+    real = bench.cli.build_parser
+
+    def parsing():
+        signal.raise_signal(signum)
+        return real()
+
+    monkeypatch.setattr(bench.cli, "build_parser", parsing)
+    assert main(["report", "."]) == SIGNALS[signum]
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("bench: ") and "stopped before anything was left half-written" in line

@@ -155,3 +155,25 @@ def test_the_longest_out_allowed_is_made_without_recursing(tmp_path):
         for folder in [out, *out.parents][:folders]:
             with contextlib.suppress(FileNotFoundError):
                 folder.rmdir()
+
+
+LINKS = {
+    "a loop": lambda at: at.symlink_to(at.name),
+    "dangling": lambda at: at.symlink_to("/nonexistent/x"),
+}
+
+
+@pytest.mark.parametrize("command", sorted(OUT_COMMANDS))
+@pytest.mark.parametrize(("kind", "deeper"), [(k, d) for k in LINKS for d in (False, True)])
+def test_an_out_through_a_link_to_nothing_is_one_line_before_anything(
+    tmp_path, monkeypatch, capsys, command, kind, deeper
+):
+    """The helper's case: lr-find swept for 18 s, then "[Errno 17] File exists"."""
+    LINKS[kind](tmp_path / "link")
+    out = tmp_path / "link" / "deeper" if deeper else tmp_path / "link"
+    out = out / "x.json" if command in FILE_OUT and deeper else out
+    monkeypatch.chdir(tmp_path)
+    assert main([*OUT_COMMANDS[command], "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "a link to nothing" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link"]
