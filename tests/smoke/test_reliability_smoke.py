@@ -109,7 +109,7 @@ def test_random_kills_across_a_runs_life_lose_no_training(tmp_path):
     assert straight.wait(timeout=600) == 0, straight.stderr.read()[-2000:]
     out, rng = tmp_path / "killed", random.Random(SEED)
     state_dir = out / "state" / "linear-seed1"
-    windows_hit = []
+    windows_hit, firsts = [], []
     for window in [*WINDOWS, None]:  # None: the last attempt runs to the end
         sealed_before = _sealed(state_dir)
         attempt = Attempt(_args(out))
@@ -119,6 +119,7 @@ def test_random_kills_across_a_runs_life_lose_no_training(tmp_path):
         first = _first_epoch(stdout)
         # Never an epoch trained again once it was sealed (backed up and logged).
         assert first is None or first == sealed_before + 1, (window, sealed_before, stdout)
+        firsts += [first] if first else []
         if attempt.proc.returncode == 0:
             break
     proc = attempt.proc
@@ -128,7 +129,12 @@ def test_random_kills_across_a_runs_life_lose_no_training(tmp_path):
     got = json.loads((out / "linear-seed1.json").read_text())["history"]
     want = json.loads((tmp_path / "straight" / "linear-seed1.json").read_text())["history"]
     assert got == {**want, "seconds": got["seconds"], "ms_per_step": got["ms_per_step"],
-                   "images_per_second": got["images_per_second"]}  # fmt: skip
+                   "images_per_second": got["images_per_second"],
+                   "compiled": got["compiled"]}  # fmt: skip
+    # Each process's first epoch compiled; the epochs marked so are attempts' first ones.
+    compiled = {e for e, c in enumerate(got["compiled"], 1) if c}
+    assert 1 in compiled and compiled <= set(firsts), (got["compiled"], firsts)
+    assert firsts[-1] in compiled and want["compiled"] == [True] + [False] * (EPOCHS - 1)
     assert not (out / "state").exists()
 
 
