@@ -83,6 +83,7 @@ def render(out: Path, names: list[str]) -> str:
                   tabulate(rows, headers=result.headers, tablefmt="github",
                            disable_numparse=True), "",
                   *(f"- {text.cell(problem, 400)}" for problem in result.problems),
+                  *(f"- not compared: {text.cell(unused, 400)}" for unused in result.not_compared),
                   ""]  # fmt: skip
     return "\n".join(lines)
 

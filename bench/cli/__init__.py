@@ -182,6 +182,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     kind = "DIFFERENCE" if result.backends else "REGRESSION"
     for problem in result.problems:
         print(f"[{kind}] {text.line(problem, 400)}")
+    for unused in result.not_compared:
+        print(f"[NOT COMPARED] {text.line(unused, 400)}")
     baseline, new_set = text.line(args.baseline, 400), text.line(args.new, 400)
     if result.backends:
         old, new = result.backends
@@ -189,6 +191,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
               f"{len(result.problems)} difference(s) beyond the report's tolerance")  # fmt: skip
     else:
         print(f"[INFO] {len(result.problems)} regression(s): {baseline} -> {new_set}")
+    if result.not_compared:
+        print(f"[INFO] {len(result.not_compared)} thing(s) not compared (see [NOT COMPARED])")
     return 1 if result.problems else 0
 
 

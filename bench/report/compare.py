@@ -46,6 +46,9 @@ class Comparison:
     # catches 4 times in 5 (a fraction), so a reader knows what "no regression" means.
     detectable: dict[str, tuple[int, int, float]] = field(default_factory=dict)
     statistic: str = stats.STATISTIC
+    # What was not held against anything, and why: the baseline's unusable runs, and the
+    # new set's experiments the baseline lacks. Never silent, though not a regression.
+    not_compared: list[str] = field(default_factory=list)
 
 
 def compare(baseline: Path, new: Path, max_slowdown: float = MAX_SLOWDOWN) -> Comparison:
@@ -53,8 +56,8 @@ def compare(baseline: Path, new: Path, max_slowdown: float = MAX_SLOWDOWN) -> Co
     backends, disagrees), each naming its cause."""
     if not max_slowdown >= 1:
         raise ValueError(f"max-slowdown must be >= 1, got {max_slowdown}")
-    new_set = runset.load(new)
-    old_runs, new_runs = runset.load(baseline).runs, new_set.runs
+    new_set, old_set = runset.load(new), runset.load(baseline)
+    old_runs, new_runs = old_set.runs, new_set.runs
     if not old_runs:
         raise ValueError(f"{baseline}: no readable results to compare against")
     differ = (stats.setup_differences(_every(old_runs), _every(new_runs), ignore=("backend",))
@@ -79,7 +82,9 @@ def compare(baseline: Path, new: Path, max_slowdown: float = MAX_SLOWDOWN) -> Co
         rows.append([name, *row, "; ".join(found) or "-", failed if found else ok])
     # A run of the new set that failed, diverged or contradicts itself counts against it.
     problems += [f"{stem}: {why}" for stem, why in new_set.problems]
-    return Comparison(headers, rows, problems, across, detectable)
+    unused = [f"{baseline}: {stem} left out ({why})" for stem, why in old_set.problems]
+    unused += [f"{name}: not in {baseline}" for name in new_runs if name not in old_runs]
+    return Comparison(headers, rows, problems, across, detectable, not_compared=unused)
 
 
 def _every(runs: dict[str, list[dict]]) -> list[dict]:

@@ -148,7 +148,10 @@ def load(folder: Path) -> RunSet:
     if not folder.is_dir():
         raise ValueError(f"no results folder at {folder}")
     plan = read_plan(folder)
-    listed = {entry["file"] for entry in plan["runs"]} if plan is not None else None
+    # A plan that records its set-up keeps every command's runs; an older release's listed
+    # only its last command's, so it cannot say a file is foreign.
+    keeps_all = plan is not None and "setup" in plan
+    listed = {entry["file"] for entry in plan["runs"]} if keeps_all else None
     runs: dict[str, list[dict]] = {}
     problems: dict[str, str] = {}  # one line per run, however many ways it went wrong
     for path in sorted((folder / RUNS).glob("*.json")):

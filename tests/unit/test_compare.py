@@ -241,3 +241,23 @@ def test_more_seeds_with_a_small_spread_detect_a_smaller_fall(tmp_path):
     one = [make_run("linear", 0, 0.87)]
     five = [make_run("linear", s, 0.87 + 0.0005 * (s - 2)) for s in range(5)]
     assert stats.detectable_between(five, five) < stats.detectable_between(one, one)
+
+
+def test_what_the_baseline_cannot_offer_is_said_never_silently_skipped(tmp_path, capsys):
+    """The helper's case: a baseline run left out (here it contradicts itself) took its
+    experiment out of the comparison with nothing said; so did an experiment only the new
+    set has."""
+
+    def broken(run):
+        if run["experiment"] == "step":
+            run["evaluation"]["accuracy"] = 0.5  # its report says otherwise
+
+    baseline = _set(tmp_path / "a", broken)
+    new = folder_of(tmp_path / "b", [make_run(n, 0, a) for n, a in ACCURACY.items()]
+                    + [make_run("exponential", 0, 0.8)])  # fmt: skip
+    code, out = _compare(capsys, baseline, new)
+    assert code == 0, out.out
+    assert f"[NOT COMPARED] {baseline}: step-seed0 left out (unreadable results:" in out.out
+    assert f"[NOT COMPARED] step: not in {baseline}" in out.out
+    assert f"[NOT COMPARED] exponential: not in {baseline}" in out.out
+    assert "[INFO] 3 thing(s) not compared" in out.out

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from results_factory import folder_of, make_run
 from tiers import examples
 
+from bench.core import identity
 from bench.report import markdown
 from bench.run import runset
 
@@ -80,10 +81,9 @@ def test_a_copy_with_its_seed_edited_is_not_a_second_seed(tmp_path_factory, name
     """The helper's case: ``step-seed0.json`` copied as seed 1, ``"seed": 1`` inside (name and
     content agree): "6 of 5" finished, and a seed spread of 0 in the tolerance."""
     runs = [make_run(name, seed, 0.87) for seed in range(seeds)]
-    entries = [{"experiment": name, "seed": s, "status": "ok",
-                "file": f"runs/{name}-seed{s}.json"} for s in (*range(seeds), to)]  # fmt: skip
-    plan = {"runs": entries}
-    folder = folder_of(tmp_path_factory.mktemp("set"), runs, plan)
+    folder = folder_of(
+        tmp_path_factory.mktemp("set"), runs, _plan(*runs, make_run(name, to, 0.87))
+    )  # the copy is listed
     copy = json.loads((folder / "runs" / f"{name}-seed{min(copied, seeds - 1)}.json").read_text())
     copy["seed"] = to
     (folder / "runs" / f"{name}-seed{to}.json").write_text(json.dumps(copy))
@@ -93,11 +93,28 @@ def test_a_copy_with_its_seed_edited_is_not_a_second_seed(tmp_path_factory, name
     assert re.search(rf"runs finished +\| {seeds} of {seeds + 1} ", markdown.render(folder))
 
 
+def _plan(*runs, setup=True):
+    """plan.json listing ``runs``, with the set-up this release records (or, ``setup``
+    False, as an older release wrote it: its last command's runs only, no set-up)."""
+    entries = [{"experiment": r["experiment"], "seed": r["seed"], "status": "ok",
+                "file": f"runs/{r['experiment']}-seed{r['seed']}.json"} for r in runs]  # fmt: skip
+    recorded = identity.setup_of(identity.recorded(runs[0]))
+    return {"runs": entries, **({"setup": recorded} if setup else {})}
+
+
 def test_a_results_file_the_plan_does_not_list_is_not_a_run(tmp_path):
-    plan = {"runs": [{"experiment": "step", "seed": 0, "status": "ok",
-                      "file": "runs/step-seed0.json"}]}  # fmt: skip
-    folder = folder_of(tmp_path, [make_run("step", 0, 0.87), make_run("step", 1, 0.86)], plan)
+    runs = [make_run("step", 0, 0.87), make_run("step", 1, 0.86)]
+    folder = folder_of(tmp_path, runs, _plan(runs[0]))
     rs = runset.load(folder)
     assert [r["seed"] for r in rs.runs["step"]] == [0]
     assert dict(rs.problems)["step-seed1"].startswith("not in plan.json")
     assert re.search(r"runs finished +\| 1 of 1 ", markdown.render(folder))
+
+
+def test_an_older_releases_plan_of_its_last_command_leaves_the_earlier_runs_in(tmp_path):
+    """The helper's case: before plans recorded their set-up, each reproduce wrote only its
+    own runs; an earlier command's genuine files are runs, not strangers."""
+    runs = [make_run("none", 0, 0.84), make_run("step", 0, 0.87), make_run("linear", 0, 0.87)]
+    folder = folder_of(tmp_path, runs, _plan(runs[2], setup=False))
+    rs = runset.load(folder)
+    assert list(rs.runs) == ["none", "step", "linear"] and rs.problems == []
