@@ -61,9 +61,14 @@ def _last_epoch(results: dict[str, Any]) -> list[str]:
 AVERAGES = ("accuracy", "macro avg", "weighted avg")
 
 
+def class_rows(report: dict[str, Any]) -> dict[str, Any]:
+    """A classification report's rows of its classes, by name (its averages left out)."""
+    return {k: v for k, v in report.items() if k not in AVERAGES}
+
+
 def _classes(results: dict[str, Any]) -> list[str]:
     report, images = results["evaluation"]["report"], results["dataset"]["test_images"]
-    rows = {k: v for k, v in report.items() if k not in AVERAGES}
+    rows = class_rows(report)
     classes = results["config"]["model_args"]["classes"]
     if len(rows) != classes:
         return [f"evaluation.report: {len(rows)} class rows for a model of {classes} classes"]
@@ -100,7 +105,7 @@ def _timing(results: dict[str, Any]) -> list[str]:
 
 def _report(results: dict[str, Any]) -> list[str]:
     report, images = results["evaluation"]["report"], results["dataset"]["test_images"]
-    named = {k: v for k, v in report.items() if k not in AVERAGES}
+    named = class_rows(report)
     rows = list(named.values())
     for name, row in named.items():  # F1 of averages is the mean of F1s, not of P and R
         p, r = row["precision"], row["recall"]

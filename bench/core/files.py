@@ -58,6 +58,8 @@ def check_space(folder: Path, needed: int, what: str) -> None:
 # state/EXPERIMENT-seedSEED/backup/ and Keras' names, plus a temporary file's suffix
 # (tests/smoke/test_resume_smoke.py measures every path a run writes against it).
 ROOM = 128
+# atomic_write's temporary file is named ".NAME.XXXXXXXX.tmp": 14 bytes more than NAME.
+_TEMPORARY_EXTRA = len("." + ".XXXXXXXX.tmp")
 
 
 def make_folders(folder: Path) -> list[Path]:
@@ -121,17 +123,17 @@ def check_writable_file(path: Path) -> None:
     folder or something else that is not a regular file (the rename at the end would fail,
     after all the work)."""
     path = Path(path)
-    if _exists(path) and not path.is_file():
+    exists = _exists(path)
+    if exists and not path.is_file():
         raise ValueError(f"cannot write to {path}: it is a folder or a special file")
-    if not _exists(path) and _is_link(path):
+    if not exists and _is_link(path):
         raise ValueError(f"cannot write to {path}: a link to nothing (dangling, or a loop)")
     check_writable(path.parent)
-    # atomic_write's temporary file is named ".NAME.XXXXXXXX.tmp": 14 bytes more.
     size, name_max = len(os.fsencode(path.name)), _system_limit(path.parent, "PC_NAME_MAX", 255)
-    if size + 14 > name_max:
+    if size + _TEMPORARY_EXTRA > name_max:
         raise ValueError(f"cannot write to {_shown(path)}: its name is {size} bytes, and "
-                         f"this file system allows {name_max - 14} for a file written "
-                         "whole")  # fmt: skip
+                         f"this file system allows {name_max - _TEMPORARY_EXTRA} for a file "
+                         "written whole")  # fmt: skip
 
 
 def check_writable(folder: Path) -> None:

@@ -141,7 +141,8 @@ SCHEMA: dict[str, Any] = _obj(
                 "seconds": _series(_number(0, MAX_EPOCH_SECONDS), "wall time, validation included"),
                 "ms_per_step": _series(_POSITIVE, "training time / steps"),
                 "images_per_second": _series(
-                    _number(0, MAX_IMAGES_PER_SECOND) | _POSITIVE, "training images / training time"
+                    {**_POSITIVE, "maximum": MAX_IMAGES_PER_SECOND},
+                    "training images / training time",
                 ),
                 "compiled": _series(
                     {"type": "boolean"},

@@ -118,7 +118,7 @@ def _experiment(
     changed = _lr_changed(old, cur)
     if changed:
         problems.append(f"learning-rate history changed (seed {', '.join(map(str, changed))})")
-    old_ms, new_ms = (stats.mean_throughput(g, "ms_per_step") for g in (old, cur))
+    old_ms, new_ms = (stats.mean_throughput(g)["ms_per_step"] for g in (old, cur))
     ratio = None if old_ms is None or new_ms is None else new_ms / old_ms
     same_device = stats.hardware(old[0]) == stats.hardware(cur[0])
     if ratio is not None and same_device and not across and ratio > max_slowdown:

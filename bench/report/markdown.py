@@ -295,8 +295,7 @@ def _class_section(runs: dict[str, list[dict]]) -> list[str]:
     every = [run for group in runs.values() for run in group]
     if not every:
         return []
-    named = [[k for k in r["evaluation"]["report"] if k not in consistency.AVERAGES]
-             for r in every]  # fmt: skip
+    named = [list(consistency.class_rows(r["evaluation"]["report"])) for r in every]
     classes = [k for k in named[0] if all(k in n for n in named)]
     others = sorted({k for n in named for k in n} - set(classes))
     table = []
@@ -307,17 +306,12 @@ def _class_section(runs: dict[str, list[dict]]) -> list[str]:
             theirs = post.get((name, cls))
             row.append(f"{ours:.2f} / {theirs['f1']:.2f}" if theirs else f"{ours:.2f} / -")
         table.append(row)
-    left_out = (
-        [
-            f"Left out: {text.cell(', '.join(others))}, not named by every run (each run's "
-            "classes are one set-up's; an edited file may rename one).",
-            "",
-        ]
-        if others
-        else []
-    )
-    return ["## Per-class F1 (ours / the post's)", "", *left_out, _table(table, ["class", *runs]),
-            ""]  # fmt: skip
+    lines = ["## Per-class F1 (ours / the post's)", ""]
+    if others:
+        left_out = text.cell(", ".join(others))
+        lines += [f"Left out: {left_out}, not named by every run (each run's classes are one "
+                  "set-up's; an edited file may rename one).", ""]  # fmt: skip
+    return [*lines, _table(table, ["class", *runs]), ""]
 
 
 def _lr_section(runs: dict[str, list[dict]]) -> list[str]:
@@ -356,14 +350,15 @@ def _throughput_section(runs: dict[str, list[dict]]) -> list[str]:
         ]
     ]
     for name, group in runs.items():
-        ms, ips, s = (stats.mean_throughput(group, k) for k in stats.STEADY)
+        means = stats.mean_throughput(group)
+        ms, ips, s = (means[k] for k in stats.STEADY)
         table.append(
             [
                 name,
                 "-" if ms is None else f"{ms:.0f}",
                 "-" if ips is None else f"{ips:,.0f}",
                 "-" if s is None else f"{s:.1f}",
-                f"{stats.mean_throughput(group, 'first_epoch'):.1f}",
+                f"{means['first_epoch']:.1f}",
                 "-" if ips is None else _utilisation(group[0], ips),
             ]
         )

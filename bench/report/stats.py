@@ -86,11 +86,15 @@ def throughput(run: dict[str, Any]) -> dict[str, float | None]:
     return {**medians, "first_epoch": history["seconds"][0]}
 
 
-def mean_throughput(group: list[dict[str, Any]], measure: str) -> float | None:
-    """The mean of the runs' steady medians of ``measure`` (runs with none left out), None
-    where no run has a steady epoch."""
-    values = [t[measure] for t in map(throughput, group) if t[measure] is not None]
-    return statistics.fmean(values) if values else None
+def mean_throughput(group: list[dict[str, Any]]) -> dict[str, float | None]:
+    """``throughput``'s measures, each the mean over the runs (a steady median over the
+    runs that have one; None where none has)."""
+    each = [throughput(run) for run in group]
+    means = {}
+    for measure in each[0]:
+        values = [t[measure] for t in each if t[measure] is not None]
+        means[measure] = statistics.fmean(values) if values else None
+    return means
 
 
 def hardware(run: dict[str, Any]) -> tuple[str, ...]:

@@ -182,9 +182,9 @@ def _drop_copies(runs: dict[str, list[dict]], problems: dict[str, str]) -> None:
     epoch, is a copy under another seed, a problem line and not a second seed (it would
     count twice and shrink the seeds' spread)."""
     for name, group in runs.items():
-        seen: dict[str, int] = {}
+        seen: dict[tuple, int] = {}
         for run in list(group):
-            trace = json.dumps([run["history"]["loss"], run["history"]["val_loss"]])
+            trace = (tuple(run["history"]["loss"]), tuple(run["history"]["val_loss"]))
             if trace in seen:
                 stem = Path(results.file_name(name, run["seed"])).stem
                 problems.setdefault(stem, f"the same training as seed {seen[trace]} "

@@ -92,7 +92,7 @@ def test_a_schedule_of_another_kind_is_refused(name, other):
 def test_a_report_without_a_row_for_each_class_is_refused(name, dropped, added):
     run = _copy(make_run(name, 0, 0.8, epochs=3))
     report = run["evaluation"]["report"]
-    classes = [k for k in report if k not in consistency.AVERAGES]
+    classes = list(consistency.class_rows(report))
     for i in dropped:
         del report[classes[i]]
     for label in added:
@@ -115,7 +115,7 @@ def test_supports_that_do_not_add_up_to_the_test_set_are_refused(name, where, su
     if where == "avg":
         report["weighted avg"]["support"] = support
     else:
-        report[[k for k in report if k not in consistency.AVERAGES][where]]["support"] = support
+        report[list(consistency.class_rows(report))[where]]["support"] = support
     if support == (10_000 if where == "avg" else 1_000):
         return  # unchanged
     _refused(run, "evaluation.report: .*(supports add up to|has support)")
@@ -132,7 +132,7 @@ def test_a_report_figure_unlike_the_others_is_refused(name, row, key, value):
     """The helper's case: a class's F1 edited to 0.99, its precision and recall left."""
     run = _copy(make_run(name, 0, 0.8, epochs=3))
     report = run["evaluation"]["report"]
-    row = row if isinstance(row, str) else [k for k in report if k not in consistency.AVERAGES][row]
+    row = row if isinstance(row, str) else list(consistency.class_rows(report))[row]
     if abs(report[row][key] - value) < 1e-4:
         return  # within the report's rounding: unchanged
     report[row][key] = value
