@@ -1,8 +1,8 @@
-"""Sessions: `nox -s unit`, `nox -s smoke` and `nox -s lint` (CI runs these three),
-`nox -s bench` (pytest-benchmark), `nox -s repro -- --quick` (the quick reproduction),
-`nox -s compat` (the TensorFlow release matrix and Keras 3 on JAX, `nox -s lock` re-pins
-it), `nox -s torch` (Keras 3 on PyTorch, outside CI) and `nox -s nightly` (tf-nightly, for
-early warning).
+"""Sessions: `nox -s lint unit readme smoke` is the README's test command and CI's,
+`nox -s scale` (Ray and Keras backends, on demand), `nox -s bench` (pytest-benchmark),
+`nox -s repro -- --quick` (the quick reproduction), `nox -s compat` (the TensorFlow release
+matrix and Keras 3 on JAX, `nox -s lock` re-pins it), `nox -s torch` (Keras 3 on PyTorch,
+outside CI) and `nox -s nightly` (tf-nightly, for early warning).
 Every test session prints the Python, TensorFlow and Keras versions in pytest's header
 before the first test."""
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["lint", "unit", "smoke"]
+nox.options.sessions = ["lint", "unit", "readme", "smoke"]
 nox.options.error_on_missing_interpreters = True
 # uv builds an environment with TensorFlow in seconds where pip takes a minute; where uv is
 # not installed (`pip install nox` without the uv extra), nox falls back to virtualenv + pip.
@@ -23,7 +23,7 @@ nox.options.default_venv_backend = "uv|virtualenv"
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 # Both tiers of tests/unit: the fast one (a bare `pytest`) and the one that trains Keras.
-BOTH_TIERS = ["-m", "not gpu and not smoke and not benchmark"]
+BOTH_TIERS = ["-m", "not gpu and not smoke and not benchmark and not readme"]
 UNIT = ["tests/unit", "tests/keras"]
 # TensorFlow's C++ start-up chatter hides the test output. Property tests try their full
 # number of generated cases in nox (tests/tiers.py); a bare pytest tries a tenth.
@@ -69,16 +69,33 @@ def unit(session: nox.Session) -> None:
 
 
 @nox.session
-def smoke(session: nox.Session) -> None:
-    """The real ResNet trained for a few epochs on the CPU, on the embedded digits set, the
-    same runs as Ray tasks on a local Ray bound to 127.0.0.1 (the `ray` extra), and on
-    TensorFlow and JAX side by side (the `jax` extra).
+def readme(session: nox.Session) -> None:
+    """The README as a new user follows it: HEAD cloned, a fresh virtualenv, the README's
+    first line pasted verbatim at the clone's root, then its Python API block
+    (tests/readme/). Commit first: the clone is of HEAD."""
+    _pytest(session, "-m", "readme", "-v", "tests/readme")
 
-    Two workers (pytest-xdist): most of a smoke test is Keras tracing the model, which is
-    single-threaded, so two at once on two cores take 60 % of the time of one after another.
-    """
-    _pytest(session, "-m", "smoke", "-n", "2", "--durations=10", "tests/smoke",
-            package=".[ray,jax]")  # fmt: skip
+
+# Ray's and the Keras backends' smoke tests: `nox -s scale`, on demand (README, tests).
+SCALE = ["tests/smoke/test_ray_smoke.py", "tests/smoke/test_backends_smoke.py"]
+
+
+@nox.session
+def smoke(session: nox.Session) -> None:
+    """The real ResNet trained for a few epochs on the CPU, on the embedded digits set:
+    every run's life (resume, kills, signals, locks), lr-find feeding train, the extra
+    schedules. Two workers (pytest-xdist): most of a smoke test is Keras tracing the model,
+    which is single-threaded, so two at once on two cores take 60 % of the time of one
+    after another."""
+    ignored = [f"--ignore={path}" for path in SCALE]
+    _pytest(session, "-m", "smoke", "-n", "2", "--durations=10", *ignored, "tests/smoke")
+
+
+@nox.session
+def scale(session: nox.Session) -> None:
+    """The same runs as Ray tasks on a local Ray bound to 127.0.0.1 (the `ray` extra), and
+    on TensorFlow and JAX side by side (the `jax` extra)."""
+    _pytest(session, "-m", "smoke", "-n", "2", "--durations=10", *SCALE, package=".[ray,jax]")
 
 
 @nox.session

@@ -36,7 +36,13 @@ if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
 # Tiers that live in folders of their own, by the marker their tests carry: a run whose -m
 # deselects a folder's marker does not even import its modules, which load TensorFlow at
 # collection (that alone took most of a bare pytest's 30 s).
-TIER_FOLDERS = {"keras": "keras", "smoke": "smoke", "gpu": "gpu", "benchmarks": "benchmark"}
+TIER_FOLDERS = {
+    "keras": "keras",
+    "smoke": "smoke",
+    "gpu": "gpu",
+    "benchmarks": "benchmark",
+    "readme": "readme",
+}
 HERE = Path(__file__).resolve().parent
 
 

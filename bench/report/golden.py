@@ -5,9 +5,11 @@ writes a golden file, and nothing in ``bench`` produces one. A missing, truncate
 malformed file raises ``GoldenError`` (a ``ValueError``) whose one-line message names the
 file, the line and the column.
 
-The files live in the repository's top-level ``golden/``, which the build ships inside the
-package as ``bench.golden_data`` (pyproject.toml), so a wheel, an sdist and an editable
-install all find them here; ``$BENCH_GOLDEN`` points elsewhere (the tests' damaged copies).
+The files live in the repository's top-level ``golden/``. Code that runs from a checkout
+(``python -m bench`` at its root, with or without an install, or an editable install) reads
+that folder; an installed wheel or sdist has no checkout around it and reads the copy the
+build put in the package as ``bench.golden_data`` (pyproject.toml). ``$BENCH_GOLDEN``
+points elsewhere (the tests' damaged copies).
 """
 
 from __future__ import annotations
@@ -34,8 +36,18 @@ class GoldenError(ValueError):
     """A golden file is missing or malformed."""
 
 
+# The checkout this code runs from, if it runs from one: the folder holding pyproject.toml
+# beside bench/. An installed package sits in site-packages, where neither is.
+CHECKOUT = Path(__file__).resolve().parents[2]
+
+
 def golden_dir() -> Path:
-    return Path(os.environ.get(GOLDEN_ENV) or str(resources.files("bench.golden_data")))
+    """``$BENCH_GOLDEN``, else the checkout's ``golden/``, else the package's copy."""
+    if os.environ.get(GOLDEN_ENV):
+        return Path(os.environ[GOLDEN_ENV])
+    if (CHECKOUT / "pyproject.toml").is_file() and (CHECKOUT / "golden").is_dir():
+        return CHECKOUT / "golden"
+    return Path(str(resources.files("bench.golden_data")))
 
 
 # --- cell parsers: each returns the value or raises ValueError with what it expected ---

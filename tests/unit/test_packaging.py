@@ -1,11 +1,14 @@
 """A regular install holds what a command needs: the wheel ships golden/ inside the
-package (as bench.golden_data), and the code reads it from there, not from a checkout."""
+package (as bench.golden_data), and an installed package reads it from there; code run
+from a checkout reads the checkout's golden/ (bench/report/golden.py, golden_dir)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -38,17 +41,57 @@ def test_the_wheel_holds_every_golden_file(wheel):
         assert f"bench/golden_data/{path.name}" in names, f"{path.name} is not in the wheel"
 
 
-def test_the_installed_package_reads_golden_from_itself(wheel, tmp_path):
-    """Unpacked as pip would put it (site-packages), away from any checkout, the golden
-    reader finds its files and they read as the checkout's do."""
-    site = tmp_path / "site"
-    zipfile.ZipFile(wheel).extractall(site)
-    probe = ("import bench.report.golden as g; print(g.golden_dir()); "
-             "print(len(g.epoch_lines()), len(g.classification_reports()))")  # fmt: skip
-    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True,
-                          text=True, env={"PYTHONPATH": str(site), "PATH": ""})  # fmt: skip
+PROBE = (
+    "import bench.report.golden as g; print(g.golden_dir()); "
+    "print(len(g.epoch_lines()), len(g.classification_reports()))"
+)
+
+
+def _probe(cwd: Path, *path: Path) -> tuple[Path, list[int]]:
+    """Where the golden reader finds its files, run from ``cwd`` by this interpreter with
+    only ``path`` and its site-packages to import from. ``-S`` leaves this environment's
+    editable install out: its finder would map bench.golden_data to this checkout."""
+    site = sysconfig.get_paths()["purelib"]
+    env = {"PYTHONPATH": os.pathsep.join([*map(str, path), site]), "PATH": ""}
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", PROBE], cwd=cwd, capture_output=True, text=True, env=env
+    )
     assert done.returncode == 0, done.stderr
     where, counts = done.stdout.splitlines()
-    assert Path(where).is_relative_to(site)
-    here = [len(golden.epoch_lines()), len(golden.classification_reports())]
-    assert counts.split() == [str(n) for n in here]
+    return Path(where), [int(n) for n in counts.split()]
+
+
+@pytest.fixture(scope="module")
+def installed(wheel, tmp_path_factory) -> Path:
+    """The wheel unpacked as pip would put it (site-packages)."""
+    site = tmp_path_factory.mktemp("site")
+    zipfile.ZipFile(wheel).extractall(site)
+    return site
+
+
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory) -> Path:
+    """A copy of the checkout's files that a clone has at its root."""
+    root = tmp_path_factory.mktemp("clone")
+    for name in ("bench", "golden"):
+        shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", root / "pyproject.toml")
+    return root
+
+
+COUNTS = [len(golden.epoch_lines()), len(golden.classification_reports())]
+
+
+def test_the_installed_package_reads_golden_from_itself(installed, tmp_path):
+    """Away from any checkout, the golden reader finds the package's copy."""
+    where, counts = _probe(tmp_path, installed)
+    assert where.is_relative_to(installed) and counts == COUNTS
+
+
+def test_a_checkout_reads_its_golden_folder_installed_or_not(installed, checkout):
+    """``python -m bench`` at a clone's root imports the clone's bench/, which has no
+    bench/golden_data, ahead of any installed copy: the README's first line, pasted at the
+    root after `pip install .`. With or without that install, the checkout's golden/."""
+    for path in ([installed], []):
+        where, counts = _probe(checkout, *path)
+        assert where == checkout / "golden" and counts == COUNTS, path

@@ -1,0 +1,124 @@
+"""The command lines and code blocks the README shows, each with its line number, so that
+tests can run or parse them as a reader would paste them (tests/unit/test_readme.py,
+tests/readme/test_main_job.py).
+
+A command is what a reader pastes into a shell: a line of a ``bash`` block (a trailing
+``\\`` joins the next line, a ``#`` starts a comment, ``&&`` separates commands), or an
+inline code span in the prose that starts with a command this suite provides
+(``python -m bench``, ``bench``, ``nox``, ``pytest``).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+FENCE = re.compile(r"^```(\w*)\s*$")
+INLINE = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
+# Inline spans that are commands of this suite (prose names others, e.g. `pip install
+# tensorflow`, as facts rather than as lines to paste).
+INLINE_COMMANDS = re.compile(r"(python -m bench|bench|nox|pytest) ")
+ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=\S*")
+
+
+@dataclass(frozen=True)
+class Block:
+    language: str
+    line: int  # the README line of the block's first line of code
+    code: str
+
+
+@dataclass(frozen=True)
+class Command:
+    line: int  # the README line the command starts on
+    text: str  # as written, continuations joined, comment dropped
+    words: tuple[str, ...]  # as the shell splits it, leading VAR=value assignments dropped
+    inline: bool  # an inline code span, not a line of a bash block
+
+    def where(self) -> str:
+        return f"README.md line {self.line}: {self.text}"
+
+
+def blocks(text: str) -> list[Block]:
+    """Every fenced code block, in order."""
+    found, language, start, lines = [], None, 0, []
+    for number, line in enumerate(text.splitlines(), 1):
+        fence = FENCE.match(line)
+        if fence and language is None:
+            language, start, lines = fence.group(1), number + 1, []
+        elif line.startswith("```") and language is not None:
+            found.append(Block(language, start, "\n".join(lines) + "\n"))
+            language = None
+        elif language is not None:
+            lines.append(line)
+    return found
+
+
+def _without_comment(line: str) -> str:
+    """``line`` up to a ``#`` outside quotes that starts a word (the shell's comment)."""
+    quote = None
+    for at, char in enumerate(line):
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and (at == 0 or line[at - 1].isspace()):
+            return line[:at].strip()
+    return line.strip()
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split("&&") if part.strip()]
+
+
+def _command(line: int, text: str, inline: bool) -> Command:
+    words = shlex.split(text)
+    while words and ASSIGNMENT.fullmatch(words[0]):
+        words.pop(0)
+    return Command(line, text, tuple(words), inline)
+
+
+def _block_commands(block: Block) -> list[Command]:
+    found, pending, start = [], "", 0
+    for offset, raw in enumerate(block.code.splitlines()):
+        line = _without_comment(raw)
+        if not pending:
+            start = block.line + offset
+        if line.endswith("\\"):
+            pending += line[:-1].strip() + " "
+            continue
+        text, pending = (pending + line).strip(), ""
+        found += [_command(start, part, False) for part in _split(text)]
+    return found
+
+
+def _inline_commands(text: str) -> list[Command]:
+    found, inside = [], False
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.startswith("```"):
+            inside = not inside
+            continue
+        if inside:
+            continue
+        for span in INLINE.findall(line):
+            if INLINE_COMMANDS.match(span):
+                found += [_command(number, part, True) for part in _split(span)]
+    return found
+
+
+def commands(text: str) -> list[Command]:
+    """Every command of the README's bash blocks, then every inline one, in order."""
+    shell = [c for b in blocks(text) if b.language in ("bash", "sh") for c in _block_commands(b)]
+    return shell + _inline_commands(text)
+
+
+def first_two(text: str) -> tuple[Command, Command]:
+    """The README's first two lines of code: the main job and the test command."""
+    first = blocks(text)[0]
+    numbered = [(first.line + k, line) for k, line in enumerate(first.code.splitlines())]
+    main, tests = [_command(n, _without_comment(line), False) for n, line in numbered][:2]
+    return main, tests
