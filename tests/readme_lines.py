@@ -21,7 +21,11 @@ FENCE = re.compile(r"^```(\w*)\s*$")
 INLINE = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
 # Inline spans that are commands of this suite (prose names others, e.g. `pip install
 # tensorflow`, as facts rather than as lines to paste).
-INLINE_COMMANDS = re.compile(r"(python -m bench|bench|nox|pytest) ")
+SUITE_COMMAND = r"(?:[A-Za-z_][A-Za-z0-9_]*=\S* )*(?:python -m bench|bench|nox|pytest) "
+INLINE_COMMANDS = re.compile(SUITE_COMMAND)
+# Fenced blocks whose lines are commands; any other block is output or text and must not
+# hold a line that starts like one (tests/unit/test_readme.py).
+SHELL = ("bash", "sh")
 ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=\S*")
 
 
@@ -112,7 +116,7 @@ def _inline_commands(text: str) -> list[Command]:
 
 def commands(text: str) -> list[Command]:
     """Every command of the README's bash blocks, then every inline one, in order."""
-    shell = [c for b in blocks(text) if b.language in ("bash", "sh") for c in _block_commands(b)]
+    shell = [c for b in blocks(text) if b.language in SHELL for c in _block_commands(b)]
     return shell + _inline_commands(text)
 
 
@@ -122,3 +126,15 @@ def first_two(text: str) -> tuple[Command, Command]:
     numbered = [(first.line + k, line) for k, line in enumerate(first.code.splitlines())]
     main, tests = [_command(n, _without_comment(line), False) for n, line in numbered][:2]
     return main, tests
+
+
+def hidden_commands(text: str) -> list[str]:
+    """Lines of blocks that are neither shell nor Python but start like a suite command:
+    a command there would escape every check."""
+    return [
+        f"README.md line {b.line + k}: {line.strip()} (in a {b.language or 'plain'} block)"
+        for b in blocks(text)
+        if b.language not in (*SHELL, "python")
+        for k, line in enumerate(b.code.splitlines())
+        if re.match(SUITE_COMMAND, line.strip() + " ")
+    ]

@@ -15,7 +15,7 @@ import sys
 from functools import cache
 
 import pytest
-from readme_lines import README, ROOT, Command, commands, first_two
+from readme_lines import README, ROOT, Command, commands, first_two, hidden_commands
 
 from bench.cli import build_parser
 
@@ -135,9 +135,23 @@ def _problems(text: str, markers: set[str]) -> list[str]:
 
 
 def test_every_readme_command_parses(markers):
-    found = commands(README.read_text(encoding="utf-8"))
+    text = README.read_text(encoding="utf-8")
+    found = commands(text)
     assert len([c for c in found if not c.inline]) >= 30  # the blocks were read at all
-    assert _problems(README.read_text(encoding="utf-8"), markers) == []
+    assert _problems(text, markers) == []
+    assert hidden_commands(text) == []
+
+
+def test_a_command_in_a_plain_block_or_behind_a_variable_is_still_seen(markers):
+    plain = "# t\n\n```\npython -m bench reproduce --quik\n```\n"
+    assert hidden_commands(plain) == [
+        "README.md line 4: python -m bench reproduce --quik (in a plain block)"
+    ]
+    (found,) = _problems("# t\n\nRun `KERAS_BACKEND=jax bench trian`.\n", markers)
+    assert (
+        found.startswith("README.md line 3: KERAS_BACKEND=jax bench trian")
+        and "no command" in found
+    )
 
 
 @pytest.mark.parametrize(
