@@ -6,14 +6,17 @@ outside CI) and `nox -s nightly` (tf-nightly, for early warning).
 Every test session prints the Python, TensorFlow and Keras versions in pytest's header
 before the first test."""
 
-import re
+import json
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import NoReturn
 
 import nox
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 nox.options.sessions = ["lint", "unit", "readme", "smoke"]
 nox.options.error_on_missing_interpreters = True
@@ -221,48 +224,84 @@ def nightly(session: nox.Session) -> None:
 
     tf-nightly installs the `tensorflow` module under another distribution name, so our
     package goes in without its dependencies (pip would add a released tensorflow) and the
-    others are named here from pyproject.toml.
+    others are named here from pyproject.toml. Then the upgrade check, from the project's
+    pinned environment to tf-nightly.
     """
-    others = [d for d in PYPROJECT["project"]["dependencies"] if not d.startswith("tensorflow")]
-    session.install("tf-nightly", *others, *nox.project.dependency_groups(PYPROJECT, "test"))
+    session.install(
+        "tf-nightly",
+        *_dependencies(["tf-nightly"]),
+        *nox.project.dependency_groups(PYPROJECT, "test"),
+    )
     session.install("--no-deps", "-e", ".")
     _compat_checks(session, ENV, None)
     python = str(Path(session.virtualenv.location) / "bin" / "python")
-    print(f"[INFO] tf-nightly under test: {_version(python)}")
-    with tempfile.TemporaryDirectory(prefix="upgrade-") as tmp:
-        regressed = _run_upgrade(session, "tf-nightly", None, Path(tmp))
-    if regressed:
-        session.error(f"REGRESSED on tf-nightly {_version(python)}: see the report's first line")
+    version = _versions(python, "tf-nightly")["tensorflow"]
+    print(f"[INFO] tf-nightly under test: {version}")
+    if _upgrade(session, ["tf-nightly"], None):
+        session.error(f"REGRESSED on tf-nightly {version}: see the report's first line")
 
 
-# --- the upgrade check: `nox -s upgrade -- "tensorflow==2.21.*" [--from "tensorflow==2.15.*"]`
-# The Python that runs before nox puts its session first on PATH: the "current environment",
-# the "from" side when no --from spec is given.
-CURRENT_PYTHON = shutil.which("python") or sys.executable
+# --- the upgrade check: `nox -s upgrade -- SPEC... [--from SPEC...]`
+# The packages a spec may name: those whose release changes what the post's code computes.
+UPGRADABLE = ("tensorflow", "tensorflow-cpu", "tf-nightly", "keras", "tf-keras", "jax", "jaxlib")
+# They install the `tensorflow` module under another name: our `tensorflow` requirement
+# would add a released TensorFlow beside them.
+TENSORFLOW_ALIASES = ("tensorflow-cpu", "tf-nightly")
+# Without --from, the "from" side is the project's pinned environment: the current release's
+# row (the JAX row where the candidate names jax), built afresh as the candidate is.
+CURRENT_ROW = {"tensorflow": "2.21", "jax": "keras-3.15-jax"}
 SPEED_ROUNDS = 2  # per side, alternating from/candidate: this machine's speed drifts
 
 
-def _refuse(message: str) -> None:
+def _refuse(message: str) -> NoReturn:
     """The check could not run: one line, exit 2, nothing written."""
     print(f"nox -s upgrade: {message}", file=sys.stderr)
     raise SystemExit(2)
 
 
-def _upgrade_args(posargs: list[str]) -> tuple[str, str | None]:
-    args = list(posargs)
-    old = None
+def _names(specs: list[str]) -> list[str]:
+    """The package each spec names; a spec that is not a requirement on one of UPGRADABLE
+    is one line, exit 2."""
+    names = []
+    for spec in specs:
+        try:
+            name = canonicalize_name(Requirement(spec).name)
+        except InvalidRequirement:
+            _refuse(f"bad spec {spec!r}: expected e.g. tensorflow==2.22.* or keras==3.16.*")
+        if name not in UPGRADABLE:
+            _refuse(f"{spec!r} names {name}; a spec names one of {', '.join(UPGRADABLE)}")
+        names.append(name)
+    return names
+
+
+def _upgrade_args(posargs: list[str]) -> tuple[list[str], list[str] | None]:
+    """The candidate's specs, and the "from" side's (after --from, which comes last) or None."""
+    args, old = list(posargs), None
     if "--from" in args:
         at = args.index("--from")
-        if at + 1 >= len(args):
+        args, old = args[:at], args[at + 1 :]
+        if not old:
             _refuse("--from needs a spec, e.g. --from 'tensorflow==2.15.*'")
-        old = args.pop(at + 1)
-        args.pop(at)
-    if len(args) != 1:
-        _refuse('give one candidate spec, e.g. nox -s upgrade -- "tensorflow==2.21.*"')
-    for spec in filter(None, (args[0], old)):
-        if not re.fullmatch(r"(tensorflow|tf-nightly|tensorflow-cpu)([=<>!~]=?[\w.*+]+)?", spec):
-            _refuse(f"bad spec {spec!r}: expected tensorflow==X.Y.* (or tf-nightly)")
-    return args[0], old
+    if not args:
+        _refuse('give a candidate spec, e.g. nox -s upgrade -- "tensorflow==2.21.*"')
+    _names(args)
+    _names(old or [])
+    return args, old
+
+
+def _backend_of(specs: list[str]) -> str:
+    """jax where the specs name jax without TensorFlow: both sides then run Keras on JAX."""
+    names = _names(specs)
+    on_jax = "jax" in names and not any(n.startswith(("tensorflow", "tf-")) for n in names)
+    return "jax" if on_jax else "tensorflow"
+
+
+def _dependencies(specs: list[str]) -> list[str]:
+    """Our package's dependencies, less TensorFlow where a spec brings its module under
+    another name or the side runs on JAX."""
+    drop = any(n in TENSORFLOW_ALIASES for n in _names(specs)) or _backend_of(specs) == "jax"
+    deps = PYPROJECT["project"]["dependencies"]
+    return [d for d in deps if not (drop and d.startswith("tensorflow"))]
 
 
 def _reason(output: str) -> str:
@@ -274,65 +313,139 @@ def _reason(output: str) -> str:
     return " ".join((causes or errors or lines or ["no output"])[-1].split())[:300]
 
 
-def _build(python: str, spec: str) -> None:
-    """``spec`` with our package into the environment of ``python`` (uv if present, else pip);
-    a failure is one line naming the spec and the installer's reason, exit 2."""
-    others = [d for d in PYPROJECT["project"]["dependencies"] if not d.startswith("tensorflow")]
+def _install(python: str, what: str, *args: str) -> None:
+    """``args`` and then our package into the environment of ``python`` (uv if present,
+    else pip); a failure is one line naming ``what`` and the installer's reason, exit 2."""
     uv = shutil.which("uv")
     base = [uv, "pip", "install", "--python", python] if uv else [python, "-m", "pip", "install"]
-    for args in ([spec, *others], ["--no-deps", "-e", "."]):
-        done = subprocess.run([*base, *args], capture_output=True, text=True, check=False)
+    for step in (list(args), ["--no-deps", "-e", "."]):
+        done = subprocess.run([*base, *step], capture_output=True, text=True, check=False)
         if done.returncode != 0:
-            _refuse(f"cannot install {spec!r}: {_reason(done.stderr + done.stdout)}")
+            _refuse(f"cannot install {what}: {_reason(done.stderr + done.stdout)}")
 
 
-def _version(python: str) -> str:
-    """The installed TensorFlow's version (tf-nightly's exact build included)."""
-    code = "from importlib import metadata as m; print(m.version('tensorflow') if "
-    code += "any(d.metadata['Name'] == 'tensorflow' for d in m.distributions()) else "
-    code += "m.version('tf-nightly'))"
-    return subprocess.run([python, "-c", code], capture_output=True, text=True,
-                          check=True).stdout.strip()  # fmt: skip
-
-
-def _new_env(session: nox.Session, where: Path) -> str:
+def _side(where: Path, specs: list[str] | None, backend: str) -> str:
+    """A fresh environment at ``where``: ``specs`` with our dependencies, or (None) the
+    current row's pins. Its python."""
     uv = shutil.which("uv")
     make = [uv, "venv", "-q", str(where)] if uv else [sys.executable, "-m", "venv", str(where)]
-    subprocess.run(make, check=True)
-    return str(where / "bin" / "python")
+    subprocess.run(make, check=True, capture_output=True)
+    python = str(where / "bin" / "python")
+    if specs is None:
+        row = CURRENT_ROW[backend]
+        pins = ["-c", str(CONSTRAINTS / f"{row}.txt"), *ROWS[row]]
+        _install(python, f"constraints/{row}.txt", *pins, *_dependencies(ROWS[row]))
+    else:
+        _install(python, " ".join(specs), *specs, *_dependencies(specs))
+    return python
 
 
-def _run_upgrade(session: nox.Session, spec: str, old_spec: str | None, work: Path) -> int:
-    """Both sides' measurements into ``work``, then UPGRADE.md moved into reports/."""
-    new_python = str(Path(session.virtualenv.location) / "bin" / "python")
-    _build(new_python, spec)
-    old_python = _new_env(session, work / "from-env") if old_spec else CURRENT_PYTHON
-    if old_spec:
-        _build(old_python, old_spec)
-    names = {"from": _version(old_python), "to": _version(new_python)}
-    print(f"[INFO] upgrade check: TensorFlow {names['from']} -> {names['to']}")
-    sides = {"from": old_python, "to": new_python}
+VERSIONS = """import json; from importlib import metadata as m
+def v(n):
+    try: return m.version(n)
+    except m.PackageNotFoundError: return None
+print(json.dumps({n: v(n) for n in %r}))"""
+
+
+def _versions(python: str, side: str) -> dict[str, str | None]:
+    """The side's installed versions of UPGRADABLE (``tensorflow`` is tf-nightly's or
+    tensorflow-cpu's where those bring it); one line, exit 2, where it has no Keras."""
+    probe = VERSIONS % (UPGRADABLE,)
+    done = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        _refuse(f"the {side} side's python cannot report its packages: {_reason(done.stderr)}")
+    found = json.loads(done.stdout)
+    found["tensorflow"] = next(
+        (found[n] for n in ("tensorflow", *TENSORFLOW_ALIASES) if found[n]), None
+    )
+    if not (found["keras"] or found["tf-keras"]):
+        _refuse(f"the {side} side has no Keras: nothing to check")
+    return found
+
+
+def _label(versions: dict[str, str | None], names: list[str]) -> str:
+    """A side's name in the report folder: TensorFlow's version alone where only it is
+    named (upgrade-2.15.1-to-2.21.0), else each named package with its version."""
+    if set(names) <= {"tensorflow", *TENSORFLOW_ALIASES}:
+        return str(versions["tensorflow"])
+    return "-".join(f"{n}{versions[n]}" for n in dict.fromkeys(names))
+
+
+def _title(versions: dict[str, str | None]) -> str:
+    shown = {"tensorflow": "TensorFlow", "keras": "Keras", "tf-keras": "tf-keras", "jax": "JAX"}
+    return ", ".join(f"{title} {versions[n]}" for n, title in shown.items() if versions[n])
+
+
+def _measure(session: nox.Session, sides: dict[str, str], work: Path, env: dict) -> None:
+    """Each side's drift, fingerprint and convergence, then the speed rounds alternated."""
     for side, python in sides.items():
-        session.run(python, *STEPS, "upgrade-side", "--out", str(work / side),
-                    env=ENV, external=True)  # fmt: skip
+        session.run(
+            python, *STEPS, "upgrade-side", "--out", str(work / side), env=env, external=True
+        )
     for round_ in range(SPEED_ROUNDS):
         for side, python in sides.items():
             out = work / side / f"speed-{round_}.json"
-            session.run(python, *STEPS, "upgrade-speed", "--out", str(out), env=ENV, external=True)
-    folder = Path("reports") / f"upgrade-{names['from']}-to-{names['to']}"
-    staged = work / "report"
-    # session.run gives no exit code back (True on any success code): the verdict is the
-    # report's own first line.
-    session.run(new_python, *STEPS, "upgrade-report", str(work / "from"),
-                       str(work / "to"), "--old-name", f"TensorFlow {names['from']}",
-                       "--new-name", f"TensorFlow {names['to']}", "--out",
-                       str(staged / "UPGRADE.md"), env=ENV, external=True,
-                       success_codes=[0, 1])  # fmt: skip
-    for side in ("from", "to"):
-        shutil.copytree(work / side, staged / side, ignore=shutil.ignore_patterns("*-env"))
-    if folder.exists():
-        shutil.rmtree(folder)
-    shutil.move(str(staged), folder)
+            session.run(python, *STEPS, "upgrade-speed", "--out", str(out), env=env, external=True)
+
+
+def _publish(staged: Path, folder: Path) -> None:
+    """``staged`` becomes ``folder`` whole: copied beside it first, then renamed into place,
+    so an interruption leaves the old report or the new one, never a part."""
+    incoming = folder.with_name(f".{folder.name}.incoming")
+    outgoing = folder.with_name(f".{folder.name}.outgoing")
+    try:
+        shutil.rmtree(incoming, ignore_errors=True)
+        shutil.copytree(staged, incoming)
+        if folder.exists():
+            folder.rename(outgoing)
+        incoming.rename(folder)
+    finally:
+        if outgoing.exists() and not folder.exists():
+            outgoing.rename(folder)  # interrupted between the two renames: the old stays
+        shutil.rmtree(outgoing, ignore_errors=True)
+        shutil.rmtree(incoming, ignore_errors=True)
+
+
+def _upgrade(session: nox.Session, specs: list[str], old_specs: list[str] | None) -> int:
+    """Both sides built in a temporary folder (removed however the session ends), measured,
+    and UPGRADE.md published under reports/. 1 if it says REGRESSED."""
+    backend = _backend_of(specs)
+    env = {**ENV, **({"KERAS_BACKEND": backend} if backend != "tensorflow" else {})}
+    with tempfile.TemporaryDirectory(prefix="upgrade-") as tmp:
+        work = Path(tmp)
+        sides = {
+            "from": _side(work / "from-env", old_specs, backend),
+            "to": _side(work / "to-env", specs, backend),
+        }
+        versions = {side: _versions(python, side) for side, python in sides.items()}
+        named = _names([*specs, *(old_specs or [])])
+        labels = {side: _label(versions[side], named) for side in sides}
+        titles = {side: _title(versions[side]) for side in sides}
+        print(f"[INFO] upgrade check: {titles['from']} -> {titles['to']}")
+        _measure(session, sides, work, env)
+        staged = work / "report"
+        # session.run gives no exit code back (True on any success code): the verdict is
+        # the report's own first line.
+        session.run(
+            sides["to"],
+            *STEPS,
+            "upgrade-report",
+            str(work / "from"),
+            str(work / "to"),
+            "--old-name",
+            titles["from"],
+            "--new-name",
+            titles["to"],
+            "--out",
+            str(staged / "UPGRADE.md"),
+            env=env,
+            external=True,
+            success_codes=[0, 1],
+        )
+        for side in sides:
+            shutil.copytree(work / side, staged / side)
+        folder = Path("reports") / f"upgrade-{labels['from']}-to-{labels['to']}"
+        _publish(staged, folder)
     print(f"[INFO] wrote {folder / 'UPGRADE.md'}")
     verdict = (folder / "UPGRADE.md").read_text(encoding="utf-8").splitlines()[0]
     return int(verdict.startswith("**REGRESSED**"))
@@ -340,14 +453,14 @@ def _run_upgrade(session: nox.Session, spec: str, old_spec: str | None, work: Pa
 
 @nox.session
 def upgrade(session: nox.Session) -> None:
-    """What changes for the post if TensorFlow is upgraded: `nox -s upgrade --
-    "tensorflow==2.21.*"` (the "from" side: the current environment's python, or
-    `--from "tensorflow==2.15.*"`). Drift probe, training-step fingerprint, a short
-    convergence run over seeds and per-step speed in each, then
-    reports/upgrade-<from>-to-<to>/UPGRADE.md. Exit 0: nothing regressed; 1: something
-    did; 2: the check could not run (bad spec, candidate not installable)."""
-    spec, old_spec = _upgrade_args(session.posargs)
-    with tempfile.TemporaryDirectory(prefix="upgrade-") as tmp:
-        regressed = _run_upgrade(session, spec, old_spec, Path(tmp))
-    if regressed:
+    """What changes for the post on an upgrade: `nox -s upgrade -- SPEC...` with one or
+    more requirement specs on tensorflow, tf-nightly, keras, tf-keras or jax (e.g.
+    "tensorflow==2.22.*" "keras==3.16.*"), against the project's pinned environment, or
+    against `--from SPEC...` (last). Both sides are built afresh from the index. Drift
+    probe, training-step fingerprint, a short convergence run over seeds and per-step speed
+    in each, then reports/upgrade-<from>-to-<to>/UPGRADE.md. Exit 0: nothing regressed; 1:
+    something did; 2: the check could not run (bad spec, a side not installable or without
+    Keras)."""
+    specs, old_specs = _upgrade_args(session.posargs)
+    if _upgrade(session, specs, old_specs):
         session.error("REGRESSED: see the report's first line")

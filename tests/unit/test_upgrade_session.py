@@ -1,0 +1,148 @@
+"""`nox -s upgrade`'s own steps (noxfile.py): which specs it takes, how each side is built
+and named, and that a report lands whole or not at all. The sessions themselves build
+TensorFlow environments from the index and run on demand (README, "Upgrading TensorFlow")."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def noxfile():
+    spec = importlib.util.spec_from_file_location("noxfile_under_test", ROOT / "noxfile.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _refused(capsys, call, *args) -> str:
+    with pytest.raises(SystemExit) as exit_:
+        call(*args)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.count("\n") == 1, err
+    assert err.startswith("nox -s upgrade: ")
+    return err
+
+
+@pytest.mark.parametrize(
+    ("posargs", "specs", "old"),
+    [
+        (["tensorflow==2.21.*"], ["tensorflow==2.21.*"], None),
+        (["keras==3.16.*"], ["keras==3.16.*"], None),
+        (["tensorflow==2.22.*", "keras==3.16.*"], ["tensorflow==2.22.*", "keras==3.16.*"], None),
+        (["tf-keras>=2.21", "jax[cpu]==0.10.*"], ["tf-keras>=2.21", "jax[cpu]==0.10.*"], None),
+        (["tf-nightly"], ["tf-nightly"], None),
+        (
+            ["tensorflow==2.21.*", "--from", "tensorflow==2.15.*"],
+            ["tensorflow==2.21.*"],
+            ["tensorflow==2.15.*"],
+        ),
+        (
+            ["Keras==3.16.*", "JAX==0.10.*", "--from", "keras==3.15.*", "jax==0.9.*"],
+            ["Keras==3.16.*", "JAX==0.10.*"],
+            ["keras==3.15.*", "jax==0.9.*"],
+        ),
+    ],
+)
+def test_specs_on_any_upgradable_package(noxfile, posargs, specs, old):
+    assert noxfile._upgrade_args(posargs) == (specs, old)
+
+
+@pytest.mark.parametrize(
+    ("posargs", "says"),
+    [
+        ([], "give a candidate spec"),
+        (["tensorflow==2.21.*", "--from"], "--from needs a spec"),
+        (["numpy==2.*"], "'numpy==2.*' names numpy; a spec names one of tensorflow"),
+        (["tensorflow=2.21"], "bad spec 'tensorflow=2.21'"),
+        (["keras==3.16.*", "--from", "torch==2.*"], "names torch"),
+        (["--from", "tensorflow==2.15.*"], "give a candidate spec"),
+    ],
+)
+def test_a_bad_spec_is_one_line_and_exit_2(noxfile, capsys, posargs, says):
+    assert says in _refused(capsys, noxfile._upgrade_args, posargs)
+
+
+def test_each_side_gets_our_dependencies_and_its_backend(noxfile):
+    ours = noxfile.PYPROJECT["project"]["dependencies"]
+    assert noxfile._dependencies(["keras==3.16.*"]) == ours  # TensorFlow stays
+    without = [d for d in ours if not d.startswith("tensorflow")]
+    assert noxfile._dependencies(["tf-nightly"]) == without  # it brings the module itself
+    assert noxfile._dependencies(["keras==3.16.*", "jax==0.10.*"]) == without
+    assert noxfile._backend_of(["keras==3.16.*", "jax==0.10.*"]) == "jax"
+    assert noxfile._backend_of(["tensorflow==2.22.*", "jax==0.10.*"]) == "tensorflow"
+    assert noxfile._backend_of(["keras==3.16.*"]) == "tensorflow"
+    # Without --from, the pinned row of the same backend.
+    assert (noxfile.CONSTRAINTS / f"{noxfile.CURRENT_ROW['tensorflow']}.txt").is_file()
+    assert (noxfile.CONSTRAINTS / f"{noxfile.CURRENT_ROW['jax']}.txt").is_file()
+
+
+def test_a_side_is_named_by_what_the_specs_name(noxfile):
+    versions = dict.fromkeys(noxfile.UPGRADABLE)
+    versions.update({"tensorflow": "2.21.0", "keras": "3.15.1", "jax": "0.10.2"})
+    assert noxfile._label(versions, ["tensorflow"]) == "2.21.0"
+    assert noxfile._label(versions, ["tf-nightly"]) == "2.21.0"
+    assert noxfile._label(versions, ["keras", "jax"]) == "keras3.15.1-jax0.10.2"
+    assert noxfile._title(versions) == "TensorFlow 2.21.0, Keras 3.15.1, JAX 0.10.2"
+
+
+def test_this_environment_reports_its_keras(noxfile):
+    found = noxfile._versions(sys.executable, "from")
+    assert found["keras"] or found["tf-keras"]
+
+
+@pytest.mark.integration
+def test_a_side_without_keras_is_one_line_not_a_traceback(noxfile, capsys, tmp_path):
+    """The old "from" side was whatever `python` the PATH had; one without TensorFlow ended
+    in a CalledProcessError traceback."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path)], check=True)
+    python = str(tmp_path / "bin" / "python")
+    says = _refused(capsys, noxfile._versions, python, "from")
+    assert "the from side has no Keras" in says
+
+
+def _report(folder: Path, text: str) -> None:
+    folder.mkdir(parents=True)
+    (folder / "UPGRADE.md").write_text(text)
+    (folder / "from").mkdir()
+    (folder / "from" / "speed-0.json").write_text("{}")
+
+
+def test_a_report_replaces_the_old_one_whole(noxfile, tmp_path):
+    _report(tmp_path / "staged", "new")
+    _report(tmp_path / "reports" / "upgrade-a-to-b", "old")
+    noxfile._publish(tmp_path / "staged", tmp_path / "reports" / "upgrade-a-to-b")
+    assert (tmp_path / "reports" / "upgrade-a-to-b" / "UPGRADE.md").read_text() == "new"
+    assert [p.name for p in (tmp_path / "reports").iterdir()] == ["upgrade-a-to-b"]
+
+
+@pytest.mark.parametrize("interrupted_rename", [1, 2])
+def test_ctrl_c_while_publishing_leaves_the_old_report_and_nothing_else(
+    noxfile, tmp_path, monkeypatch, interrupted_rename
+):
+    _report(tmp_path / "staged", "new")
+    folder = tmp_path / "reports" / "upgrade-a-to-b"
+    _report(folder, "old")
+    renames = []
+    real = Path.rename
+
+    def rename(self, target):
+        renames.append(self)
+        if len(renames) == interrupted_rename:
+            raise KeyboardInterrupt
+        return real(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    with pytest.raises(KeyboardInterrupt):
+        noxfile._publish(tmp_path / "staged", folder)
+    monkeypatch.undo()
+    assert (folder / "UPGRADE.md").read_text() == "old"
+    assert (folder / "from" / "speed-0.json").is_file()
+    assert [p.name for p in (tmp_path / "reports").iterdir()] == ["upgrade-a-to-b"]
