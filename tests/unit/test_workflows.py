@@ -1,0 +1,79 @@
+"""The GitHub workflows and the Dependabot configuration, checked here with no GitHub:
+each file against its schema (check-jsonschema's built-in copies of SchemaStore's), the
+workflows by zizmor for unsafe patterns (offline audits), and each against the project
+whose checks it runs: the matrix is noxfile.py's, CI runs the README's test command."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+GITHUB = ROOT / ".github"
+WORKFLOWS = sorted((GITHUB / "workflows").glob("*.yml"))
+BIN = Path(sys.executable).parent  # the test group installs both tools beside pytest
+
+
+def _tool(name: str, *args: str) -> subprocess.CompletedProcess:
+    path = BIN / name
+    assert path.is_file(), f"{name} is not installed: install the project's test group"
+    return subprocess.run([str(path), *args], capture_output=True, text=True, check=False)
+
+
+def test_there_is_a_workflow_per_job():
+    assert {p.stem for p in WORKFLOWS} == {"ci", "compat", "upgrade", "nightly"}
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_each_workflow_fits_githubs_schema(path):
+    done = _tool("check-jsonschema", "--builtin-schema", "vendor.github-workflows", str(path))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_dependabot_fits_its_schema_and_bumps_what_the_upgrade_check_takes(noxfile):
+    path = GITHUB / "dependabot.yml"
+    done = _tool("check-jsonschema", "--builtin-schema", "vendor.dependabot", str(path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    allowed = re.findall(r"dependency-name: (\S+)", path.read_text())
+    assert allowed and set(allowed) <= set(noxfile.UPGRADABLE)
+
+
+def test_zizmor_finds_nothing_unsafe():
+    done = _tool("zizmor", "--offline", "--no-progress", str(GITHUB / "workflows"))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def noxfile():
+    spec = importlib.util.spec_from_file_location("noxfile_for_workflows", ROOT / "noxfile.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_matrix_is_the_noxfiles_one_job_per_row(noxfile):
+    text = (GITHUB / "workflows" / "compat.yml").read_text()
+    (rows,) = re.findall(r"^\s+row: (\[.*\])$", text, re.MULTILINE)
+    assert json.loads(rows) == list(noxfile.COMPAT)
+    assert "fail-fast: false" in text
+
+
+def test_ci_runs_the_readme_test_command():
+    assert "run: bash .ci/run" in (GITHUB / "workflows" / "ci.yml").read_text()
+
+
+def test_the_upgrade_workflow_follows_the_pinned_rows(noxfile):
+    text = (GITHUB / "workflows" / "upgrade.yml").read_text()
+    for row in noxfile.CURRENT_ROW.values():
+        assert f'"constraints/{row}.txt"' in text
+    (pattern,) = re.findall(r"grep -E '\^\((.*?)\)==", text)
+    assert set(pattern.split("|")) <= set(noxfile.UPGRADABLE)
+    script = text.split("run: |")[1]
+    for row in noxfile.CURRENT_ROW.values():
+        assert f"constraints/{row}.txt" in script.split("for row in ")[1].splitlines()[0]
