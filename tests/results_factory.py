@@ -109,3 +109,23 @@ def folder_of(tmp_path, runs, plan=None, *, raw=False):
     if plan is not None:
         runset.write_plan(tmp_path, plan)
     return tmp_path
+
+
+# A run that trains in seconds: `bench train` of one epoch on 20 digits, the quick model.
+TINY = ["--dataset", "digits", "-e", "1", "--subset", "20", "--model", "quick"]
+
+
+def finished_tiny(out, name="linear", seed=42, epochs=1, accuracy=0.5):
+    """A finished TINY run of ``name`` in ``out`` (``bench train``'s layout; ``epochs``
+    overrides TINY's -e 1), exactly as training records it: a command that asks for that
+    run trains nothing."""
+    tiny = data.subset(data.load_digits(), 20, seed=0)  # --subset-seed's default
+    experiment = experiments.configure(name, epochs=epochs, model="quick")
+    run = make_run(name, seed, accuracy, epochs=epochs, dataset="digits")
+    run["dataset"].update(subset=20, subset_seed=0, sha256=tiny.sha256)
+    quick = {**experiments.QUICK_MODEL_ARGS, "stages": [1, 1, 1], "filters": [32, 32, 64, 128]}
+    run["config"].update(model_args=quick, schedule=repr(experiment.schedule(epochs, 1)))
+    path = runset.results_path(out, name, seed, in_runs=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(run))
+    return path

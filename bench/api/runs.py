@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bench.api import dataset as datasets
-from bench.core import backend, experiments, files, stop
+from bench.core import backend, experiments, files, progbar, results, stop
 from bench.report import figures, markdown
 from bench.run import lifecycle, local, plan, ray_tasks, runset
 
@@ -30,17 +30,34 @@ def _stopped(state_dir: Path, interrupt: KeyboardInterrupt) -> Interrupted:
     return Interrupted(state_dir, interrupt)
 
 
+@dataclass(frozen=True)
+class TrainedRun:
+    """What ``train_one`` did: its results file, whether it trained the run now (else the
+    run was finished already and its plots were drawn from that file), and its plots
+    (``plots.replaced``: those that replaced a file this call had not written)."""
+
+    results: Path
+    trained: bool
+    plots: figures.Saved
+
+    @property
+    def written(self) -> list[Path]:
+        """Every file written, the results file first where it was."""
+        return [self.results, *self.plots.written] if self.trained else self.plots.written
+
+
 def train_one(
     schedule: str = "none", *, out: Path = Path("output"), epochs: int | None = None,
     dataset: str = "cifar10", data_dir: Path | None = None, subset: int | None = None,
     subset_seed: int = 0, batch_size: int | None = None, seed: int = 42,
-    deterministic: bool = False, force: bool = False, verbose: int = 1,
+    deterministic: bool = False, force: bool = False, verbose: int | None = None,
     model: Literal["post", "quick"] = "post", rates: dict[str, float] | None = None,
     lr_source: str | None = None, lr_plot: Path = Path("lr.png"),
     train_plot: Path = Path("training.png"),
-) -> list[Path]:  # fmt: skip
-    """Train one experiment as the post's ``train.py`` does; return the files written
-    (none when ``out`` holds it finished already). Relative plot paths land in ``out``."""
+) -> TrainedRun:  # fmt: skip
+    """Train one experiment as the post's ``train.py`` does, unless ``out`` holds it
+    finished already, then draw its plots (relative plot paths land in ``out``).
+    ``verbose``: Keras' (default: ``progbar.verbosity``)."""
     backend.check()  # an unknown or missing backend: one line now, not after the data
     experiment = experiments.configure(schedule, epochs=epochs, batch_size=batch_size,
                                        model=model, rates=rates, lr_source=lr_source)  # fmt: skip
@@ -61,20 +78,18 @@ def train_one(
     data = datasets.load(dataset, data_dir, subset, subset_seed)
     if not per_epoch:
         print(experiment.info)
-    # Read-only first: a finished run (or a refusal) writes nothing, not even the lock.
-    if lifecycle.finished(path, run, data, force) and not state_dir.exists():
-        print(f"[INFO] {path} is finished already; --force trains it again")
-        return []
+    # Before the lock: a finished run with other settings is refused, writing nothing.
+    finished = lifecycle.finished(path, run, data, force) and not state_dir.exists()
+    how = {"force": force, "verbose": progbar.verbosity(verbose)}
     with runset.lock(out):
         try:
-            trained = lifecycle.complete(run, data, path, state_dir, force=force,
-                                         verbose=verbose)  # fmt: skip
+            trained = None if finished else lifecycle.complete(run, data, path, state_dir, **how)
         except KeyboardInterrupt as interrupt:
             raise _stopped(state_dir, interrupt) from None
-    if trained is None:
-        print(f"[INFO] {path} is finished already; --force trains it again")
-        return []
-    return [path, *figures.save_run_figures(trained, experiment, lr_plot, train_plot)]
+        # A finished run's plots are drawn from its results file: nothing trains again.
+        done = trained or results.read(path)
+        plots = figures.save_run_figures(done, experiment, lr_plot, train_plot)
+    return TrainedRun(path, trained is not None, plots)
 
 
 def set_name(*, quick: bool, dataset: str, epochs: int, seeds: int, subset: int | None,
@@ -87,6 +102,24 @@ def set_name(*, quick: bool, dataset: str, epochs: int, seeds: int, subset: int 
         return f"{name}-backends"
     configured = backend.configured()
     return name if configured == backend.DEFAULT else f"{name}-{configured}"
+
+
+def default_out(
+    runs: list[experiments.Run],
+    *,
+    name: str | None = None,
+    quick: bool = False,
+    seeds: int = 1,
+    subset: int | None = None,
+    backends: str | None = None,
+) -> Path:
+    """Where a reproduction of ``runs`` goes without ``out``: ``reports/NAME``, ``name`` or
+    the default run-set name."""
+    if name:
+        return Path("reports") / name
+    first = runs[0]
+    setup = {"dataset": first.dataset, "epochs": first.experiment.epochs, "subset": subset}
+    return Path("reports") / set_name(quick=quick, seeds=seeds, backends=backends, **setup)
 
 
 @dataclass(frozen=True)
@@ -103,7 +136,7 @@ def reproduce(
     name: str | None = None, dataset: str | None = None, data_dir: Path | None = None,
     subset: int | None = None, subset_seed: int = 0, epochs: int | None = None,
     batch_size: int | None = None, deterministic: bool = False, force: bool = False,
-    verbose: int = 1, ray: str | None = None, workers: int | None = None,
+    verbose: int | None = None, ray: str | None = None, workers: int | None = None,
 ) -> Reproduction:  # fmt: skip
     """Train the experiments (``schedules``: ``post``, ``extra``, ``all`` or names) x
     ``seeds`` into the run set ``out`` (default ``reports/NAME``), then write its report.
@@ -111,18 +144,17 @@ def reproduce(
     if workers is not None and ray is None:
         raise ValueError("--workers goes with --ray (runs at once on a CPU-only Ray)")
     backend.check()
+    verbose = progbar.verbosity(verbose)
     if ray is not None:
         ray_tasks.require()
     runs = planned(schedules, seeds=seeds, quick=quick, dataset=dataset, subset=subset,
                    subset_seed=subset_seed, epochs=epochs, batch_size=batch_size,
                    deterministic=deterministic)  # fmt: skip
-    first = runs[0]
-    out = Path(out) if out is not None else Path("reports") / (name or set_name(
-        quick=quick, dataset=first.dataset, epochs=first.experiment.epochs, seeds=seeds,
-        subset=subset))  # fmt: skip
+    chosen = {"name": name, "quick": quick, "seeds": seeds, "subset": subset}
+    out = Path(out) if out is not None else default_out(runs, **chosen)
     files.check_writable(out)
     markdown.check_golden()
-    data = datasets.load(first.dataset, data_dir, subset, subset_seed)
+    data = datasets.load(runs[0].dataset, data_dir, subset, subset_seed)
     with runset.lock(out):
         try:
             failed = _execute(out, runs, data, ray, workers, quick=quick, force=force,

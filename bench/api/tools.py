@@ -26,6 +26,7 @@ class ScheduleTable:
     names: list[str]
     rows: list[list[Any]]
     figures: list[Path]
+    replaced: list[Path]  # figures that replaced a file this call had not written
 
 
 def schedules(names: list[str] | None = None, epochs: int = experiments.EPOCHS,
@@ -37,12 +38,14 @@ def schedules(names: list[str] | None = None, epochs: int = experiments.EPOCHS,
     columns = [[progbar(float(np.float32(r))) for r in e.epoch_rates(epochs)] for e in chosen]
     rows = [[epoch + 1, *(c[epoch] for c in columns)] for epoch in range(epochs)]
     steps = experiments.steps_per_epoch(experiments.TRAIN_IMAGES)
-    written = []
+    drawn = {}
     for e in chosen if plot_dir is not None else ():
         figure = figures.schedule_figure(e, epochs, steps)
         if figure is not None and e.lr_plot is not None:
-            written.append(figures.save(figure, Path(plot_dir) / e.lr_plot))
-    return ScheduleTable(epochs, steps, [e.name for e in chosen], rows, written)
+            drawn[Path(plot_dir) / e.lr_plot] = figure
+    saved = figures.save_all(drawn)
+    names = [e.name for e in chosen]
+    return ScheduleTable(epochs, steps, names, rows, saved.written, saved.replaced)
 
 
 def rates_from(lr_from: Path, schedule: str) -> tuple[dict[str, float], str]:
@@ -67,6 +70,7 @@ class RangeTest:
     suggestions: dict[str, float]
     csv: Path
     plot: Path
+    replaced: list[Path]  # the plot, where it replaced a file this call had not written
 
 
 def lr_find(*, out: Path = Path("output/lr-find"), start: float = 1e-7, end: float = 10.0,
@@ -87,7 +91,8 @@ def lr_find(*, out: Path = Path("output/lr-find"), start: float = 1e-7, end: flo
     marks = finder.suggestions(result)
     csv_path = finder.write_csv(Path(out) / "lr_find.csv", result)
     figure = figures.finder_figure(result.rates, result.losses, result.smoothed, marks)
-    return RangeTest(result, marks, csv_path, figures.save(figure, Path(out) / "lr_find.png"))
+    saved = figures.save_all({Path(out) / "lr_find.png": figure})
+    return RangeTest(result, marks, csv_path, *saved.written, saved.replaced)
 
 
 def speed(*, out: Path = Path("output/speed.json"), steps: int = 300,

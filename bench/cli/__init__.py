@@ -32,6 +32,14 @@ def _interrupted(command: str, interrupt: api.Interrupted) -> int:
     return stop.exit_code(interrupt.cause)
 
 
+def _wrote(paths: Sequence[Path], replaced: Sequence[Path] = ()) -> None:
+    """A line per file written; one that replaced a different file this command had not
+    written (another command's, or an earlier run's) says so."""
+    for path in paths:
+        note = " (it replaced a different file there)" if path in replaced else ""
+        print(f"[INFO] wrote {path}{note}")
+
+
 def cmd_schedules(args: argparse.Namespace) -> int:
     """Print each experiment's learning rate per epoch, as Keras' progress bar logs it."""
     table = api.schedules(args.schedule, args.epochs, args.plot_dir)
@@ -39,8 +47,7 @@ def cmd_schedules(args: argparse.Namespace) -> int:
           f"batch {experiments.BATCH_SIZE}, {experiments.TRAIN_IMAGES:,} images "
           f"({table.steps} steps per epoch)")  # fmt: skip
     print(tabulate(table.rows, headers=["epoch", *table.names], disable_numparse=True))
-    for path in table.figures:
-        print(f"[INFO] wrote {path}")
+    _wrote(table.figures, table.replaced)
     return 0
 
 
@@ -48,7 +55,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     """Train one of the post's experiments (its train.py), write results JSON and plots."""
     rates, source = _rates(args)
     try:
-        written = api.train_one(
+        done = api.train_one(
             args.schedule, out=args.out, epochs=args.epochs, dataset=args.dataset,
             data_dir=args.data_dir, subset=args.subset, subset_seed=args.subset_seed,
             batch_size=args.batch_size, seed=args.seed, deterministic=args.deterministic,
@@ -57,8 +64,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         )  # fmt: skip
     except api.Interrupted as interrupt:
         return _interrupted("train", interrupt)
-    for path in written:
-        print(f"[INFO] wrote {path}")
+    if not done.trained:
+        print(
+            f"[INFO] {done.results} is finished already; --force trains it again. Its plots "
+            "are drawn from its results."
+        )
+    _wrote(done.written, done.plots.replaced)
     return 0
 
 
@@ -96,10 +107,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                 "epochs", "batch_size", "deterministic")}  # fmt: skip
     if args.backends:
         runs = api.runs.planned(args.schedules, dataset=args.dataset, **settings)
-        first = runs[0]
-        out = args.out or Path("reports") / (args.name or api.runs.set_name(
-            quick=args.quick, dataset=first.dataset, epochs=first.experiment.epochs,
-            seeds=args.seeds, subset=args.subset, backends=args.backends))  # fmt: skip
+        chosen = {k: getattr(args, k) for k in ("name", "quick", "seeds", "subset", "backends")}
+        out = args.out or api.runs.default_out(runs, **chosen)
         return _reproduce_backends(args, out)
     try:
         done = api.reproduce(args.schedules, out=args.out, name=args.name, dataset=args.dataset,
@@ -126,7 +135,7 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
     print("[INFO] no rule is robust: read the plot, and pick where the loss still falls "
           f"steadily. For a cyclic schedule: bench train -s cyclic-triangular --lr-from "
           f"{found.csv} ({tools.RULE})")  # fmt: skip
-    print(f"[INFO] wrote {found.csv}\n[INFO] wrote {found.plot}")
+    _wrote([found.csv, found.plot], found.replaced)
     return 0
 
 
@@ -220,8 +229,9 @@ FLAGS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
                "(seeded, stratified; the test set shrinks in proportion)"}),
     "batch_size": (("--batch-size",), {"type": checks.argument("batch-size")}),
     "out": (("--out",), {"type": Path}),
-    "verbose": (("--verbose",), {"type": int, "choices": (0, 1, 2), "default": 1,
-                                 "help": "Keras' fit verbosity (1: progress bar)"}),
+    "verbose": (("--verbose",), {"type": int, "choices": (0, 1, 2), "help": "Keras' fit "
+                                 "verbosity (default: 1, a progress bar, where stdout is a "
+                                 "terminal; else 2, one line per epoch)"}),
     "deterministic": (("--deterministic",), {"action": "store_true", "help": "TensorFlow op "
                       "determinism on top of the seeding: bit-identical reruns"}),
     "force": (("--force",), {"action": "store_true", "help": "train again even if finished, "

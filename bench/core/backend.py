@@ -21,6 +21,19 @@ KNOWN = ("tensorflow", "jax", "torch")
 # The other backends' packages, whose installed versions a results file's environment
 # records (where installed) and a report shows.
 OTHER_PACKAGES = ("jax", "jaxlib", "torch")
+# The suite's extras (pyproject.toml) and the package each brings; a package no extra brings
+# is installed by its own name (the spec beside it where the suite needs a release of it).
+EXTRAS = {"jax": "jax", "ray": "ray"}
+SPECS = {"keras": "'keras>=3'"}
+
+
+def install(package: str) -> str:
+    """How to install ``package`` for the suite, as every "not installed" message ends: the
+    extra that brings it, else the package itself."""
+    extra = EXTRAS.get(package)
+    if extra is not None:
+        return f"install the {extra} extra: python -m pip install -e '.[{extra}]' (in the checkout)"
+    return f"install it: python -m pip install {SPECS.get(package, package)}"
 
 
 def check(name: str | None = None) -> str:
@@ -32,7 +45,9 @@ def check(name: str | None = None) -> str:
         raise ValueError(f"KERAS_BACKEND={name} is not a Keras backend: choose one of "
                          f"{', '.join(KNOWN)}")  # fmt: skip
     if importlib.util.find_spec(name) is None:
-        raise ValueError(f"Keras' {name} backend needs {name}, which is not installed here")
+        raise ValueError(
+            f"Keras' {name} backend needs {name}, which is not installed here; {install(name)}"
+        )
     return name
 
 

@@ -1,6 +1,9 @@
-"""How Keras' progress bar prints a number, so our tables read like the post's logs."""
+"""How Keras' progress bar prints a number, so our tables read like the post's logs, and
+when it draws a bar at all."""
 
 from __future__ import annotations
+
+import sys
 
 
 def progbar(value: float) -> str:
@@ -14,3 +17,13 @@ def progbar(value: float) -> str:
     formats the same with or without the float32 rounding.
     """
     return f"{value:.4f}" if abs(value) > 1e-3 else f"{value:.4e}"
+
+
+def verbosity(asked: int | None, terminal: bool | None = None) -> int:
+    """Keras' fit verbosity: ``asked``, else a progress bar (1) where standard output is a
+    terminal and one line per epoch (2) where it is not (a file, a pipe, CI's log), as
+    Keras' own documentation advises for output that is not interactive: a bar there is
+    a carriage-return line per update. ``terminal``: default, whether stdout is a tty."""
+    if asked is not None:
+        return asked
+    return 1 if (sys.stdout.isatty() if terminal is None else terminal) else 2

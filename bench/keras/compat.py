@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.core import backend, data, experiments
+from bench.core import backend, data, experiments, quiet
 
 
 def _installed(name: str) -> str | None:
@@ -71,13 +71,19 @@ BACKEND_ASKED = backend.configured()
 if BACKEND_ASKED == "tensorflow":
     import tensorflow as tf
 
+    # The first device listing, where a CUDA build without NVIDIA's driver logs a
+    # needless error (bench.core.quiet); the later ones log nothing.
+    with quiet.dropping(quiet.needless_cuinit):
+        tf.config.list_physical_devices()
     keras = tf.keras
 else:  # Keras 3 on JAX or PyTorch (Keras 2 would import TensorFlow and run on it)
     tf = None
     if int((_installed("keras") or "0").split(".")[0]) < 3:
-        raise ImportError(f"KERAS_BACKEND={BACKEND_ASKED} needs Keras 3, found Keras "
-                          f"{_installed('keras') or 'not installed'}: Keras 2 runs TensorFlow "
-                          "only")  # fmt: skip
+        raise ImportError(
+            f"KERAS_BACKEND={BACKEND_ASKED} needs Keras 3, found Keras "
+            f"{_installed('keras') or 'not installed'}: Keras 2 runs TensorFlow only; "
+            f"{backend.install('keras')}"
+        )
     if "tensorflow" not in sys.modules:
         sys.meta_path.insert(0, _WithoutTensorFlow())
     import keras

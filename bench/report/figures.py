@@ -9,11 +9,12 @@ from __future__ import annotations
 import io
 import statistics
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.core.data import TITLES
-from bench.core.files import atomic_write
+from bench.core.files import atomic_write, read_regular
 from bench.core.schedules import rate_figure
 
 if TYPE_CHECKING:
@@ -73,16 +74,16 @@ def schedule_figure(experiment: Experiment, epochs: int, steps: int) -> Any:
 
 def save_run_figures(
     run: dict[str, Any], experiment: Experiment, lr_plot: Path, train_plot: Path
-) -> list[Path]:
-    """The post's two figures of a finished run, saved (the rate only where it has a
-    schedule); the paths written."""
+) -> Saved:
+    """The post's two figures of a finished run (its results), saved (the rate only where
+    it has a schedule)."""
 
     title = f"Training Loss and Accuracy on {TITLES[run['dataset']['name']]}"
-    written = [save(training_figure(run["history"], title), train_plot)]
+    drawn = {Path(train_plot): training_figure(run["history"], title)}
     figure = schedule_figure(experiment, experiment.epochs, run["dataset"]["steps_per_epoch"])
     if figure is not None:
-        written.append(save(figure, lr_plot))
-    return written
+        drawn[Path(lr_plot)] = figure
+    return save_all(drawn)
 
 
 def finder_figure(rates: Sequence[float], losses: Sequence[float],
@@ -169,3 +170,37 @@ def save(fig: Any, path: Path) -> Path:
     """``fig`` to ``path`` (format from the suffix, PNG by default), atomically."""
     drawn = render(fig, path)
     return atomic_write(Path(path), lambda f: f.write(drawn))
+
+
+@dataclass(frozen=True)
+class Saved:
+    """Figures a command saved where its user named them: every path written, and those
+    that replaced a different file, one this command did not write (another command's, or
+    an earlier run's), which the command says."""
+
+    written: list[Path]
+    replaced: list[Path]
+
+
+def save_all(drawn: Mapping[Path, Any]) -> Saved:
+    """Each figure saved at its path, all rendered before the first is written. A file
+    that holds the same bytes already is not replaced, only written again: drawing the
+    same figure twice loses nothing."""
+    rendered = {Path(path): render(fig, path) for path, fig in drawn.items()}
+    replaced = [path for path, data in rendered.items() if _holds_other(path, data)]
+    written = [atomic_write(p, lambda f, d=d: f.write(d)) for p, d in rendered.items()]
+    return Saved(written, replaced)
+
+
+def _holds_other(path: Path, data: bytes) -> bool:
+    """Whether something other than ``data`` is at ``path``."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return False
+    except OSError:  # something is there that cannot be looked at
+        return True
+    try:
+        return size != len(data) or read_regular(path, len(data)) != data
+    except ValueError:  # not a regular file, or it changed while read
+        return True

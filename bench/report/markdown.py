@@ -378,6 +378,22 @@ def _throughput_section(runs: dict[str, list[dict]]) -> list[str]:
     ]
 
 
+# A results file's CUDA and cuDNN are the ones its backend was built with, which
+# TensorFlow's wheel names on a machine without a GPU too: the report labels them so.
+BUILD = {"cuda": "CUDA", "cudnn": "cuDNN"}
+BACKEND_NAMES = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
+
+
+def _build_row(env: dict[str, Any]) -> list[list[str]]:
+    """``[["TensorFlow built with", "CUDA 12.5.1 / cuDNN 9"]]``, or none where the backend
+    names no CUDA build."""
+    parts = [f"{name} {env[key]}" for key, name in BUILD.items() if env.get(key)]
+    if not parts:
+        return []
+    name = BACKEND_NAMES.get(env.get("backend") or "", env.get("backend"))
+    return [[f"{name} built with", text.cell(" / ".join(parts))]]
+
+
 def _environment_section(runs: dict[str, list[dict]]) -> list[str]:
     all_runs = [r for g in runs.values() for r in g]
     if not all_runs:
@@ -390,8 +406,7 @@ def _environment_section(runs: dict[str, list[dict]]) -> list[str]:
         "backend",
         *(k for k in backend.OTHER_PACKAGES if any(k in r["environment"] for r in all_runs)),
         "numpy",
-        "cuda",
-        "cudnn",
+        *BUILD,
         "devices",
         "cpu",
         "cpu_count",
@@ -401,7 +416,10 @@ def _environment_section(runs: dict[str, list[dict]]) -> list[str]:
     table = [
         [k, text.cell(", ".join(env[k]) if isinstance(env.get(k), list) else env.get(k))]
         for k in keys
+        if k not in BUILD
     ]
+    at = keys.index("numpy") + 1
+    table[at:at] = _build_row(env)
     checksums = sorted({r["dataset"]["sha256"] for r in all_runs})
     table.append(["dataset sha256", ", ".join(c[:16] + "…" for c in checksums)])
     table.append(["seeds", ", ".join(map(str, sorted({r["seed"] for r in all_runs})))])

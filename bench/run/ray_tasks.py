@@ -24,12 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.core import data, files, state
+from bench.core import backend, data, files, state
 from bench.core.experiments import Run
 from bench.run import lifecycle, plan, runset
 
 RETRIES = 3
-INSTALL = "pip install 'lr-schedules-repro[ray]'"
 
 
 def require() -> None:
@@ -37,7 +36,9 @@ def require() -> None:
     try:
         import ray  # noqa: F401  # lazy: Ray is the optional `ray` extra; is it importable?
     except ImportError:
-        raise ValueError(f"--ray needs Ray, which is not installed: {INSTALL}") from None
+        raise ValueError(
+            f"--ray needs Ray, which is not installed; {backend.install('ray')}"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -129,9 +130,9 @@ def run_all(out: Path, runs: list[Run], dataset: data.Dataset, slots: Slots, *, 
     for k, run in enumerate(runs, 1):
         paths = tuple(str(path.absolute()) for path in runset.run_paths(out, run))
         # The run's Keras backend goes with it: a worker's own settings may differ.
-        backend = {"env_vars": {"KERAS_BACKEND": run.backend}}
+        runtime = {"env_vars": {"KERAS_BACKEND": run.backend}}
         ref = task.options(name=Path(paths[0]).stem, num_gpus=slots.gpus, num_cpus=slots.cpus,
-                           runtime_env=backend).remote(run, shared, paths, max(verbose, 2)
+                           runtime_env=runtime).remote(run, shared, paths, max(verbose, 2)
                                                        if verbose else 0, slots.cpus)  # fmt: skip
         pending[ref] = k
     try:

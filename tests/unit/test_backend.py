@@ -1,17 +1,27 @@
 """Which Keras backend a run is for, read as Keras 3 reads it, without importing Keras; a
 run's backend is part of what makes it that run."""
 
+import ast
 import dataclasses
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 from importlib import metadata
+from pathlib import Path
 
 import pytest
 from results_factory import make_run
 
 from bench.core import backend, experiments, identity
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -111,5 +121,42 @@ def test_keras_2_with_another_backend_says_it_needs_keras_3():
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1] == (
         f"ImportError: KERAS_BACKEND=jax needs Keras 3, found Keras {keras}: Keras 2 runs "
-        "TensorFlow only"
+        "TensorFlow only; install it: python -m pip install 'keras>=3'"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [
+        ("jax", "install the jax extra: python -m pip install -e '.[jax]' (in the checkout)"),
+        ("torch", "install it: python -m pip install torch"),
+        ("tensorflow", "install it: python -m pip install tensorflow"),
+    ],
+)
+def test_a_backend_not_installed_says_what_to_install(name, said, monkeypatch):
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n: None if n == name else find_spec(n))
+    with pytest.raises(ValueError) as refused:
+        backend.check(name)
+    assert str(refused.value) == (
+        f"Keras' {name} backend needs {name}, which is not installed here; {said}"
+    )
+
+
+def test_every_extra_a_message_names_is_one_pyproject_declares():
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert set(backend.EXTRAS.values()) <= set(declared["optional-dependencies"])
+
+
+def test_every_not_installed_message_says_what_to_install():
+    """Each `raise` in bench/ whose message says something is not installed builds the
+    message with backend.install (the extra, or the package, to install)."""
+    found = []
+    for path in sorted((ROOT / "bench").rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        for node in ast.walk(ast.parse(source)):
+            text = ast.get_source_segment(source, node) if isinstance(node, ast.Raise) else ""
+            if "not installed" in (text or ""):
+                found.append((f"{path.relative_to(ROOT)}:{node.lineno}", "install(" in text))
+    assert len(found) >= 3, found  # backend.check, Ray's --ray, Keras 2 with another backend
+    assert [where for where, says in found if not says] == []

@@ -36,7 +36,7 @@ FLAG_VALUES = {
     "--batch-size": st.integers(1, 512).map(str),
     "--dataset": st.sampled_from(["cifar10", "digits"]),
     "--name": st.sampled_from(["a", "run set"]),
-    "--verbose": st.sampled_from(["0", "2"]),
+    "--verbose": st.sampled_from(["0", "1", "2"]),
     "--ray": st.sampled_from(["", "10.0.0.1:6379"]),
     "--workers": st.integers(1, 4).map(str),
 }

@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from results_factory import make_run
+from results_factory import TINY, finished_tiny
 
 from bench.cli import main
-from bench.core import backend, data, experiments
+from bench.core import backend, data
 from bench.report import golden
 
 import cifar_files as cf
@@ -27,7 +27,6 @@ import cifar_files as cf
 ROOT = Path(__file__).resolve().parents[2]
 # bench.checks.whole_number's message, for every whole number a user gives.
 POSITIVE, NON_NEGATIVE = "must be a whole number > 0, got", "must be a whole number >= 0, got"
-TINY = ["--dataset", "digits", "-e", "1", "--subset", "20", "--model", "quick"]
 
 
 def _corrupt_cifar(tmp):
@@ -42,15 +41,7 @@ def _corrupt_results(tmp):
 
 def _finished_one_epoch(tmp):
     """A finished 1-epoch linear run of TINY (seed 42), exactly as training records it."""
-    tiny = data.subset(data.load_digits(), 20, seed=0)  # --subset-seed's default
-    experiment = experiments.configure("linear", epochs=1, model="quick")
-    run = make_run("linear", 42, 0.5, epochs=1, dataset="digits")
-    run["dataset"].update(subset=20, subset_seed=0, sha256=tiny.sha256)
-    run["config"].update(model_args={**experiments.QUICK_MODEL_ARGS, "stages": [1, 1, 1],
-                                     "filters": [32, 32, 64, 128]},
-                         schedule=repr(experiment.schedule(1, 1)))  # fmt: skip
-    (tmp / "out").mkdir()
-    (tmp / "out" / "linear-seed42.json").write_text(json.dumps(run))
+    finished_tiny(tmp / "out")
 
 
 def _no_ray(tmp):
@@ -127,8 +118,8 @@ CASES = {
     # Issue 13: Ray is an optional extra.
     "--ray without Ray installed": (["reproduce", "--quick", "--ray"], _no_ray,
                                     {"PYTHONPATH": "{tmp}/no-ray", "PYTHONDONTWRITEBYTECODE": "1"},
-                                    "--ray needs Ray, which is not installed: pip install "
-                                    "'lr-schedules-repro[ray]'"),
+                                    "--ray needs Ray, which is not installed; install the ray "
+                                    "extra: python -m pip install -e '.[ray]'"),
     "--workers without --ray": (["reproduce", "--quick", "--workers", "2"], None, {},
                                 "--workers goes with --ray"),
     # Issue 15: the finder's rates feed only the schedules that take them.

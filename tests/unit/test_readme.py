@@ -7,17 +7,32 @@ line (the main job) runs verbatim in tests/readme/; the second is what `.ci/run`
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
+import itertools
 import re
+import shlex
 import subprocess
 import sys
 from functools import cache
+from pathlib import Path
 
 import pytest
-from readme_lines import README, ROOT, Command, commands, first_two, hidden_commands
+from readme_lines import (
+    ASSIGNMENT,
+    README,
+    ROOT,
+    Command,
+    blocks,
+    commands,
+    first_two,
+    hidden_commands,
+)
 
+from bench import api
 from bench.cli import build_parser
+from bench.core import backend
 
 try:
     import tomllib
@@ -107,11 +122,18 @@ def _pip_problem(words: list[str]) -> str | None:
     return None
 
 
+def _bench_words(command: Command) -> list[str] | None:
+    """The words after ``python -m bench`` or ``bench``; None for any other command."""
+    words = list(command.words)
+    if words[:3] == ["python", "-m", "bench"]:
+        return words[3:]
+    return words[1:] if words[:1] == ["bench"] else None
+
+
 def problem(command: Command, markers: set[str]) -> str | None:
     """What is wrong with one README command, or None."""
-    words = list(command.words)
-    if words[:3] == ["python", "-m", "bench"] or words[:1] == ["bench"]:
-        rest = words[3:] if words[0] == "python" else words[1:]
+    words, rest = list(command.words), _bench_words(command)
+    if rest is not None:
         return _bench_problem(rest, command.inline)
     if words[:1] == ["nox"] or words[:3] == ["python", "-m", "nox"]:
         return _nox_problem(words)
@@ -196,3 +218,101 @@ def test_the_first_line_is_the_main_job():
     main, tests = first_two(README.read_text(encoding="utf-8"))
     assert main.line == 4 and "python -m bench reproduce --quick" in main.text
     assert "nox" in tests.text
+
+
+def _bench_args(command: Command) -> argparse.Namespace | None:
+    """A README line of ``bench`` parsed by bench's parser (None for any other command)."""
+    words = _bench_words(command)
+    if words is None:
+        return None
+    with contextlib.redirect_stderr(io.StringIO()):
+        return build_parser().parse_args(words)  # every README line parses (the test above)
+
+
+def _environment(command: Command) -> dict[str, str]:
+    """The VAR=value assignments a README line starts with."""
+    words = shlex.split(command.text)
+    return dict(w.split("=", 1) for w in itertools.takewhile(ASSIGNMENT.fullmatch, words))
+
+
+def writes(args: argparse.Namespace) -> list[str]:
+    """The paths a parsed ``bench`` command writes (a folder with a trailing "/", as git
+    matches a folder's pattern), defaults included. ``drift`` without --print-only writes
+    the committed drift table: updating it is that command's purpose (nox -s compat)."""
+    if args.command == "train":  # relative plot paths land in --out
+        return [f"{args.out}/", str(args.out / args.lr_plot), str(args.out / args.train_plot)]
+    if args.command == "reproduce":
+        settings = {k: getattr(args, k) for k in ("seeds", "quick", "subset", "epochs")}
+        runs = api.runs.planned(args.schedules, dataset=args.dataset, **settings)
+        chosen = {k: getattr(args, k) for k in ("name", "quick", "seeds", "subset", "backends")}
+        return [f"{args.out or api.runs.default_out(runs, **chosen)}/"]
+    folder = {"lr-find": "out", "schedules": "plot_dir", "report": "folder"}.get(args.command)
+    if folder is not None:
+        return [f"{getattr(args, folder)}/"] if getattr(args, folder) else []
+    return [str(args.out)] if args.command in ("speed", "fingerprint") else []
+
+
+def _git(*words: str) -> list[str]:
+    found = subprocess.run(["git", *words], cwd=ROOT, capture_output=True, text=True, check=False)
+    if found.returncode not in (0, 1):  # check-ignore: 1 when nothing is ignored
+        pytest.skip(f"not a git checkout: {found.stderr.strip()}")
+    return found.stdout.splitlines()
+
+
+def test_what_the_readme_commands_write_is_ignored_and_holds_no_committed_file(monkeypatch):
+    """Every bench line of the README's blocks (inline spans are mentions, whose paths are
+    placeholders such as FILE.json) writes where git ignores it, and where no committed
+    file lies: running the README leaves `git status` clean."""
+    written = {}
+    for command in commands(README.read_text(encoding="utf-8")):
+        args = None if command.inline else _bench_args(command)
+        if args is None:
+            continue
+        monkeypatch.setenv(
+            "KERAS_BACKEND", _environment(command).get("KERAS_BACKEND", "tensorflow")
+        )
+        for path in writes(args):
+            if not Path(path).is_absolute():  # outside the checkout: not git's to track
+                written.setdefault(path, command.where())
+    assert "output/lr.png" in written and "reports/quick/" in written  # the defaults count
+    ignored = set(_git("check-ignore", "--no-index", *written))
+    tracked = _git("ls-files", "--", *written)
+    exposed = [
+        f"{where}\n    {p} is not ignored" for p, where in written.items() if p not in ignored
+    ]
+    assert exposed == []
+    assert tracked == [], f"committed files where README commands write: {tracked}"
+
+
+def _extras_used(command: Command) -> set[str]:
+    """The suite's extras a README line needs: a Keras backend one brings (KERAS_BACKEND=jax,
+    --backends ...,jax), or Ray (--ray)."""
+    asked = {_environment(command).get("KERAS_BACKEND", "")}
+    for word in command.words:
+        asked |= set(word.split(","))
+    if "--ray" in command.words:
+        asked.add("ray")
+    return {backend.EXTRAS[name] for name in asked if name in backend.EXTRAS}
+
+
+def _extras_installed(command: Command) -> set[str]:
+    if "install" not in command.words:
+        return set()
+    return {e for w in command.words for e in re.findall(r"[\[,]([\w-]+)(?=[,\]])", w)}
+
+
+def test_no_readme_block_uses_an_extra_before_it_installs_it():
+    """A block that installs an extra installs it before its first line that needs it (a
+    block without the install is for a machine that has it: "A GPU box with JAX")."""
+    late = []
+    for block in blocks(README.read_text(encoding="utf-8")):
+        if block.language not in ("bash", "sh"):
+            continue
+        lines = commands(f"```bash\n{block.code}```\n")
+        for extra in set().union(*map(_extras_installed, lines)):
+            first_install = next(k for k, c in enumerate(lines) if extra in _extras_installed(c))
+            used = [c for c in lines[:first_install] if extra in _extras_used(c)]
+            late += [
+                f"README.md line {block.line + c.line - 2}: {c.text} (needs {extra})" for c in used
+            ]
+    assert late == []

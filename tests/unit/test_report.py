@@ -341,3 +341,20 @@ def test_the_backend_and_its_version_are_in_the_set_up_and_environment(tmp_path)
     env = dict(table_rows(text, "Environment"))
     assert env["backend"] == "jax" and env["jaxlib"] == "0.10.2" and env["tensorflow"] == "None"
     assert "torch" not in env
+
+
+def test_cuda_and_cudnn_are_labelled_as_the_backends_build(tmp_path):
+    """TensorFlow's wheel names the CUDA and cuDNN it was built with on a machine without a
+    GPU too (the committed quick example's: 12.5.1 and 9, CPU only): not the machine's."""
+    runs = [make_run("step", 0, POST["step"], device="CPU: /physical_device:CPU:0")]
+    runs[0]["environment"].update(backend="tensorflow", cuda="12.5.1", cudnn="9")
+    env = dict(table_rows(markdown.render(folder_of(tmp_path, runs)), "Environment"))
+    assert env["TensorFlow built with"] == "CUDA 12.5.1 / cuDNN 9"
+    assert "cuda" not in env and "cudnn" not in env
+    assert env["devices"] == "CPU: /physical\\_device:CPU:0"  # the devices it ran on, alone
+
+
+def test_a_backend_without_a_cuda_build_gets_no_build_row(tmp_path):
+    runs = [make_run("step", 0, POST["step"])]  # cuda and cudnn None, as JAX's CPU wheel
+    env = dict(table_rows(markdown.render(folder_of(tmp_path, runs)), "Environment"))
+    assert not [k for k in env if "built with" in k or k in ("cuda", "cudnn")]
