@@ -72,3 +72,14 @@ def derivation():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="session")
+def noxfile():
+    """noxfile.py as a module, loaded once: nox registers each session as it is defined and
+    warns (a future error) when a second load registers it again."""
+    path = Path(__file__).resolve().parents[1] / "noxfile.py"
+    spec = importlib.util.spec_from_file_location("noxfile_under_test", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

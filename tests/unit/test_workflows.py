@@ -5,7 +5,6 @@ whose checks it runs: the matrix is noxfile.py's, CI runs the README's test comm
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import subprocess
@@ -47,14 +46,6 @@ def test_dependabot_fits_its_schema_and_bumps_what_the_upgrade_check_takes(noxfi
 def test_zizmor_finds_nothing_unsafe():
     done = _tool("zizmor", "--offline", "--no-progress", str(GITHUB / "workflows"))
     assert done.returncode == 0, done.stdout + done.stderr
-
-
-@pytest.fixture(scope="module")
-def noxfile():
-    spec = importlib.util.spec_from_file_location("noxfile_for_workflows", ROOT / "noxfile.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_matrix_is_the_noxfiles_one_job_per_row(noxfile):
