@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import NoReturn
 
@@ -239,6 +240,54 @@ def nightly(session: nox.Session) -> None:
     print(f"[INFO] tf-nightly under test: {version}")
     if _upgrade(session, ["tf-nightly"], None):
         session.error(f"REGRESSED on tf-nightly {version}: see the report's first line")
+
+
+# --- calibrating the upgrade check's speed verdict: `nox -s calibrate_speed`
+# Rounds of `bench upgrade-speed`, each a fresh process: plain ones back to back (the same
+# environment on both sides: what the machine alone does), then plain and slowed ones in
+# A B B A blocks (a known slowdown: CALIBRATION_MS slept inside every timed step).
+CALIBRATION_ROUNDS = {"same": 24, "slowed": 16}
+CALIBRATION_MS = 80.0
+CALIBRATION_FILE = Path("tests/data/speed-rounds.json")
+
+
+@nox.session
+def calibrate_speed(session: nox.Session) -> None:
+    """Record the rounds tests/unit/test_speed_verdict.py resamples (about 15 minutes on
+    2 cores): the verdict's false-alarm rate and its power come from them."""
+    session.install("-e", ".")
+    block = (0.0, CALIBRATION_MS, CALIBRATION_MS, 0.0)
+    plan = [("same", 0.0)] * CALIBRATION_ROUNDS["same"]
+    plan += [("slowed", ms) for _ in range(CALIBRATION_ROUNDS["slowed"] // 4) for ms in block]
+    rounds = []
+    with tempfile.TemporaryDirectory(prefix="calibrate-") as tmp:
+        for k, (series, added) in enumerate(plan):
+            out = Path(tmp) / f"{k}.json"
+            session.log(f"round {k + 1} of {len(plan)}: {series}, {added:g} ms added")
+            session.run(
+                "python",
+                *STEPS,
+                "upgrade-speed",
+                "--out",
+                str(out),
+                "--added-ms",
+                str(added),
+                env=ENV,
+            )
+            measured = json.loads(out.read_text(encoding="utf-8"))
+            rounds.append(
+                {"series": series, "added_ms": added, "ms_per_step": measured["ms_per_step"]}
+            )
+    environment = measured["environment"]
+    CALIBRATION_FILE.parent.mkdir(exist_ok=True)
+    record = {
+        "recorded": time.strftime("%Y-%m-%d"),
+        "environment": environment,
+        "steps": measured["setup"]["steps"],
+        "rounds": rounds,
+    }
+    CALIBRATION_FILE.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    session.log(f"wrote {CALIBRATION_FILE}")
 
 
 # --- the upgrade check: `nox -s upgrade -- SPEC... [--from SPEC...]`

@@ -63,10 +63,11 @@ def convergence(out: Path, setup: str, seeds: int, epochs: int) -> dict[str, Any
     return value
 
 
-def speed(out: Path, steps: int) -> dict[str, Any]:
-    """One round of per-step times (the nox session alternates the two environments)."""
+def speed(out: Path, steps: int, added_ms: float = 0.0) -> dict[str, Any]:
+    """One round of per-step times (the nox session alternates the two environments);
+    ``added_ms`` is a known slowdown per step, for calibrating the verdict only."""
     from bench.keras import step_times  # lazy: TensorFlow/Keras load only for the work
 
-    value = step_times.measure(steps)
+    value = step_times.measure(steps, added_ms=added_ms)
     write_json(out, value)
     return value

@@ -6,6 +6,7 @@ alone. Bad input is one line on stderr and exit code 2, as every ``bench`` comma
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +20,17 @@ from bench.report import upgrade as report
 # The convergence check's default: 3 seeds of a 5-epoch quick "step" run on the digits
 # set fit both environments' checks in under 10 minutes on 2 cores (docs/fingerprint.md).
 CONVERGENCE = {"schedule": "step", "seeds": 3, "epochs": 5}
+
+
+def _milliseconds(text: str) -> float:
+    """A sleep per step for ``--added-ms``: a finite number of ms from 0 to 10,000."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 <= value <= 10_000):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of ms from 0 to 10,000")
+    return value
 
 
 def cmd_fingerprint(args: argparse.Namespace) -> int:
@@ -53,7 +65,7 @@ def cmd_upgrade_side(args: argparse.Namespace) -> int:
 
 def cmd_upgrade_speed(args: argparse.Namespace) -> int:
     """One round of per-step training times into --out (JSON)."""
-    result = upgrade.speed(args.out, args.steps)
+    result = upgrade.speed(args.out, args.steps, args.added_ms)
     ms = sorted(result["ms_per_step"])
     print(f"[INFO] speed: median {ms[len(ms) // 2]:.1f} ms/step over {len(ms)} steps")
     return 0
@@ -88,6 +100,14 @@ def add_parsers(commands: Any) -> None:
     p = commands.add_parser("upgrade-speed", help=cmd_upgrade_speed.__doc__)
     p.add_argument("--out", type=Path, required=True, help="the round's JSON file")
     p.add_argument("--steps", type=checks.argument("steps"), default=20)
+    p.add_argument(
+        "--added-ms",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="sleep this long inside each timed step: a known slowdown, to "
+        "calibrate the speed verdict (tests/unit/test_speed_verdict.py)",
+    )
     p.set_defaults(func=cmd_upgrade_speed)
 
     p = commands.add_parser("upgrade-report", help=cmd_upgrade_report.__doc__)
