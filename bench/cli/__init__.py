@@ -385,7 +385,9 @@ def _other_parsers(commands: Any) -> None:
     p.add_argument("new", type=Path, help="results folder after")
     p.add_argument("--max-slowdown", type=float, default=compare.MAX_SLOWDOWN,
                    help="largest accepted ms/step ratio new/baseline (default "
-                   f"{compare.MAX_SLOWDOWN})")  # fmt: skip
+                   f"{compare.MAX_SLOWDOWN}), judged where each side timed at least "
+                   f"{compare.MIN_TIMED.steps} steps over {compare.MIN_TIMED.epochs} "
+                   "epochs")  # fmt: skip
     p.set_defaults(func=cmd_compare)
 
     p = commands.add_parser("drift", help=cmd_drift.__doc__)
