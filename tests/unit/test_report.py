@@ -82,7 +82,7 @@ def test_missing_and_failed_runs_are_marked(tmp_path):
     rows = {r[0]: r for r in table_rows(text, "Accuracy")}
     assert rows["poly"][3] == "missing" and rows["linear"][3] == "missing"
     assert re.search(r"\| runs finished +\| 2 of 5 +\|", text)
-    assert "- ours cannot be judged against the post's (runs missing)" in text
+    assert "- ours cannot be judged against the post's (not all of its five ran)" in text
 
 
 def test_lr_and_class_tables_show_the_posts_values(tmp_path):
@@ -239,6 +239,55 @@ def test_experiments_beyond_the_post_are_listed_after_its_five_without_a_verdict
     # The post's grouping is judged on its five; the extras only join the order.
     assert "- ours: one-cycle > step ≈ linear ≈ poly > none > standard > plateau" in text
     assert "- ours matches the post's" in text
+
+
+def _plan(entries):
+    """A plan.json asking for ``entries``: (experiment, status) pairs, seed 0 each."""
+    runs = []
+    for name, status in entries:
+        entry = {"experiment": name, "seed": 0, "file": f"runs/{name}-seed0.json", "status": status}
+        if status == "failed":
+            entry["error"] = "RuntimeError: out of memory"
+        runs.append(entry)
+    return {"quick": False, "runs": runs}
+
+
+def _failed_or_missing(text):
+    """The experiments whose runs "Failed or missing runs" names ("- step-seed0: ...")."""
+    section = text.split("## Failed or missing runs")[1]
+    return {m[1] for m in re.finditer(r"^- (.+)-seed\d+: ", section, re.MULTILINE)}
+
+
+def test_a_set_of_the_extra_schedules_lists_only_them(tmp_path):
+    # reproduce --schedules extra: the post's five were never asked for, so no row says
+    # they are missing while "Failed or missing runs" says none is.
+    names = list(experiments.EXTRA)
+    runs = [make_run(n, 0, 0.85) for n in names]
+    text = markdown.render(folder_of(tmp_path, runs, _plan((n, "ok") for n in names)))
+    assert list(accuracy_rows(text)) == names
+    assert text.split("## Failed or missing runs")[1].strip() == "None."
+    assert "- ours cannot be judged against the post's (not all of its five ran)" in text
+
+
+@pytest.mark.parametrize(
+    ("ran", "plan_entries", "corrupt"),
+    [
+        (list(experiments.EXTRA), [(n, "ok") for n in experiments.EXTRA], None),
+        (["step"], [("step", "ok"), ("linear", "failed")], None),
+        (["step", "one-cycle"], [("step", "ok"), ("one-cycle", "ok"), ("poly", "ok")], None),
+        (["none"], None, "one-cycle"),  # no plan: a corrupt results file is all it says
+        (list(experiments.EXPERIMENTS), [(n, "ok") for n in experiments.EXPERIMENTS], "step"),
+    ],
+)
+def test_a_missing_row_is_a_failed_or_missing_run_and_back(tmp_path, ran, plan_entries, corrupt):
+    runs = [make_run(n, 0, POST.get(n, 0.85)) for n in ran if n != corrupt]
+    folder = folder_of(tmp_path, runs, None if plan_entries is None else _plan(plan_entries))
+    if corrupt:
+        (folder / "runs" / f"{corrupt}-seed0.json").write_text("{broken")
+    text = markdown.render(folder)
+    missing = {name for name, row in accuracy_rows(text).items() if row[3] == "missing"}
+    assert missing == _failed_or_missing(text)
+    assert set(accuracy_rows(text)) == {*ran, *missing}
 
 
 def test_reproduce_refuses_finished_runs_of_another_set_up_before_training(tmp_path, capsys):
