@@ -18,7 +18,7 @@ from tabulate import tabulate
 from bench import api
 from bench.api import backends, tools
 from bench.cli import upgrade_commands
-from bench.core import backend, checks, data, experiments, stop
+from bench.core import backend, checks, data, experiments, schedules, stop
 from bench.report import compare, fingerprints, text
 
 
@@ -33,9 +33,10 @@ def _interrupted(command: str, interrupt: api.Interrupted) -> int:
 
 
 def cmd_schedules(args: argparse.Namespace) -> int:
-    """Print each experiment's learning rate per epoch, as Keras' progress bar logs it."""
+    """Print each experiment's learning rate per epoch (the rate applied to its last batch,
+    in Keras' progress-bar format)."""
     table = api.schedules(args.schedule, args.epochs, args.plot_dir)
-    print(f"Learning rate at the first batch of each epoch, {table.epochs} epochs, "
+    print(f"Learning rate per epoch ({schedules.EPOCH_RATE}), {table.epochs} epochs, "
           f"batch {experiments.BATCH_SIZE}, {experiments.TRAIN_IMAGES:,} images "
           f"({table.steps} steps per epoch)")  # fmt: skip
     print(tabulate(table.rows, headers=["epoch", *table.names], disable_numparse=True))

@@ -15,7 +15,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from bench.core import backend, consistency, experiments, results
+from bench.core import backend, consistency, experiments, results, schedules
 from bench.core.files import atomic_write
 from bench.core.progbar import progbar
 from bench.report import figures, golden, stats, text
@@ -332,8 +332,8 @@ def _lr_section(runs: dict[str, list[dict]]) -> list[str]:
     return [
         "## Learning rate at the post's logged epochs",
         "",
-        "Ours: the rate applied to the epoch's last batch, in Keras' progress-bar format. "
-        "The post logged none for none and standard (no LearningRateScheduler).",
+        f"Ours: {schedules.EPOCH_RATE}, in Keras' progress-bar format (as `bench schedules` "
+        "prints it). The post logged none for none and standard (no LearningRateScheduler).",
         "",
         _table(table, ["experiment", "epoch", "ours", "post"]),
         "",

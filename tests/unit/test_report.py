@@ -8,6 +8,7 @@ import math
 import re
 import statistics
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -94,6 +95,24 @@ def test_lr_and_class_tables_show_the_posts_values(tmp_path):
     assert lr[("poly", "99")] == ["3.2000e-10", "3.2000e-10"]
     classes = {r[0]: r for r in table_rows(text, "Per-class F1")}
     assert classes["cat"][1:] == ["0.87 / 0.74", "0.86 / 0.73"]  # each run's accuracy
+
+
+def test_the_schedules_table_and_the_report_show_the_same_rate_for_an_epoch(tmp_path, capsys):
+    """One set-up, the post's "standard" (100 epochs of 391 steps): the report shows what
+    the results record, the rate applied to each epoch's last batch (here golden's
+    independent derivation of it, in float32 as Keras keeps it); ``bench schedules`` must
+    print the same number for the same epoch."""
+    run = make_run("standard", 0, POST["standard"])
+    last = golden.schedule_tables()["standard_last_batch"]
+    run["history"]["lr"] = [float(np.float32(rate)) for rate in last]
+    text = markdown.render(folder_of(tmp_path, [run]))
+    report = {int(r[1]): r[2] for r in table_rows(text, "Learning rate") if r[0] == "standard"}
+    assert sorted(report) == [1, 2, 3, 98, 99, 100]
+    assert report[2] == "0.0561"  # 0.1 / (1 + 0.001 * 781), epoch 2's last update
+    assert main(["schedules", "-s", "standard"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[3:]]
+    table = {int(epoch): rate for epoch, rate in rows}
+    assert {epoch: table[epoch] for epoch in report} == report
 
 
 def test_throughput_excludes_first_epoch_and_knows_h200(tmp_path):
