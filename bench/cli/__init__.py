@@ -34,12 +34,15 @@ def _interrupted(command: str, interrupt: api.Interrupted) -> int:
 
 def cmd_schedules(args: argparse.Namespace) -> int:
     """Print each experiment's learning rate per epoch (the rate applied to its last batch,
-    in Keras' progress-bar format)."""
+    in Keras' progress-bar format); plateau's starting rate and rule."""
     table = api.schedules(args.schedule, args.epochs, args.plot_dir)
-    print(f"Learning rate per epoch ({schedules.EPOCH_RATE}), {table.epochs} epochs, "
-          f"batch {experiments.BATCH_SIZE}, {experiments.TRAIN_IMAGES:,} images "
-          f"({table.steps} steps per epoch)")  # fmt: skip
-    print(tabulate(table.rows, headers=["epoch", *table.names], disable_numparse=True))
+    if table.names:
+        print(f"Learning rate per epoch ({schedules.EPOCH_RATE}), {table.epochs} epochs, "
+              f"batch {experiments.BATCH_SIZE}, {experiments.TRAIN_IMAGES:,} images "
+              f"({table.steps} steps per epoch)")  # fmt: skip
+        print(tabulate(table.rows, headers=["epoch", *table.names], disable_numparse=True))
+    for name, rule in table.rules.items():
+        print(f"{name}: {rule}")
     for path in table.figures:
         print(f"[INFO] wrote {path}")
     return 0
@@ -336,7 +339,7 @@ def _schedules_parser(commands: Any) -> None:
     p = commands.add_parser("schedules", help=cmd_schedules.__doc__)
     p.add_argument("-s", "--schedule", action="append", metavar="NAME",
                    help=f"one of {', '.join(experiments.ALL)} (repeatable; default: the "
-                   "post's five)")  # fmt: skip
+                   "post's five; plateau: its rule, as its rate follows val_loss)")  # fmt: skip
     p.add_argument("-e", "--epochs", **_bounded({"type": checks.argument("epochs"),
                    "default": experiments.EPOCHS, "help": "# of epochs"}))  # fmt: skip
     p.add_argument("--plot-dir", type=Path, help="also write the post's lr_*_schedule.png here")

@@ -41,6 +41,21 @@ def test_prints_and_plots_a_schedule_beyond_the_post(tmp_path, capsys):
     assert [p.name for p in tmp_path.iterdir()] == ["lr_one_cycle_schedule.png"]
 
 
+def test_plateau_prints_its_starting_rate_and_rule(capsys):
+    # Its rate follows val_loss, so no table; what is known before a run is printed: the
+    # README's ReduceLROnPlateau(val_loss, factor 0.25, patience 5, min_lr 1e-5) from 0.1.
+    assert main(["schedules", "-s", "plateau"]) == 0
+    assert capsys.readouterr().out == (
+        "plateau: starts at 0.1, times 0.25 whenever val_loss has not improved for 5 epochs, "
+        "never below 1e-05 (Keras' ReduceLROnPlateau): it follows the run's val_loss, so it "
+        "has no table\n"
+    )
+    assert main(["schedules", "-s", "step", "-s", "plateau", "-e", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split() == ["epoch", "step"] and len(lines) == 7
+    assert lines[-1].startswith("plateau: starts at 0.1, times 0.25 whenever val_loss")
+
+
 def test_writes_the_posts_lr_plots(tmp_path, capsys):
     assert main(["schedules", "-e", "10", "--plot-dir", str(tmp_path)]) == 0
     written = sorted(p.name for p in tmp_path.iterdir())
@@ -53,7 +68,6 @@ def test_writes_the_posts_lr_plots(tmp_path, capsys):
     ("args", "message"),
     [
         (["schedules", "-s", "cosine"], "unknown schedule 'cosine'"),
-        (["schedules", "-s", "plateau"], "plateau: the rate follows val_loss; it has no table"),
         (["schedules", "-e", "0"], "epochs must be a whole number > 0, got 0"),
         (["schedules", "-e", "ten"], "invalid int value: 'ten'"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
