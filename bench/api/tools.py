@@ -4,7 +4,7 @@ test, the training speed, and the API-drift probe."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,7 +19,8 @@ from bench.report import figures, golden
 
 @dataclass(frozen=True)
 class ScheduleTable:
-    """Each experiment's rate at the first batch of every epoch, as Keras' bar prints it."""
+    """Each experiment's rate per epoch (``schedules.EPOCH_RATE``), as Keras' bar prints it;
+    for an experiment whose rate follows the run (plateau), its starting rate and rule."""
 
     epochs: int
     steps: int
@@ -27,16 +28,18 @@ class ScheduleTable:
     rows: list[list[Any]]
     figures: list[Path]
     replaced: list[Path]  # figures that replaced a file this call had not written
+    rules: dict[str, str] = field(default_factory=dict)
 
 
 def schedules(names: list[str] | None = None, epochs: int = experiments.EPOCHS,
               plot_dir: Path | None = None) -> ScheduleTable:  # fmt: skip
     """The rates of ``names`` (default: the post's five) over ``epochs`` at the post's 391
     steps per epoch; with ``plot_dir``, the post's lr_*_schedule.png too."""
-    chosen = [experiments.get(name) for name in names or experiments.EXPERIMENTS]
+    every = [experiments.get(name) for name in names or experiments.EXPERIMENTS]
+    chosen = [e for e in every if e.plateau is None]
     # Keras keeps the rate in float32 and prints that, so we do too (2.4414e-05, 0.0010).
     columns = [[progbar(float(np.float32(r))) for r in e.epoch_rates(epochs)] for e in chosen]
-    rows = [[epoch + 1, *(c[epoch] for c in columns)] for epoch in range(epochs)]
+    rows = [[epoch + 1, *(c[epoch] for c in columns)] for epoch in range(epochs)] if chosen else []
     steps = experiments.steps_per_epoch(experiments.TRAIN_IMAGES)
     drawn = {}
     for e in chosen if plot_dir is not None else ():
@@ -44,8 +47,20 @@ def schedules(names: list[str] | None = None, epochs: int = experiments.EPOCHS,
         if figure is not None and e.lr_plot is not None:
             drawn[Path(plot_dir) / e.lr_plot] = figure
     saved = figures.save_all(drawn)
+    rules = {e.name: _plateau_rule(e.init_lr, e.plateau) for e in every if e.plateau is not None}
     names = [e.name for e in chosen]
-    return ScheduleTable(epochs, steps, names, rows, saved.written, saved.replaced)
+    return ScheduleTable(epochs, steps, names, rows, saved.written, saved.replaced, rules)
+
+
+def _plateau_rule(init_lr: float, plateau: dict[str, Any]) -> str:
+    """What can be said of a plateau experiment's rate before a run: where it starts, and
+    the rule of Keras' ReduceLROnPlateau that moves it."""
+    monitor = plateau["monitor"]
+    return (
+        f"starts at {init_lr:g}, times {plateau['factor']:g} whenever {monitor} has not "
+        f"improved for {plateau['patience']} epochs, never below {plateau['min_lr']:g} (Keras' "
+        f"ReduceLROnPlateau): it follows the run's {monitor}, so it has no table"
+    )
 
 
 def rates_from(lr_from: Path, schedule: str) -> tuple[dict[str, float], str]:

@@ -18,7 +18,7 @@ from tabulate import tabulate
 from bench import api
 from bench.api import backends, tools
 from bench.cli import upgrade_commands
-from bench.core import backend, checks, data, experiments, stop
+from bench.core import backend, checks, data, experiments, schedules, stop
 from bench.report import compare, fingerprints, text
 
 
@@ -41,12 +41,16 @@ def _wrote(paths: Sequence[Path], replaced: Sequence[Path] = ()) -> None:
 
 
 def cmd_schedules(args: argparse.Namespace) -> int:
-    """Print each experiment's learning rate per epoch, as Keras' progress bar logs it."""
+    """Print each experiment's learning rate per epoch (the rate applied to its last batch,
+    in Keras' progress-bar format); plateau's starting rate and rule."""
     table = api.schedules(args.schedule, args.epochs, args.plot_dir)
-    print(f"Learning rate at the first batch of each epoch, {table.epochs} epochs, "
-          f"batch {experiments.BATCH_SIZE}, {experiments.TRAIN_IMAGES:,} images "
-          f"({table.steps} steps per epoch)")  # fmt: skip
-    print(tabulate(table.rows, headers=["epoch", *table.names], disable_numparse=True))
+    if table.names:
+        print(f"Learning rate per epoch ({schedules.EPOCH_RATE}), {table.epochs} epochs, "
+              f"batch {experiments.BATCH_SIZE}, {experiments.TRAIN_IMAGES:,} images "
+              f"({table.steps} steps per epoch)")  # fmt: skip
+        print(tabulate(table.rows, headers=["epoch", *table.names], disable_numparse=True))
+    for name, rule in table.rules.items():
+        print(f"{name}: {rule}")
     _wrote(table.figures, table.replaced)
     return 0
 
@@ -345,7 +349,7 @@ def _schedules_parser(commands: Any) -> None:
     p = commands.add_parser("schedules", help=cmd_schedules.__doc__)
     p.add_argument("-s", "--schedule", action="append", metavar="NAME",
                    help=f"one of {', '.join(experiments.ALL)} (repeatable; default: the "
-                   "post's five)")  # fmt: skip
+                   "post's five; plateau: its rule, as its rate follows val_loss)")  # fmt: skip
     p.add_argument("-e", "--epochs", **_bounded({"type": checks.argument("epochs"),
                    "default": experiments.EPOCHS, "help": "# of epochs"}))  # fmt: skip
     p.add_argument("--plot-dir", type=Path, help="also write the post's lr_*_schedule.png here")
@@ -395,7 +399,9 @@ def _other_parsers(commands: Any) -> None:
     p.add_argument("new", type=Path, help="results folder after")
     p.add_argument("--max-slowdown", type=float, default=compare.MAX_SLOWDOWN,
                    help="largest accepted ms/step ratio new/baseline (default "
-                   f"{compare.MAX_SLOWDOWN})")  # fmt: skip
+                   f"{compare.MAX_SLOWDOWN}), judged where each side timed at least "
+                   f"{compare.MIN_TIMED.steps} steps over {compare.MIN_TIMED.epochs} "
+                   "epochs")  # fmt: skip
     p.set_defaults(func=cmd_compare)
 
     p = commands.add_parser("drift", help=cmd_drift.__doc__)

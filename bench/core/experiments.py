@@ -114,9 +114,10 @@ class Experiment:
         self,
         epochs: int | None = None,
         images: int = TRAIN_IMAGES,
-        batch: Literal["first", "last"] = "first",
+        batch: Literal["first", "last"] = "last",
     ) -> list[float]:
-        """The rate the first (or last) batch of each epoch trains with, for every experiment.
+        """Each epoch's rate (``schedules.EPOCH_RATE``: the one its last batch trains with),
+        or with ``batch="first"`` its first batch's, for every experiment but plateau.
 
         With a per-epoch schedule the optimizer's own decay is 0, so it is the schedule's
         value; otherwise it is the time-based rate (constant for "none").

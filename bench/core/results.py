@@ -181,6 +181,13 @@ def file_name(experiment: str, seed: int) -> str:
     return f"{experiment}-seed{seed}.json"
 
 
+def named_experiment(stem: str) -> str | None:
+    """The experiment a results file's name without ``.json`` says it holds ("step-seed0":
+    step), or None for another name."""
+    named = _NAME.match(f"{stem}.json")
+    return named["experiment"] if named else None
+
+
 @functools.cache  # the schema is compiled once, not for every file read
 def _validator() -> Any:
 

@@ -37,6 +37,12 @@ from bench.core.checks import whole_number
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+# What "an epoch's rate" means wherever one is printed or recorded (results files, the
+# report, ``bench schedules``): the rate its last batch trained with. A per-epoch schedule
+# holds one rate all epoch; a per-batch one ("standard", the cyclic ones) has moved on from
+# the epoch's first batch by then, and the results record the rate the optimizer applied last.
+EPOCH_RATE = "the rate applied to the epoch's last batch"
+
 
 def _check(name: str, value: object, allowed: str, ok: bool) -> None:
     if not ok:
@@ -131,10 +137,11 @@ class LearningRateDecay(_Checked):
         self,
         epochs: int,
         steps_per_epoch: int,
-        batch: Literal["first", "last"] = "first",
+        batch: Literal["first", "last"] = "last",
     ) -> list[float]:
-        """The rate used by the first (or last) batch of each of ``epochs`` epochs (for a
-        per-epoch schedule both are ``table(epochs)``)."""
+        """Each of ``epochs`` epochs' rate (``EPOCH_RATE``: its last batch's), or with
+        ``batch="first"`` its first batch's (for a per-epoch schedule both are
+        ``table(epochs)``)."""
         whole_number("epochs", epochs)
         whole_number("steps_per_epoch", steps_per_epoch)
         _check("batch", batch, "'first' or 'last'", batch in ("first", "last"))

@@ -9,12 +9,13 @@ it compares with comes from ``golden/``; the tolerance and ranking are ``bench.r
 from __future__ import annotations
 
 import statistics
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 from tabulate import tabulate
 
-from bench.core import backend, consistency, experiments
+from bench.core import backend, consistency, experiments, results, schedules
 from bench.core.files import atomic_write
 from bench.core.progbar import progbar
 from bench.report import figures, golden, stats, text
@@ -56,11 +57,15 @@ def _post_final() -> dict[str, dict]:
     return {r["experiment"]: r for r in golden.epoch_lines() if r["epoch"] == r["epochs"]}
 
 
-def accuracy_rows(runs: dict[str, list[dict]]) -> list[dict[str, Any]]:
-    """One row per experiment of the post (run or missing) and per extra one that ran."""
+def accuracy_rows(
+    runs: dict[str, list[dict]], missing: Collection[str] = ()
+) -> list[dict[str, Any]]:
+    """One row per experiment that ran, and per experiment in ``missing`` (a run of it failed
+    or is missing: "Failed or missing runs" names it), in ``experiments.ALL``'s order. An
+    experiment the set never asked for has no row."""
     post = _post_final()
     rows = []
-    for name in [n for n in experiments.ALL if n in experiments.EXPERIMENTS or n in runs]:
+    for name in [n for n in experiments.ALL if n in runs or n in missing]:
         group = runs.get(name, [])
         row: dict[str, Any] = {"experiment": name, "post": post.get(name), "n": len(group)}
         if group:
@@ -122,7 +127,7 @@ def title(folder: Path) -> str:
 
 
 def _render(title: str, rs: runset.RunSet) -> str:
-    rows = accuracy_rows(rs.runs)
+    rows = accuracy_rows(rs.runs, {results.named_experiment(stem) for stem, _ in rs.problems})
     names = figures.report_figure_names(rs.runs)
     sections = [
         [f"# Reproduction report: {text.cell(title)}", ""],
@@ -252,7 +257,7 @@ NOT_JUDGED = "is not judged against the post's (not the post's set-up)"
 MATCH = {
     True: "matches the post's",
     False: "does not match the post's",
-    None: "cannot be judged against the post's (runs missing)",
+    None: "cannot be judged against the post's (not all of its five ran)",
 }
 
 
@@ -327,8 +332,8 @@ def _lr_section(runs: dict[str, list[dict]]) -> list[str]:
     return [
         "## Learning rate at the post's logged epochs",
         "",
-        "Ours: the rate applied to the epoch's last batch, in Keras' progress-bar format. "
-        "The post logged none for none and standard (no LearningRateScheduler).",
+        f"Ours: {schedules.EPOCH_RATE}, in Keras' progress-bar format (as `bench schedules` "
+        "prints it). The post logged none for none and standard (no LearningRateScheduler).",
         "",
         _table(table, ["experiment", "epoch", "ours", "post"]),
         "",

@@ -13,10 +13,12 @@ Both tolerances are two standard errors of a difference of accuracies,
 
 from __future__ import annotations
 
+import enum
 import json
 import math
 import statistics
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from bench.core import data, experiments, identity
@@ -95,6 +97,38 @@ def mean_throughput(group: list[dict[str, Any]]) -> dict[str, float | None]:
         values = [t[measure] for t in each if t[measure] is not None]
         means[measure] = statistics.fmean(values) if values else None
     return means
+
+
+@dataclass(frozen=True)
+class Timed:
+    """How much training a group of runs timed: its epochs that did not compile, and
+    their steps (each such epoch's ms/step is its training time over all its steps)."""
+
+    epochs: int
+    steps: int
+
+    def covers(self, minimum: Timed) -> bool:
+        """Whether this is at least ``minimum`` in epochs and in steps."""
+        return self.epochs >= minimum.epochs and self.steps >= minimum.steps
+
+
+def timed(group: list[dict[str, Any]]) -> Timed:
+    """The timed epochs and steps of ``group``'s runs, together (what ``mean_throughput``'s
+    medians are taken over)."""
+    counts = [
+        (sum(not c for c in run["history"]["compiled"]), run["dataset"]["steps_per_epoch"])
+        for run in group
+    ]
+    return Timed(sum(n for n, _ in counts), sum(n * steps for n, steps in counts))
+
+
+class Verdict(enum.Enum):
+    """A check's outcome, shared by ``compare`` and the upgrade check: "inconclusive" where
+    the measurement is too thin to call either way, which never counts as a regression."""
+
+    OK = "ok"
+    REGRESSED = "regressed"
+    INCONCLUSIVE = "inconclusive"
 
 
 def hardware(run: dict[str, Any]) -> tuple[str, ...]:

@@ -14,8 +14,9 @@ one section per check:
   interval from the per-step times.
 
 Regressed (exit 1): the fingerprints differ; the candidate's accuracy is lower with
-p < ``ALPHA``; the speed ratio's whole interval lies above ``MAX_SLOWDOWN``; or a call
-that worked (or warned) now raises or is ignored.
+p < ``ALPHA``; the speed ratio's whole interval lies above ``MAX_SLOWDOWN`` (one that
+straddles it is inconclusive, the ``bench.report.stats.Verdict`` ``compare`` gives a speed
+measured on too few steps); or a call that worked (or warned) now raises or is ignored.
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ from typing import Any
 import numpy as np
 
 from bench.core import files, jsonfile
-from bench.report import fingerprints
+from bench.report import fingerprints, stats
+from bench.report.compare import MAX_SLOWDOWN
 
 ALPHA = 0.05
 POWER = 0.8
-MAX_SLOWDOWN = 1.25  # as bench compare's default
 BOOTSTRAP = 2000
 BROKEN = ("raises", "ignored")
 PARTS = ("drift.json", "fingerprint.json", "convergence.json")
@@ -117,8 +118,16 @@ class Speed:
     high: float
 
     @property
+    def verdict(self) -> stats.Verdict:
+        """Regressed when the whole interval lies above ``MAX_SLOWDOWN``, ok when none of it
+        does, inconclusive when it straddles it."""
+        if self.low > MAX_SLOWDOWN:
+            return stats.Verdict.REGRESSED
+        return stats.Verdict.OK if self.high <= MAX_SLOWDOWN else stats.Verdict.INCONCLUSIVE
+
+    @property
     def regressed(self) -> bool:
-        return self.low > MAX_SLOWDOWN
+        return self.verdict is stats.Verdict.REGRESSED
 
 
 def speed_ratio(old: list[float], new: list[float], seed: int = 0) -> Speed:
@@ -222,7 +231,8 @@ def _speed_section(upgrade: Upgrade) -> list[str]:
         f"Set-up: {setup or '(not recorded)'}.", "",
         f"{upgrade.old_name}: {s.old_ms:.1f} ms/step; {upgrade.new_name}: {s.new_ms:.1f} "
         f"ms/step; ratio **{s.ratio:.3f}** (bootstrap 95 % interval {s.low:.3f} - "
-        f"{s.high:.3f}). Regressed only if the whole interval lies above {MAX_SLOWDOWN}.", "",
+        f"{s.high:.3f}): **{s.verdict.value}**. Regressed only if the whole interval lies "
+        f"above {MAX_SLOWDOWN}; inconclusive where it straddles it.", "",
     ]  # fmt: skip
 
 

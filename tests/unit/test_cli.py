@@ -3,9 +3,11 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from bench.cli import main
+from bench.core.progbar import progbar
 from bench.report import golden
 
 
@@ -22,16 +24,36 @@ def test_prints_the_posts_lr_column(capsys):
     for row in golden.epoch_lines():
         if row["lr"] is not None:
             assert table[row["epoch"]][row["experiment"]] == row["lr"]
-    assert table[2]["standard"] == "0.0719"
+    # An epoch's rate is its last batch's: "standard" decays per batch, 0.1 / (1 + 0.001 t)
+    # at update t, so epoch 2's last (t = 781) is 0.0561 (its first, t = 391: 0.0719).
+    assert table[2]["standard"] == "0.0561"
+    last = golden.schedule_tables()["standard_last_batch"]
+    assert [table[e]["standard"] for e in table] == [progbar(float(np.float32(r))) for r in last]
 
 
 def test_prints_and_plots_a_schedule_beyond_the_post(tmp_path, capsys):
     assert main(["schedules", "-s", "one-cycle", "-e", "10", "--plot-dir", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].split() == ["epoch", "one-cycle"]
-    # 10 x 391 updates, peak at update 1,172: 0.1 - 0.048 * (1 + cos(pi * 391 / 1172)) at 391.
-    assert [line.split()[1] for line in lines[3:5]] == ["0.0040", "0.0280"]
+    # 10 x 391 updates, peak at update 1,172: 0.1 - 0.048 * (1 + cos(pi * t / 1172)) at
+    # update t; each epoch's last, t = 390 and 781: 0.02793 and 0.07596.
+    assert [line.split()[1] for line in lines[3:5]] == ["0.0279", "0.0760"]
     assert [p.name for p in tmp_path.iterdir()] == ["lr_one_cycle_schedule.png"]
+
+
+def test_plateau_prints_its_starting_rate_and_rule(capsys):
+    # Its rate follows val_loss, so no table; what is known before a run is printed: the
+    # README's ReduceLROnPlateau(val_loss, factor 0.25, patience 5, min_lr 1e-5) from 0.1.
+    assert main(["schedules", "-s", "plateau"]) == 0
+    assert capsys.readouterr().out == (
+        "plateau: starts at 0.1, times 0.25 whenever val_loss has not improved for 5 epochs, "
+        "never below 1e-05 (Keras' ReduceLROnPlateau): it follows the run's val_loss, so it "
+        "has no table\n"
+    )
+    assert main(["schedules", "-s", "step", "-s", "plateau", "-e", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split() == ["epoch", "step"] and len(lines) == 7
+    assert lines[-1].startswith("plateau: starts at 0.1, times 0.25 whenever val_loss")
 
 
 def test_writes_the_posts_lr_plots(tmp_path, capsys):
@@ -46,7 +68,6 @@ def test_writes_the_posts_lr_plots(tmp_path, capsys):
     ("args", "message"),
     [
         (["schedules", "-s", "cosine"], "unknown schedule 'cosine'"),
-        (["schedules", "-s", "plateau"], "plateau: the rate follows val_loss; it has no table"),
         (["schedules", "-e", "0"], "epochs must be a whole number > 0, got 0"),
         (["schedules", "-e", "ten"], "invalid int value: 'ten'"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),

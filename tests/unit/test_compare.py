@@ -1,12 +1,20 @@
 """``bench compare``: identical sets pass; an accuracy drop, a changed learning-rate history
-and a 2x slower step each fail, naming what regressed; unreadable input is exit 2."""
+and a 2x slower step each fail, naming what regressed; speed is judged only on enough timed
+steps; unreadable input is exit 2."""
+
+import json
+import shutil
+from pathlib import Path
 
 import pytest
 from results_factory import folder_of, make_run, retime, shift_accuracy
 
 from bench.cli import main
-from bench.core import experiments
-from bench.report import stats
+from bench.core import experiments, results
+from bench.report import compare, stats
+
+ROOT = Path(__file__).resolve().parents[2]
+QUICK_EXAMPLE = ROOT / "reports" / "quick-example"
 
 ACCURACY = {"none": 0.8414, "standard": 0.8151, "step": 0.868, "linear": 0.8724, "poly": 0.8651}
 
@@ -71,6 +79,98 @@ def test_twice_slower_step_fails(tmp_path, capsys):
     assert "[REGRESSION] step: a training step is 2.00x slower (limit 1.25x)" in out.out
     assert _compare(capsys, _set(tmp_path / "c"), _set(tmp_path / "d", ms=40.0),
                     "--max-slowdown", "2.5")[0] == 0  # fmt: skip
+
+
+def _short_set(path, ms_per_step, epochs=2, steps=5):
+    """The issue's sets: ``reproduce --quick --epochs 2 --subset 300 --schedules step,linear``
+    trains 300 images in 5 steps of 64; epoch 1 compiles, so each run times one epoch."""
+    runs = []
+    for name, ms in ms_per_step.items():
+        run = make_run(name, 0, ACCURACY[name], epochs=epochs)
+        run["dataset"].update(train_images=300, steps_per_epoch=steps)
+        runs.append(retime(run, [800.0] + [ms] * (epochs - 1)))
+    return folder_of(path, runs)
+
+
+# Timed ms/step of two same-code sets made back to back here (2 AMD EPYC cores shared):
+# step 90.9 and 116.7, linear 99.1 and 71.6, i.e. 1.28x one way and 1.38x the other.
+SAME_CODE = ({"step": 90.9, "linear": 99.1}, {"step": 116.7, "linear": 71.6})
+
+
+@pytest.mark.parametrize("direction", [0, 1])
+def test_same_code_sets_of_few_timed_steps_pass_either_way(tmp_path, capsys, direction):
+    first, second = (_short_set(tmp_path / k, ms) for k, ms in zip("ab", SAME_CODE, strict=True))
+    baseline, new = (first, second) if direction == 0 else (second, first)
+    code, out = _compare(capsys, baseline, new)
+    assert code == 0, out.out
+    assert out.out.count("speed not judged (5 timed steps)") == 2
+    for name in ("step", "linear"):
+        assert (
+            f"[NOT COMPARED] {name}: speed not judged, 5 timed steps over 1 epoch in "
+            f"{baseline} and 5 timed steps over 1 epoch in {new}, where a verdict needs "
+            "at least 100 timed steps over 5 epochs on each side"
+        ) in out.out
+    assert "slower" not in out.out
+
+
+@pytest.mark.parametrize("ratio", [0.79, 1.26, 2.24])  # the issue's three tries
+def test_few_timed_steps_never_regress_on_speed(tmp_path, capsys, ratio):
+    baseline = _short_set(tmp_path / "a", {"step": 60.0, "linear": 60.0})
+    new = _short_set(tmp_path / "b", {"step": 60.0 * ratio, "linear": 60.0 * ratio})
+    code, out = _compare(capsys, baseline, new)
+    assert code == 0 and "[REGRESSION]" not in out.out, out.out
+
+
+def test_few_timed_epochs_of_many_steps_are_not_judged_either(tmp_path, capsys):
+    # 2 epochs of the post's 391 steps: 391 timed steps, but all in one epoch.
+    baseline = _short_set(tmp_path / "a", {"step": 60.0}, steps=391)
+    new = _short_set(tmp_path / "b", {"step": 120.0}, steps=391)
+    code, out = _compare(capsys, baseline, new)
+    assert code == 0 and "speed not judged (1 timed epoch)" in out.out, out.out
+
+
+@pytest.mark.parametrize(
+    ("timed_epochs", "steps", "judged"),
+    [(5, 20, True), (4, 25, False), (5, 19, False)],  # the minimum; 4 epochs; 95 steps
+)
+def test_speed_is_judged_from_the_minimum_on(tmp_path, capsys, timed_epochs, steps, judged):
+    assert compare.MIN_TIMED == stats.Timed(epochs=5, steps=100)  # as the README states it
+    sets = [
+        _short_set(tmp_path / k, {"step": ms}, epochs=timed_epochs + 1, steps=steps)
+        for k, ms in (("a", 60.0), ("b", 120.0))
+    ]
+    code, out = _compare(capsys, *sets)
+    assert code == (1 if judged else 0), out.out
+    assert ("a training step is 2.00x slower" in out.out) is judged
+
+
+def _quick_example_copy(folder, slower=1.0):
+    """The committed quick example's runs, each timed epoch ``slower`` times slower: its
+    ms/step, images/s and wall seconds scaled together, as bench.core.consistency ties them."""
+    shutil.copytree(QUICK_EXAMPLE / "runs", folder / "runs")
+    shutil.copy(QUICK_EXAMPLE / "plan.json", folder / "plan.json")
+    for path in (folder / "runs").glob("*.json"):
+        run = json.loads(path.read_text())
+        compiled = results.read(path)["history"]["compiled"]  # these files predate the field
+        history = run["history"]
+        for epoch in (e for e, c in enumerate(compiled) if not c):
+            history["ms_per_step"][epoch] *= slower
+            history["images_per_second"][epoch] /= slower
+            history["seconds"][epoch] *= slower
+        path.write_text(json.dumps(run))
+        results.read(path)  # still a valid, self-consistent results file
+    return folder
+
+
+def test_the_quick_example_is_judged_and_its_2x_slower_copy_regresses(tmp_path, capsys):
+    base = _quick_example_copy(tmp_path / "base")
+    code, out = _compare(capsys, base, _quick_example_copy(tmp_path / "same"))
+    assert code == 0 and out.out.count(" 1.00x ") == 5 and "not judged" not in out.out
+    code, out = _compare(capsys, base, _quick_example_copy(tmp_path / "slow", slower=2.0))
+    assert code == 1, out.out
+    for name in experiments.EXPERIMENTS:
+        assert f"[REGRESSION] {name}: a training step is 2.00x slower (limit 1.25x)" in out.out
+    assert "not judged" not in out.out
 
 
 def _resumed_every_other_epoch(run):

@@ -1,8 +1,11 @@
 """The five experiments carry the post's settings (blog.txt 168-215) and nothing else."""
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 
-from bench.core import experiments
+from bench.core import experiments, results
 from bench.core.schedules import PolynomialDecay, StepDecay
 from bench.report import golden
 
@@ -105,3 +108,17 @@ def test_unknown_schedule_names_the_choices():
 def test_non_positive_epochs_are_rejected(epochs):
     with pytest.raises(ValueError, match=r"^epochs must be a whole number > 0"):
         experiments.get("linear").epoch_rates(epochs)
+
+
+QUICK_EXAMPLE = Path(__file__).resolve().parents[2] / "reports" / "quick-example"
+
+
+def test_an_epochs_rate_is_the_one_training_recorded():
+    """The committed quick example trained "standard" (10 epochs of 23 updates, decay 0.01):
+    Keras' optimizer recorded each epoch's rate. ``epoch_rates``, which ``bench schedules``
+    prints, must give those, not the rate of each epoch's first update."""
+    run = results.read(QUICK_EXAMPLE / "runs" / "standard-seed0.json")
+    quick = experiments.configure("standard", quick_setup=True)
+    ours = quick.epoch_rates(images=run["dataset"]["train_images"])
+    assert [float(np.float32(r)) for r in ours] == pytest.approx(run["history"]["lr"], rel=1e-6)
+    assert quick.epoch_rates(images=1437, batch="first")[1] == pytest.approx(0.1 / 1.23)

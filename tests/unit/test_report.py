@@ -8,6 +8,7 @@ import math
 import re
 import statistics
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -82,7 +83,7 @@ def test_missing_and_failed_runs_are_marked(tmp_path):
     rows = {r[0]: r for r in table_rows(text, "Accuracy")}
     assert rows["poly"][3] == "missing" and rows["linear"][3] == "missing"
     assert re.search(r"\| runs finished +\| 2 of 5 +\|", text)
-    assert "- ours cannot be judged against the post's (runs missing)" in text
+    assert "- ours cannot be judged against the post's (not all of its five ran)" in text
 
 
 def test_lr_and_class_tables_show_the_posts_values(tmp_path):
@@ -94,6 +95,24 @@ def test_lr_and_class_tables_show_the_posts_values(tmp_path):
     assert lr[("poly", "99")] == ["3.2000e-10", "3.2000e-10"]
     classes = {r[0]: r for r in table_rows(text, "Per-class F1")}
     assert classes["cat"][1:] == ["0.87 / 0.74", "0.86 / 0.73"]  # each run's accuracy
+
+
+def test_the_schedules_table_and_the_report_show_the_same_rate_for_an_epoch(tmp_path, capsys):
+    """One set-up, the post's "standard" (100 epochs of 391 steps): the report shows what
+    the results record, the rate applied to each epoch's last batch (here golden's
+    independent derivation of it, in float32 as Keras keeps it); ``bench schedules`` must
+    print the same number for the same epoch."""
+    run = make_run("standard", 0, POST["standard"])
+    last = golden.schedule_tables()["standard_last_batch"]
+    run["history"]["lr"] = [float(np.float32(rate)) for rate in last]
+    text = markdown.render(folder_of(tmp_path, [run]))
+    report = {int(r[1]): r[2] for r in table_rows(text, "Learning rate") if r[0] == "standard"}
+    assert sorted(report) == [1, 2, 3, 98, 99, 100]
+    assert report[2] == "0.0561"  # 0.1 / (1 + 0.001 * 781), epoch 2's last update
+    assert main(["schedules", "-s", "standard"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[3:]]
+    table = {int(epoch): rate for epoch, rate in rows}
+    assert {epoch: table[epoch] for epoch in report} == report
 
 
 def test_throughput_excludes_first_epoch_and_knows_h200(tmp_path):
@@ -239,6 +258,55 @@ def test_experiments_beyond_the_post_are_listed_after_its_five_without_a_verdict
     # The post's grouping is judged on its five; the extras only join the order.
     assert "- ours: one-cycle > step ≈ linear ≈ poly > none > standard > plateau" in text
     assert "- ours matches the post's" in text
+
+
+def _plan(entries):
+    """A plan.json asking for ``entries``: (experiment, status) pairs, seed 0 each."""
+    runs = []
+    for name, status in entries:
+        entry = {"experiment": name, "seed": 0, "file": f"runs/{name}-seed0.json", "status": status}
+        if status == "failed":
+            entry["error"] = "RuntimeError: out of memory"
+        runs.append(entry)
+    return {"quick": False, "runs": runs}
+
+
+def _failed_or_missing(text):
+    """The experiments whose runs "Failed or missing runs" names ("- step-seed0: ...")."""
+    section = text.split("## Failed or missing runs")[1]
+    return {m[1] for m in re.finditer(r"^- (.+)-seed\d+: ", section, re.MULTILINE)}
+
+
+def test_a_set_of_the_extra_schedules_lists_only_them(tmp_path):
+    # reproduce --schedules extra: the post's five were never asked for, so no row says
+    # they are missing while "Failed or missing runs" says none is.
+    names = list(experiments.EXTRA)
+    runs = [make_run(n, 0, 0.85) for n in names]
+    text = markdown.render(folder_of(tmp_path, runs, _plan((n, "ok") for n in names)))
+    assert list(accuracy_rows(text)) == names
+    assert text.split("## Failed or missing runs")[1].strip() == "None."
+    assert "- ours cannot be judged against the post's (not all of its five ran)" in text
+
+
+@pytest.mark.parametrize(
+    ("ran", "plan_entries", "corrupt"),
+    [
+        (list(experiments.EXTRA), [(n, "ok") for n in experiments.EXTRA], None),
+        (["step"], [("step", "ok"), ("linear", "failed")], None),
+        (["step", "one-cycle"], [("step", "ok"), ("one-cycle", "ok"), ("poly", "ok")], None),
+        (["none"], None, "one-cycle"),  # no plan: a corrupt results file is all it says
+        (list(experiments.EXPERIMENTS), [(n, "ok") for n in experiments.EXPERIMENTS], "step"),
+    ],
+)
+def test_a_missing_row_is_a_failed_or_missing_run_and_back(tmp_path, ran, plan_entries, corrupt):
+    runs = [make_run(n, 0, POST.get(n, 0.85)) for n in ran if n != corrupt]
+    folder = folder_of(tmp_path, runs, None if plan_entries is None else _plan(plan_entries))
+    if corrupt:
+        (folder / "runs" / f"{corrupt}-seed0.json").write_text("{broken")
+    text = markdown.render(folder)
+    missing = {name for name, row in accuracy_rows(text).items() if row[3] == "missing"}
+    assert missing == _failed_or_missing(text)
+    assert set(accuracy_rows(text)) == {*ran, *missing}
 
 
 def test_reproduce_refuses_finished_runs_of_another_set_up_before_training(tmp_path, capsys):

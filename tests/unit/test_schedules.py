@@ -126,8 +126,8 @@ def test_time_based_decays_per_iteration():
     s = TimeBasedDecay(initAlpha=0.1, decay=1e-3)
     assert s(0) == 0.1
     assert s(1) == pytest.approx(0.1 / 1.001, rel=REL)
-    assert s.epoch_table(2, 391) == [s(0), s(391)]
-    assert s.epoch_table(2, 391, batch="last") == [s(390), s(781)]
+    assert s.epoch_table(2, 391, batch="first") == [s(0), s(391)]
+    assert s.epoch_table(2, 391) == [s(390), s(781)]  # an epoch's rate: its last batch's
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from scipy import stats
 from test_fingerprint import synthetic
 
 from bench.report import upgrade
+from bench.report.stats import Verdict
 
 
 def test_welch_matches_scipy_and_states_the_detectable_difference():
@@ -39,6 +40,23 @@ def test_the_speed_interval_holds_the_ratio_and_decides():
     assert same.low <= 1.0 <= same.high and not same.regressed
     result = upgrade.speed_ratio(old, slow)
     assert result.low <= result.ratio <= result.high and result.regressed  # 1.5x > 1.25
+
+
+def test_a_speed_interval_across_the_limit_is_inconclusive_not_a_regression(tmp_path):
+    # Steps evenly from 100 to 160 ms against a steady 100: the median says 1.30x, while a
+    # resampled median of 21 steps easily lands below 125 ms.
+    spread = upgrade.speed_ratio([100.0] * 20, np.linspace(100, 160, 21).tolist())
+    assert spread.low < upgrade.MAX_SLOWDOWN < spread.high and spread.ratio == 1.3
+    assert spread.verdict is Verdict.INCONCLUSIVE and not spread.regressed
+    narrow = upgrade.speed_ratio([100.0] * 20, np.linspace(100, 120, 21).tolist())
+    assert narrow.high <= upgrade.MAX_SLOWDOWN and narrow.verdict is Verdict.OK
+    _side(tmp_path / "old", [0.90, 0.91, 0.89], [100.0] * 20, _row(a="works"))
+    _side(tmp_path / "new", [0.90, 0.91, 0.89], np.linspace(100, 160, 21).tolist(), _row(a="works"))
+    result, path = upgrade.write(
+        tmp_path / "old", tmp_path / "new", "TF A", "TF B", tmp_path / "UPGRADE.md"
+    )
+    assert "): **inconclusive**. Regressed only if" in path.read_text()
+    assert result.regressions() == []
 
 
 def _row(**outcomes):
