@@ -112,6 +112,23 @@ class Timed:
         return self.epochs >= minimum.epochs and self.steps >= minimum.steps
 
 
+def fastest_step(group: list[dict[str, Any]]) -> float | None:
+    """The fastest ms/step of any epoch of ``group``'s runs that did not compile (None where
+    every epoch did). On a shared machine noise only ever slows a step: the machine jumps
+    between speed levels minutes apart, and an epoch at the slow level says nothing about
+    the code. The fastest epoch is the code at the machine's fast level; a change that
+    slows every step slows it too."""
+    steady = [
+        ms
+        for run in group
+        for ms, compiled in zip(
+            run["history"]["ms_per_step"], run["history"]["compiled"], strict=True
+        )
+        if not compiled
+    ]
+    return min(steady) if steady else None
+
+
 def timed(group: list[dict[str, Any]]) -> Timed:
     """The timed epochs and steps of ``group``'s runs, together (what ``mean_throughput``'s
     medians are taken over)."""

@@ -144,16 +144,18 @@ def test_speed_is_judged_from_the_minimum_on(tmp_path, capsys, timed_epochs, ste
     assert ("a training step is 2.00x slower" in out.out) is judged
 
 
-def _quick_example_copy(folder, slower=1.0):
-    """The committed quick example's runs, each timed epoch ``slower`` times slower: its
-    ms/step, images/s and wall seconds scaled together, as bench.core.consistency ties them."""
+def _quick_example_copy(folder, slower=1.0, spared=0):
+    """The committed quick example's runs, each timed epoch but the ``spared`` fastest of
+    each run ``slower`` times slower: its ms/step, images/s and wall seconds scaled together, as
+    bench.core.consistency ties them."""
     shutil.copytree(QUICK_EXAMPLE / "runs", folder / "runs")
     shutil.copy(QUICK_EXAMPLE / "plan.json", folder / "plan.json")
     for path in (folder / "runs").glob("*.json"):
         run = json.loads(path.read_text())
         compiled = results.read(path)["history"]["compiled"]  # these files predate the field
         history = run["history"]
-        for epoch in (e for e, c in enumerate(compiled) if not c):
+        timed = [e for e, c in enumerate(compiled) if not c]
+        for epoch in sorted(timed, key=lambda e: history["ms_per_step"][e])[spared:]:
             history["ms_per_step"][epoch] *= slower
             history["images_per_second"][epoch] /= slower
             history["seconds"][epoch] *= slower
@@ -171,6 +173,21 @@ def test_the_quick_example_is_judged_and_its_2x_slower_copy_regresses(tmp_path, 
     for name in experiments.EXPERIMENTS:
         assert f"[REGRESSION] {name}: a training step is 2.00x slower (limit 1.25x)" in out.out
     assert "not judged" not in out.out
+
+
+def test_a_machine_at_its_slow_level_is_not_a_slower_step(tmp_path, capsys):
+    """The same code, the new set timed while the machine sat at its slow level (about
+    1.6x: 514 against 320 ms/step measured here minutes apart) for all but one timed epoch
+    of each run: not a regression. Every epoch slower is."""
+    base = _quick_example_copy(tmp_path / "base")
+    slow_level = _quick_example_copy(tmp_path / "level", slower=1.6, spared=1)
+    code, out = _compare(capsys, base, slow_level)
+    assert code == 0 and "[REGRESSION]" not in out.out, out.out
+    code, out = _compare(capsys, slow_level, base)
+    assert code == 0 and "[REGRESSION]" not in out.out, out.out
+    every = _quick_example_copy(tmp_path / "every", slower=1.6)
+    code, out = _compare(capsys, base, every)
+    assert code == 1 and out.out.count("[REGRESSION]") == 5 and "1.60x slower" in out.out, out.out
 
 
 def _resumed_every_other_epoch(run):

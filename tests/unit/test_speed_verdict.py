@@ -1,0 +1,113 @@
+"""The upgrade check's speed verdict (bench.report.rounds): checked against the exact
+signed-rank distribution worked out by hand, then calibrated on rounds recorded on this
+machine (tests/data/speed-rounds.json, `nox -s calibrate_speed`): resampled same-environment
+pairs must alarm at most 5 % of the time, and pairs with a known slowdown (a sleep inside
+every timed step of one side) must be caught."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import statistics
+from pathlib import Path
+
+import pytest
+
+from bench.report import rounds
+
+RECORDED = Path(__file__).resolve().parents[1] / "data" / "speed-rounds.json"
+RESAMPLES = 4000
+PAIRS = 6  # the fewest the check runs: 6 rounds a side
+
+
+def test_signed_rank_counts_are_the_textbook_ones():
+    # n = 3: sign patterns of ranks 1, 2, 3 give sums 0,1,2,3,3,4,5,6 (by hand).
+    assert rounds.signed_rank_counts(3) == [1, 1, 1, 2, 1, 1, 1]
+    assert sum(rounds.signed_rank_counts(10)) == 2**10
+    # n = 6, two-sided 5 %: only the extreme sums qualify (2 / 64 = 3.1 %), so the interval
+    # runs from the smallest to the largest Walsh average, at 96.9 % coverage.
+    assert rounds.signed_rank_counts(6)[:2] == [1, 1]
+
+
+def test_the_interval_of_six_pairs_is_the_walsh_extremes():
+    d = [0.10, 0.20, 0.05, 0.30, 0.15, 0.25]
+    verdict = rounds.judge(d)
+    walsh = sorted((d[i] + d[j]) / 2 for i in range(6) for j in range(i, 6))
+    assert verdict.low == pytest.approx(math.exp(walsh[0]))
+    assert verdict.high == pytest.approx(math.exp(walsh[-1]))
+    assert verdict.ratio == pytest.approx(math.exp(statistics.median(walsh)))
+    assert verdict.coverage == pytest.approx(1 - 2 / 64)
+
+
+@pytest.mark.parametrize(
+    ("log_ratios", "outcome"),
+    [
+        ([math.log(1.5)] * 3 + [math.log(1.6)] * 3, rounds.Outcome.SLOWER),
+        ([0.01, -0.02, 0.0, 0.02, -0.01, 0.01], rounds.Outcome.NOT_SLOWER),
+        # a machine whose rounds swing 0.6x-1.6x: the spread covers the threshold
+        ([math.log(x) for x in (0.6, 1.6, 1.0, 1.5, 0.7, 1.2)], rounds.Outcome.INCONCLUSIVE),
+        # consistently slower, but not provably past the threshold
+        ([math.log(x) for x in (1.1, 1.3, 1.2, 1.15, 1.35, 1.05)], rounds.Outcome.INCONCLUSIVE),
+    ],
+)
+def test_three_outcomes(log_ratios, outcome):
+    assert rounds.judge(log_ratios).outcome is outcome
+
+
+def test_too_few_rounds_or_a_broken_one_is_refused():
+    with pytest.raises(ValueError, match="6 or more finite paired rounds"):
+        rounds.judge([0.0] * 5)
+    with pytest.raises(ValueError, match="finite"):
+        rounds.judge([0.0] * 5 + [math.nan])
+
+
+def test_rounds_alternated_a_b_b_a_pair_side_by_side():
+    assert rounds.pairs("ABBAABBA") == [(0, 1), (3, 2), (4, 5), (7, 6)]
+    assert rounds.pairs("ABAB") == [(0, 1), (2, 3)]
+
+
+def _recorded() -> dict:
+    return json.loads(RECORDED.read_text(encoding="utf-8"))
+
+
+def _medians(series: str) -> list[tuple[float, float]]:
+    """The recorded rounds of ``series`` as (added ms, median ms/step), in recorded order."""
+    return [
+        (r["added_ms"], statistics.median(r["ms_per_step"]))
+        for r in _recorded()["rounds"]
+        if r["series"] == series
+    ]
+
+
+def _resampled_outcomes(pairs: list[tuple[float, float]], seed: int) -> list[rounds.Outcome]:
+    """PAIRS pairs drawn with replacement, RESAMPLES times: each draw's outcome."""
+    draw = random.Random(seed)
+    return [
+        rounds.judge(rounds.log_ratios(*zip(*draw.choices(pairs, k=PAIRS), strict=True))).outcome
+        for _ in range(RESAMPLES)
+    ]
+
+
+def test_same_environment_rounds_alarm_at_most_5_percent():
+    """Consecutive plain rounds paired as A B B A would pair them: the machine alone."""
+    same = [ms for _, ms in _medians("same")]
+    order = "ABBA" * (len(same) // 4)
+    pairs = [(same[a], same[b]) for a, b in rounds.pairs(order)]
+    assert len(pairs) >= PAIRS
+    outcomes = _resampled_outcomes(pairs, seed=1)
+    false_alarms = outcomes.count(rounds.Outcome.SLOWER) / len(outcomes)
+    assert false_alarms <= 0.05, false_alarms
+
+
+def test_a_known_slowdown_is_caught():
+    """Plain and slowed rounds in A B B A blocks: the slowdown is real, so the verdict must
+    call it SLOWER in at least 80 % of resampled checks."""
+    recorded = _medians("slowed")
+    order = "".join("B" if added else "A" for added, _ in recorded)
+    pairs = [(recorded[a][1], recorded[b][1]) for a, b in rounds.pairs(order)]
+    true_ratio = statistics.median(b / a for a, b in pairs)
+    assert true_ratio > 1.25  # the slowdown made on purpose is past the threshold
+    outcomes = _resampled_outcomes(pairs, seed=2)
+    power = outcomes.count(rounds.Outcome.SLOWER) / len(outcomes)
+    assert power >= 0.8, power
