@@ -299,7 +299,8 @@ TENSORFLOW_ALIASES = ("tensorflow-cpu", "tf-nightly")
 # Without --from, the "from" side is the project's pinned environment: the current release's
 # row (the JAX row where the candidate names jax), built afresh as the candidate is.
 CURRENT_ROW = {"tensorflow": "2.21", "jax": "keras-3.15-jax"}
-SPEED_ROUNDS = 2  # per side, alternating from/candidate: this machine's speed drifts
+# Rounds per side (bench.report.rounds wants 6 pairs, the fewest with a 95 % interval).
+SPEED_ROUNDS = 6
 
 
 def _refuse(message: str) -> NoReturn:
@@ -426,15 +427,18 @@ def _title(versions: dict[str, str | None]) -> str:
 
 
 def _measure(session: nox.Session, sides: dict[str, str], work: Path, env: dict) -> None:
-    """Each side's drift, fingerprint and convergence, then the speed rounds alternated."""
+    """Each side's drift, fingerprint and convergence, then the speed rounds: each a fresh
+    process, the sides alternated in blocks ("from", to, to, "from") so that a drift of the
+    machine hits both, ``speed-N.json`` numbered by its place in the whole sequence."""
     for side, python in sides.items():
-        session.run(
-            python, *STEPS, "upgrade-side", "--out", str(work / side), env=env, external=True
-        )
-    for round_ in range(SPEED_ROUNDS):
-        for side, python in sides.items():
-            out = work / side / f"speed-{round_}.json"
-            session.run(python, *STEPS, "upgrade-speed", "--out", str(out), env=env, external=True)
+        session.run(python, *STEPS, "upgrade-side", "--out", str(work / side), env=env,
+                    external=True)  # fmt: skip
+    order = ("from", "to", "to", "from") * (SPEED_ROUNDS // 2)
+    for place, side in enumerate(order):
+        session.log(f"speed round {place + 1} of {len(order)}: {side}")
+        out = work / side / f"speed-{place}.json"
+        session.run(sides[side], *STEPS, "upgrade-speed", "--out", str(out), env=env,
+                    external=True, silent=True)  # fmt: skip
 
 
 def _publish(staged: Path, folder: Path) -> None:

@@ -12,13 +12,14 @@ interval around it, at ``CONFIDENCE`` or a little more (the distribution is disc
 its interval. Both are distribution-free: they assume only that, with no change, a pair's
 log ratio is as likely to be positive as negative.
 
-Three outcomes, against ``threshold`` (the slowdown that matters, 1.25 by default):
+Three outcomes (``stats.Verdict``, the one every check gives), against ``threshold`` (the
+slowdown that matters, 1.25 by default):
 
-- SLOWER: the interval lies above 1 (slower, at ``1 - CONFIDENCE`` two-sided) and the
+- slower (REGRESSED): the interval lies above 1 (slower, at ``1 - CONFIDENCE`` two-sided) and the
   estimate is past the threshold;
-- NOT SLOWER: the interval's upper end is below the threshold;
-- INCONCLUSIVE: neither - the rounds' own spread covers the threshold. A noisy machine
-  gives this, never SLOWER.
+- not slower (OK): the interval's upper end is below the threshold;
+- inconclusive: neither - the rounds' own spread covers the threshold. A noisy machine
+  gives this, never "slower".
 
 What it cannot see: a slowdown smaller than the threshold, a slowdown that comes and goes
 within a round, and anything about steps other than the timed model's (the quick ResNet
@@ -27,20 +28,23 @@ at batch 64 on the CPU).
 
 from __future__ import annotations
 
-import enum
 import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bench.report.stats import Verdict
+
 CONFIDENCE = 0.95
 MIN_PAIRS = 6  # with fewer, no interval at 95 % exists: 2 / 2**5 > 0.05
 
 
-class Outcome(enum.Enum):
-    SLOWER = "slower"
-    NOT_SLOWER = "not slower"
-    INCONCLUSIVE = "inconclusive"
+# The speed verdict's words for the verdict every check shares.
+WORDS = {
+    Verdict.REGRESSED: "slower",
+    Verdict.OK: "not slower",
+    Verdict.INCONCLUSIVE: "inconclusive",
+}
 
 
 @dataclass(frozen=True)
@@ -51,14 +55,14 @@ class SpeedVerdict:
     coverage: float  # the interval's exact confidence (at least CONFIDENCE)
     pairs: int
     threshold: float
-    outcome: Outcome
+    outcome: Verdict
 
     def sentence(self) -> str:
         """One line: the ratio, its interval and method, and the outcome."""
         return (
             f"{self.ratio:.3f}x per step ({self.coverage:.1%} interval {self.low:.3f}-"
             f"{self.high:.3f}; Hodges-Lehmann over {self.pairs} paired rounds, Wilcoxon "
-            f"signed-rank interval): {self.outcome.value} (threshold {self.threshold}x)"
+            f"signed-rank interval): {WORDS[self.outcome]} (threshold {self.threshold}x)"
         )
 
 
@@ -106,11 +110,11 @@ def judge(log_ratios: Sequence[float], threshold: float = 1.25) -> SpeedVerdict:
     low, high = math.exp(walsh[k - 1]), math.exp(walsh[-k])
     ratio = math.exp(statistics.median(walsh))
     if low > 1 and ratio > threshold:
-        outcome = Outcome.SLOWER
+        outcome = Verdict.REGRESSED
     elif high < threshold:
-        outcome = Outcome.NOT_SLOWER
+        outcome = Verdict.OK
     else:
-        outcome = Outcome.INCONCLUSIVE
+        outcome = Verdict.INCONCLUSIVE
     return SpeedVerdict(ratio, low, high, coverage, len(d), threshold, outcome)
 
 

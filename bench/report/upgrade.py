@@ -10,18 +10,21 @@ one section per check:
 - numerics: the two fingerprints compared (``bench.report.fingerprints``);
 - convergence: Welch's t-test on the final accuracies at ``ALPHA`` (two-sided), and the
   smallest difference the seeds can detect at that alpha with 80 % power;
-- speed: the ratio of median ms/step, candidate over "from", with a bootstrap 95 %
-  interval from the per-step times.
+- speed: rounds alternated A B B A between the sides, each a fresh process timing steps;
+  per pair of rounds side by side, the ratio of their median ms/step; the verdict from those
+  pairs (``bench.report.rounds``: Hodges-Lehmann with its signed-rank interval), never from
+  steps pooled across rounds.
 
 Regressed (exit 1): the fingerprints differ; the candidate's accuracy is lower with
-p < ``ALPHA``; the speed ratio's whole interval lies above ``MAX_SLOWDOWN`` (one that
-straddles it is inconclusive, the ``bench.report.stats.Verdict`` ``compare`` gives a speed
-measured on too few steps); or a call that worked (or warned) now raises or is ignored.
+p < ``ALPHA``; the rounds say the candidate is slower than ``MAX_SLOWDOWN`` (inconclusive
+where their spread covers it, which is said and is no regression); or a call that worked
+(or warned) now raises or is ignored.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,12 +32,11 @@ from typing import Any
 import numpy as np
 
 from bench.core import files, jsonfile
-from bench.report import fingerprints, stats
+from bench.report import fingerprints, rounds, stats
 from bench.report.compare import MAX_SLOWDOWN
 
 ALPHA = 0.05
 POWER = 0.8
-BOOTSTRAP = 2000
 BROKEN = ("raises", "ignored")
 PARTS = ("drift.json", "fingerprint.json", "convergence.json")
 
@@ -50,13 +52,32 @@ def read_side(folder: Path) -> dict[str, Any]:
             side["fingerprint"] = fingerprints.read(path)
             continue
         side[part.removesuffix(".json")] = jsonfile.read(path)  # regular, bounded: or one line
-    rounds = sorted(folder.glob("speed-*.json"))
-    if not rounds:
-        raise ValueError(f"{folder}: no speed-*.json rounds")
-    measured = [jsonfile.read(path) for path in rounds]
-    side["speed"] = {"setup": {**measured[0]["setup"], "rounds": len(rounds)},
-                     "ms_per_step": [ms for m in measured for ms in m["ms_per_step"]]}  # fmt: skip
+    side["speed"] = _speed_rounds(folder)
     return side
+
+
+def _speed_rounds(folder: Path) -> dict[str, Any]:
+    """The side's speed rounds as (position in the sequence both sides ran, median ms/step):
+    ``speed-N.json``, N the round's place in that sequence (older checks numbered each side
+    from 0 and ran the sides from, to, from, to: the same N, "from" first)."""
+    found = []
+    for path in sorted(folder.glob("speed-*.json")):
+        place = path.stem.removeprefix("speed-")
+        measured = jsonfile.read(path)
+        ms = measured.get("ms_per_step") if isinstance(measured, dict) else None
+        valid = isinstance(ms, list) and ms and all(_positive(x) for x in ms)
+        if not place.isdigit() or not valid:
+            raise ValueError(f"{path}: not a speed round (speed-N.json with ms_per_step > 0)")
+        found.append((int(place), statistics.median(ms), measured.get("setup", {})))
+    if not found:
+        raise ValueError(f"{folder}: no speed-*.json rounds")
+    found.sort()
+    setup = {**found[0][2], "rounds": len(found)}
+    return {"setup": setup, "rounds": [(place, median) for place, median, _ in found]}
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1e9
 
 
 def drift_changes(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, str]]:
@@ -111,37 +132,24 @@ def welch(old: list[float], new: list[float]) -> Convergence:
 
 @dataclass(frozen=True)
 class Speed:
-    old_ms: float
-    new_ms: float
-    ratio: float
-    low: float
-    high: float
-
-    @property
-    def verdict(self) -> stats.Verdict:
-        """Regressed when the whole interval lies above ``MAX_SLOWDOWN``, ok when none of it
-        does, inconclusive when it straddles it."""
-        if self.low > MAX_SLOWDOWN:
-            return stats.Verdict.REGRESSED
-        return stats.Verdict.OK if self.high <= MAX_SLOWDOWN else stats.Verdict.INCONCLUSIVE
+    pairs: list[tuple[float, float]]  # ("from", candidate) median ms/step, side by side
+    verdict: rounds.SpeedVerdict | None  # None: too few pairs to judge
 
     @property
     def regressed(self) -> bool:
-        return self.verdict is stats.Verdict.REGRESSED
+        return self.verdict is not None and self.verdict.outcome is stats.Verdict.REGRESSED
 
 
-def speed_ratio(old: list[float], new: list[float], seed: int = 0) -> Speed:
-    """median(new) / median(old) of per-step ms, with a percentile bootstrap 95 % interval
-    (each side resampled on its own, ``BOOTSTRAP`` times, seeded)."""
-    a, b = np.asarray(old, float), np.asarray(new, float)
-    if len(a) < 2 or len(b) < 2:
-        raise ValueError("the speed ratio needs at least two timed steps on each side")
-    rng = np.random.default_rng(seed)
-    ma = np.median(rng.choice(a, (BOOTSTRAP, len(a))), axis=1)
-    mb = np.median(rng.choice(b, (BOOTSTRAP, len(b))), axis=1)
-    low, high = np.percentile(mb / ma, [2.5, 97.5])
-    old_ms, new_ms = float(np.median(a)), float(np.median(b))
-    return Speed(old_ms, new_ms, new_ms / old_ms, float(low), float(high))
+def speed_verdict(old: list[tuple[int, float]], new: list[tuple[int, float]]) -> Speed:
+    """The rounds of both sides, put back in the order they ran, paired side by side
+    (``rounds.pairs``) and judged against ``MAX_SLOWDOWN``."""
+    sequence = sorted([(place, 0, ms) for place, ms in old] + [(place, 1, ms) for place, ms in new])
+    order = "".join("AB"[side] for _, side, _ in sequence)
+    pairs = [(sequence[a][2], sequence[b][2]) for a, b in rounds.pairs(order)]
+    if len(pairs) < rounds.MIN_PAIRS:
+        return Speed(pairs, None)
+    ratios = rounds.log_ratios([a for a, _ in pairs], [b for _, b in pairs])
+    return Speed(pairs, rounds.judge(ratios, MAX_SLOWDOWN))
 
 
 @dataclass
@@ -176,7 +184,7 @@ def check(old: dict[str, Any], new: dict[str, Any], old_name: str, new_name: str
         drift=drift_changes(old["drift"], new["drift"]),
         numerics=fingerprints.compare(old["fingerprint"], new["fingerprint"]),
         convergence=welch(old["convergence"]["accuracy"], new["convergence"]["accuracy"]),
-        speed=speed_ratio(old["speed"]["ms_per_step"], new["speed"]["ms_per_step"]),
+        speed=speed_verdict(old["speed"]["rounds"], new["speed"]["rounds"]),
         setup={part: new[part].get("setup", {}) for part in ("convergence", "speed")},
     )
 
@@ -226,14 +234,34 @@ def _convergence_section(upgrade: Upgrade) -> list[str]:
 def _speed_section(upgrade: Upgrade) -> list[str]:
     s = upgrade.speed
     setup = upgrade.setup.get("speed", {})
+    lines = [
+        "## Speed: rounds alternated A B B A, paired side by side",
+        "",
+        f"Set-up: {setup or '(not recorded)'}.",
+        "",
+        f"| pair | {upgrade.old_name} ms/step | {upgrade.new_name} ms/step | ratio |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {k} | {a:.1f} | {b:.1f} | {b / a:.3f} |" for k, (a, b) in enumerate(s.pairs, 1)]
+    if s.verdict is None:
+        return [
+            *lines,
+            "",
+            f"Not judged: {len(s.pairs)} pairs of rounds, where the verdict "
+            f"needs {rounds.MIN_PAIRS} (6 rounds a side).",
+            "",
+        ]
     return [
-        "## Speed: median ms/step", "",
-        f"Set-up: {setup or '(not recorded)'}.", "",
-        f"{upgrade.old_name}: {s.old_ms:.1f} ms/step; {upgrade.new_name}: {s.new_ms:.1f} "
-        f"ms/step; ratio **{s.ratio:.3f}** (bootstrap 95 % interval {s.low:.3f} - "
-        f"{s.high:.3f}): **{s.verdict.value}**. Regressed only if the whole interval lies "
-        f"above {MAX_SLOWDOWN}; inconclusive where it straddles it.", "",
-    ]  # fmt: skip
+        *lines,
+        "",
+        f"Ratio {s.verdict.sentence()}. Slower: the interval lies above 1 "
+        f"and the ratio past {MAX_SLOWDOWN}; not slower: the interval ends below "
+        f"{MAX_SLOWDOWN}; inconclusive otherwise (the machine's round-to-round spread "
+        "covers the threshold). What it cannot see: a slowdown under the threshold, one "
+        "that comes and goes within a round, and any model but the quick ResNet at "
+        "batch 64 on the CPU.",
+        "",
+    ]
 
 
 def render(upgrade: Upgrade) -> str:
@@ -243,6 +271,9 @@ def render(upgrade: Upgrade) -> str:
     verdict = (
         f"**REGRESSED** {sides}: {'; '.join(found)}" if found else f"**NO REGRESSION** {sides}"
     )
+    speed = upgrade.speed.verdict
+    if speed is None or speed.outcome is stats.Verdict.INCONCLUSIVE:
+        verdict += "; speed " + ("not judged" if speed is None else "inconclusive")
     lines = [verdict, "", f"# Upgrade check: {upgrade.old_name} -> {upgrade.new_name}", ""]
     for section in (_drift_section, _numerics_section, _convergence_section, _speed_section):
         lines += section(upgrade)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from bench.report import rounds
+from bench.report.stats import Verdict
 
 RECORDED = Path(__file__).resolve().parents[1] / "data" / "speed-rounds.json"
 RESAMPLES = 4000
@@ -43,12 +44,12 @@ def test_the_interval_of_six_pairs_is_the_walsh_extremes():
 @pytest.mark.parametrize(
     ("log_ratios", "outcome"),
     [
-        ([math.log(1.5)] * 3 + [math.log(1.6)] * 3, rounds.Outcome.SLOWER),
-        ([0.01, -0.02, 0.0, 0.02, -0.01, 0.01], rounds.Outcome.NOT_SLOWER),
+        ([math.log(1.5)] * 3 + [math.log(1.6)] * 3, Verdict.REGRESSED),
+        ([0.01, -0.02, 0.0, 0.02, -0.01, 0.01], Verdict.OK),
         # a machine whose rounds swing 0.6x-1.6x: the spread covers the threshold
-        ([math.log(x) for x in (0.6, 1.6, 1.0, 1.5, 0.7, 1.2)], rounds.Outcome.INCONCLUSIVE),
+        ([math.log(x) for x in (0.6, 1.6, 1.0, 1.5, 0.7, 1.2)], Verdict.INCONCLUSIVE),
         # consistently slower, but not provably past the threshold
-        ([math.log(x) for x in (1.1, 1.3, 1.2, 1.15, 1.35, 1.05)], rounds.Outcome.INCONCLUSIVE),
+        ([math.log(x) for x in (1.1, 1.3, 1.2, 1.15, 1.35, 1.05)], Verdict.INCONCLUSIVE),
     ],
 )
 def test_three_outcomes(log_ratios, outcome):
@@ -80,24 +81,38 @@ def _medians(series: str) -> list[tuple[float, float]]:
     ]
 
 
-def _resampled_outcomes(pairs: list[tuple[float, float]], seed: int) -> list[rounds.Outcome]:
-    """PAIRS pairs drawn with replacement, RESAMPLES times: each draw's outcome."""
+def _resampled_outcomes(
+    pairs: list[tuple[float, float]], seed: int, slower: float = 1.0
+) -> list[Verdict]:
+    """PAIRS pairs drawn with replacement, RESAMPLES times, the candidate's rounds made
+    ``slower``: each draw's outcome."""
     draw = random.Random(seed)
-    return [
-        rounds.judge(rounds.log_ratios(*zip(*draw.choices(pairs, k=PAIRS), strict=True))).outcome
-        for _ in range(RESAMPLES)
-    ]
+    outcomes = []
+    for _ in range(RESAMPLES):
+        old, new = zip(*draw.choices(pairs, k=PAIRS), strict=True)
+        outcomes.append(rounds.judge(rounds.log_ratios(old, [ms * slower for ms in new])).outcome)
+    return outcomes
+
+
+def _same_pairs() -> list[tuple[float, float]]:
+    """Consecutive plain rounds paired as A B B A would pair them: the machine alone."""
+    same = [ms for _, ms in _medians("same")]
+    pairs = [(same[a], same[b]) for a, b in rounds.pairs("ABBA" * (len(same) // 4))]
+    assert len(pairs) >= PAIRS
+    return pairs
 
 
 def test_same_environment_rounds_alarm_at_most_5_percent():
-    """Consecutive plain rounds paired as A B B A would pair them: the machine alone."""
-    same = [ms for _, ms in _medians("same")]
-    order = "ABBA" * (len(same) // 4)
-    pairs = [(same[a], same[b]) for a, b in rounds.pairs(order)]
-    assert len(pairs) >= PAIRS
-    outcomes = _resampled_outcomes(pairs, seed=1)
-    false_alarms = outcomes.count(rounds.Outcome.SLOWER) / len(outcomes)
+    outcomes = _resampled_outcomes(_same_pairs(), seed=1)
+    false_alarms = outcomes.count(Verdict.REGRESSED) / len(outcomes)
     assert false_alarms <= 0.05, false_alarms
+
+
+def test_a_slowdown_of_1_4x_on_this_machines_noise_is_caught():
+    """The recorded same-environment pairs with every candidate round 1.4x slower: the
+    machine's own noise, a slowdown of known size past the threshold."""
+    outcomes = _resampled_outcomes(_same_pairs(), seed=3, slower=1.4)
+    assert outcomes.count(Verdict.REGRESSED) / len(outcomes) >= 0.8
 
 
 def test_a_known_slowdown_is_caught():
@@ -109,5 +124,5 @@ def test_a_known_slowdown_is_caught():
     true_ratio = statistics.median(b / a for a, b in pairs)
     assert true_ratio > 1.25  # the slowdown made on purpose is past the threshold
     outcomes = _resampled_outcomes(pairs, seed=2)
-    power = outcomes.count(rounds.Outcome.SLOWER) / len(outcomes)
+    power = outcomes.count(Verdict.REGRESSED) / len(outcomes)
     assert power >= 0.8, power

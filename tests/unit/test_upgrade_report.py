@@ -1,6 +1,6 @@
 """UPGRADE.md's statistics and text (bench.report.upgrade), on made-up measurements: no
 Keras. Tolerances: the t-test and the detectable difference against scipy's t
-distribution (rel 1e-9); the bootstrap interval must contain the true ratio."""
+distribution (rel 1e-9). The speed verdict's own statistics: tests/unit/test_speed_verdict.py."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 from test_fingerprint import synthetic
 
-from bench.report import upgrade
+from bench.report import rounds, upgrade
 from bench.report.stats import Verdict
 
 
@@ -32,31 +32,56 @@ def test_no_regression_when_not_lower_or_not_significant():
         upgrade.welch([0.9], [0.9, 0.8])
 
 
-def test_the_speed_interval_holds_the_ratio_and_decides():
-    rng = np.random.default_rng(1)
-    old = rng.normal(100, 5, 200).tolist()
-    slow = rng.normal(150, 5, 200).tolist()
-    same = upgrade.speed_ratio(old, old)
-    assert same.low <= 1.0 <= same.high and not same.regressed
-    result = upgrade.speed_ratio(old, slow)
-    assert result.low <= result.ratio <= result.high and result.regressed  # 1.5x > 1.25
+ORDER = "ABBA" * 3  # six rounds a side, as nox -s upgrade runs them
 
 
-def test_a_speed_interval_across_the_limit_is_inconclusive_not_a_regression(tmp_path):
-    # Steps evenly from 100 to 160 ms against a steady 100: the median says 1.30x, while a
-    # resampled median of 21 steps easily lands below 125 ms.
-    spread = upgrade.speed_ratio([100.0] * 20, np.linspace(100, 160, 21).tolist())
-    assert spread.low < upgrade.MAX_SLOWDOWN < spread.high and spread.ratio == 1.3
-    assert spread.verdict is Verdict.INCONCLUSIVE and not spread.regressed
-    narrow = upgrade.speed_ratio([100.0] * 20, np.linspace(100, 120, 21).tolist())
-    assert narrow.high <= upgrade.MAX_SLOWDOWN and narrow.verdict is Verdict.OK
-    _side(tmp_path / "old", [0.90, 0.91, 0.89], [100.0] * 20, _row(a="works"))
-    _side(tmp_path / "new", [0.90, 0.91, 0.89], np.linspace(100, 160, 21).tolist(), _row(a="works"))
+def _rounds(ratios, base=100.0):
+    """Both sides' rounds (place, median ms/step) in ORDER: each pair's "from" round at a
+    level that drifts through the sequence, its candidate round ``ratio`` times that."""
+    by_place = {}
+    for (a, b), ratio in zip(rounds.pairs(ORDER), ratios, strict=True):
+        by_place[a] = base * (1 + 0.1 * a)
+        by_place[b] = by_place[a] * ratio
+    old = [(k, ms) for k, ms in sorted(by_place.items()) if ORDER[k] == "A"]
+    new = [(k, ms) for k, ms in sorted(by_place.items()) if ORDER[k] == "B"]
+    return old, new
+
+
+def test_rounds_are_paired_side_by_side_and_judged():
+    same = upgrade.speed_verdict(*_rounds([1.0, 1.02, 0.98, 1.01, 0.99, 1.0]))
+    assert same.verdict.outcome is Verdict.OK and not same.regressed
+    assert len(same.pairs) == 6 and same.pairs[0] == (100.0, 100.0)
+    slow = upgrade.speed_verdict(*_rounds([1.5, 1.6, 1.55, 1.5, 1.45, 1.6]))
+    assert slow.verdict.outcome is Verdict.REGRESSED and slow.regressed
+    assert slow.verdict.low > 1 and slow.verdict.ratio == pytest.approx(1.5375, rel=0.05)
+
+
+def test_a_noisy_machine_is_inconclusive_never_a_regression(tmp_path):
+    noisy = [0.6, 1.6, 1.0, 1.5, 0.7, 1.3]
+    result = upgrade.speed_verdict(*_rounds(noisy))
+    assert result.verdict.outcome is Verdict.INCONCLUSIVE and not result.regressed
+    old, new = _rounds(noisy)
+    _side(tmp_path / "old", [0.90, 0.91, 0.89], old, _row(a="works"))
+    _side(tmp_path / "new", [0.90, 0.91, 0.89], new, _row(a="works"))
     result, path = upgrade.write(
         tmp_path / "old", tmp_path / "new", "TF A", "TF B", tmp_path / "UPGRADE.md"
     )
-    assert "): **inconclusive**. Regressed only if" in path.read_text()
-    assert result.regressions() == []
+    text = path.read_text()
+    assert text.splitlines()[0] == "**NO REGRESSION** (TF A -> TF B); speed inconclusive"
+    assert "): inconclusive (threshold 1.25x)" in text and result.regressions() == []
+
+
+def test_an_older_checks_two_rounds_a_side_are_not_judged(tmp_path):
+    """Two rounds a side, numbered from 0 on each (the old session's files): no verdict."""
+    for name in ("old", "new"):
+        folder = tmp_path / name
+        _side(folder, [0.90, 0.91, 0.89], [(0, 100.0), (1, 101.0)], _row(a="works"))
+    result, path = upgrade.write(
+        tmp_path / "old", tmp_path / "new", "TF A", "TF B", tmp_path / "UPGRADE.md"
+    )
+    assert result.speed.verdict is None and len(result.speed.pairs) == 2
+    assert "Not judged: 2 pairs of rounds" in path.read_text()
+    assert path.read_text().splitlines()[0].endswith("; speed not judged")
 
 
 def _row(**outcomes):
@@ -69,13 +94,19 @@ def test_drift_lists_changed_outcomes_and_what_broke():
     assert [(c["use"], c["broke"]) for c in changes] == [("b", True), ("c", False)]
 
 
-def _side(folder, accuracy, ms, probes):
+def _side(folder, accuracy, speed, probes):
+    """A side's files; ``speed`` is (place, median ms/step) per round, or one list of step
+    times for two rounds."""
     folder.mkdir()
     (folder / "drift.json").write_text(json.dumps(probes))
     (folder / "fingerprint.json").write_text(json.dumps(synthetic()))
     (folder / "convergence.json").write_text(json.dumps({"setup": {}, "accuracy": accuracy}))
-    for k in range(2):  # two alternated rounds, pooled
-        (folder / f"speed-{k}.json").write_text(json.dumps({"setup": {}, "ms_per_step": ms}))
+    if not isinstance(speed[0], tuple):
+        speed = [(0, speed), (1, speed)]
+    for place, ms in speed:
+        steps = ms if isinstance(ms, list) else [ms * 0.9, ms, ms * 1.1]
+        round_ = {"setup": {}, "ms_per_step": steps}
+        (folder / f"speed-{place}.json").write_text(json.dumps(round_))
 
 
 def test_upgrade_md_opens_with_the_verdict_then_each_section(tmp_path):
@@ -88,7 +119,7 @@ def test_upgrade_md_opens_with_the_verdict_then_each_section(tmp_path):
     for title in ("## Drift", "## Numerics", "## Convergence", "## Speed"):
         assert title in text
     assert "smallest difference" in text and "Welch" in text
-    assert len(upgrade.read_side(tmp_path / "new")["speed"]["ms_per_step"]) == 6  # pooled
+    assert len(upgrade.read_side(tmp_path / "new")["speed"]["rounds"]) == 2
     assert result.convergence.detectable > 0
 
 
