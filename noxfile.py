@@ -363,10 +363,16 @@ def _reason(output: str) -> str:
     return " ".join((causes or errors or lines or ["no output"])[-1].split())[:300]
 
 
+def _uv() -> str | None:
+    """uv on PATH, or beside the Python running nox (`nox[uv]` installs it there, which is
+    not on PATH when nox runs as `VENV/bin/python -m nox`)."""
+    return shutil.which("uv") or shutil.which("uv", path=str(Path(sys.executable).parent))
+
+
 def _install(python: str, what: str, *args: str) -> None:
     """``args`` and then our package into the environment of ``python`` (uv if present,
     else pip); a failure is one line naming ``what`` and the installer's reason, exit 2."""
-    uv = shutil.which("uv")
+    uv = _uv()
     base = [uv, "pip", "install", "--python", python] if uv else [python, "-m", "pip", "install"]
     for step in (list(args), ["--no-deps", "-e", "."]):
         done = subprocess.run([*base, *step], capture_output=True, text=True, check=False)
@@ -377,7 +383,7 @@ def _install(python: str, what: str, *args: str) -> None:
 def _side(where: Path, specs: list[str] | None, backend: str) -> str:
     """A fresh environment at ``where``: ``specs`` with our dependencies, or (None) the
     current row's pins. Its python."""
-    uv = shutil.which("uv")
+    uv = _uv()
     make = [uv, "venv", "-q", str(where)] if uv else [sys.executable, "-m", "venv", str(where)]
     subprocess.run(make, check=True, capture_output=True)
     python = str(where / "bin" / "python")
