@@ -32,12 +32,18 @@ QUICK_STEPS = 23  # digits' 1,437 training images in batches of 64
 LEARNED = 0.5
 
 
+# What the test run itself set, which a user's shell would not have.
+NOT_THE_USERS = ("PYTHON", "VIRTUAL_ENV", "PYTEST", "NOX", "BENCH_", "TF_CPP_", "KERAS_", "UV_")
+
+
 def _shell_env(venv: Path) -> dict[str, str]:
-    """A login shell's variables with the virtualenv activated, nothing of the test run's:
-    no PYTHONPATH, no nox or pytest variables, no TensorFlow log level."""
-    keep = {k: v for k, v in os.environ.items() if k in ("HOME", "LANG", "LC_ALL", "TMPDIR")}
-    path = os.pathsep.join([str(venv / "bin"), "/usr/local/bin", "/usr/bin", "/bin"])
-    return {**keep, "PATH": path, "VIRTUAL_ENV": str(venv)}
+    """The user's shell with the virtualenv activated: this machine's variables (its
+    certificates and proxies, which the package index may need), less what this test run
+    set (pytest's, nox's, its virtualenv on PATH, TensorFlow's log level)."""
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(NOT_THE_USERS)}
+    ours = Path(sys.executable).parent
+    path = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and Path(p) != ours]
+    return {**keep, "PATH": os.pathsep.join([str(venv / "bin"), *path]), "VIRTUAL_ENV": str(venv)}
 
 
 def _run(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> str:
