@@ -296,9 +296,11 @@ UPGRADABLE = ("tensorflow", "tensorflow-cpu", "tf-nightly", "keras", "tf-keras",
 # They install the `tensorflow` module under another name: our `tensorflow` requirement
 # would add a released TensorFlow beside them.
 TENSORFLOW_ALIASES = ("tensorflow-cpu", "tf-nightly")
-# Without --from, the "from" side is the project's pinned environment: the current release's
-# row (the JAX row where the candidate names jax), built afresh as the candidate is.
-CURRENT_ROW = {"tensorflow": "2.21", "jax": "keras-3.15-jax"}
+# Without --from, the "from" side is the project's pinned environment of the candidate's
+# kind (``_kind``): the current release's row, built afresh as the candidate is. Each kind
+# runs with its own variables.
+CURRENT_ROW = {"tensorflow": "2.21", "tf-keras": "2.21-tf-keras", "jax": "keras-3.15-jax"}
+KIND_ENV = {"tensorflow": {}, "tf-keras": LEGACY_ENV, "jax": {"KERAS_BACKEND": "jax"}}
 # Rounds per side (bench.report.rounds wants 6 pairs, the fewest with a 95 % interval).
 SPEED_ROUNDS = 6
 
@@ -339,17 +341,21 @@ def _upgrade_args(posargs: list[str]) -> tuple[list[str], list[str] | None]:
     return args, old
 
 
-def _backend_of(specs: list[str]) -> str:
-    """jax where the specs name jax without TensorFlow: both sides then run Keras on JAX."""
+def _kind(specs: list[str]) -> str:
+    """How a side runs Keras: "jax" (Keras 3 on JAX, no TensorFlow) where its specs name jax
+    or jaxlib and no TensorFlow, "tf-keras" (Keras 2 as tf.keras) where they name tf-keras,
+    else "tensorflow" (Keras 3 on TensorFlow, or Keras 2 inside TensorFlow 2.15 and older)."""
     names = _names(specs)
-    on_jax = "jax" in names and not any(n.startswith(("tensorflow", "tf-")) for n in names)
-    return "jax" if on_jax else "tensorflow"
+    if "tf-keras" in names:
+        return "tf-keras"
+    tensorflow = any(n in ("tensorflow", *TENSORFLOW_ALIASES) for n in names)
+    return "jax" if {"jax", "jaxlib"} & set(names) and not tensorflow else "tensorflow"
 
 
 def _dependencies(specs: list[str]) -> list[str]:
     """Our package's dependencies, less TensorFlow where a spec brings its module under
     another name or the side runs on JAX."""
-    drop = any(n in TENSORFLOW_ALIASES for n in _names(specs)) or _backend_of(specs) == "jax"
+    drop = any(n in TENSORFLOW_ALIASES for n in _names(specs)) or _kind(specs) == "jax"
     deps = PYPROJECT["project"]["dependencies"]
     return [d for d in deps if not (drop and d.startswith("tensorflow"))]
 
@@ -380,7 +386,7 @@ def _install(python: str, what: str, *args: str) -> None:
             _refuse(f"cannot install {what}: {_reason(done.stderr + done.stdout)}")
 
 
-def _side(where: Path, specs: list[str] | None, backend: str) -> str:
+def _side(where: Path, specs: list[str] | None, kind: str) -> str:
     """A fresh environment at ``where``: ``specs`` with our dependencies, or (None) the
     current row's pins. Its python."""
     uv = _uv()
@@ -388,7 +394,7 @@ def _side(where: Path, specs: list[str] | None, backend: str) -> str:
     subprocess.run(make, check=True, capture_output=True)
     python = str(where / "bin" / "python")
     if specs is None:
-        row = CURRENT_ROW[backend]
+        row = CURRENT_ROW[kind]
         pins = ["-c", str(CONSTRAINTS / f"{row}.txt"), *ROWS[row]]
         _install(python, f"constraints/{row}.txt", *pins, *_dependencies(ROWS[row]))
     else:
@@ -424,7 +430,8 @@ def _label(versions: dict[str, str | None], names: list[str]) -> str:
     named (upgrade-2.15.1-to-2.21.0), else each named package with its version."""
     if set(names) <= {"tensorflow", *TENSORFLOW_ALIASES}:
         return str(versions["tensorflow"])
-    return "-".join(f"{n}{versions[n]}" for n in dict.fromkeys(names))
+    shown = [f"{n}{versions[n]}" for n in dict.fromkeys(names) if versions[n]]
+    return "-".join(shown) or str(versions["tensorflow"])
 
 
 def _title(versions: dict[str, str | None]) -> str:
@@ -432,18 +439,20 @@ def _title(versions: dict[str, str | None]) -> str:
     return ", ".join(f"{title} {versions[n]}" for n, title in shown.items() if versions[n])
 
 
-def _measure(session: nox.Session, sides: dict[str, str], work: Path, env: dict) -> None:
+def _measure(
+    session: nox.Session, sides: dict[str, str], work: Path, envs: dict[str, dict]
+) -> None:
     """Each side's drift, fingerprint and convergence, then the speed rounds: each a fresh
     process, the sides alternated in blocks ("from", to, to, "from") so that a drift of the
     machine hits both, ``speed-N.json`` numbered by its place in the whole sequence."""
     for side, python in sides.items():
-        session.run(python, *STEPS, "upgrade-side", "--out", str(work / side), env=env,
+        session.run(python, *STEPS, "upgrade-side", "--out", str(work / side), env=envs[side],
                     external=True)  # fmt: skip
     order = ("from", "to", "to", "from") * (SPEED_ROUNDS // 2)
     for place, side in enumerate(order):
         session.log(f"speed round {place + 1} of {len(order)}: {side}")
         out = work / side / f"speed-{place}.json"
-        session.run(sides[side], *STEPS, "upgrade-speed", "--out", str(out), env=env,
+        session.run(sides[side], *STEPS, "upgrade-speed", "--out", str(out), env=envs[side],
                     external=True, silent=True)  # fmt: skip
 
 
@@ -465,23 +474,29 @@ def _publish(staged: Path, folder: Path) -> None:
         shutil.rmtree(incoming, ignore_errors=True)
 
 
+def _kinds(specs: list[str], old_specs: list[str] | None) -> dict[str, str]:
+    """Each side's kind: the candidate's from its specs, the "from" side's from its own
+    specs, or, pinned, the candidate's."""
+    return {"from": _kind(old_specs) if old_specs else _kind(specs), "to": _kind(specs)}
+
+
 def _upgrade(session: nox.Session, specs: list[str], old_specs: list[str] | None) -> int:
     """Both sides built in a temporary folder (removed however the session ends), measured,
     and UPGRADE.md published under reports/. 1 if it says REGRESSED."""
-    backend = _backend_of(specs)
-    env = {**ENV, **({"KERAS_BACKEND": backend} if backend != "tensorflow" else {})}
+    kinds = _kinds(specs, old_specs)
+    envs = {side: {**ENV, **KIND_ENV[kind]} for side, kind in kinds.items()}
     with tempfile.TemporaryDirectory(prefix="upgrade-") as tmp:
         work = Path(tmp)
         sides = {
-            "from": _side(work / "from-env", old_specs, backend),
-            "to": _side(work / "to-env", specs, backend),
+            "from": _side(work / "from-env", old_specs, kinds["from"]),
+            "to": _side(work / "to-env", specs, kinds["to"]),
         }
         versions = {side: _versions(python, side) for side, python in sides.items()}
         named = _names([*specs, *(old_specs or [])])
         labels = {side: _label(versions[side], named) for side in sides}
         titles = {side: _title(versions[side]) for side in sides}
         print(f"[INFO] upgrade check: {titles['from']} -> {titles['to']}")
-        _measure(session, sides, work, env)
+        _measure(session, sides, work, envs)
         staged = work / "report"
         # session.run gives no exit code back (True on any success code): the verdict is
         # the report's own first line.
@@ -497,7 +512,7 @@ def _upgrade(session: nox.Session, specs: list[str], old_specs: list[str] | None
             titles["to"],
             "--out",
             str(staged / "UPGRADE.md"),
-            env=env,
+            env=envs["to"],
             external=True,
             success_codes=[0, 1],
         )

@@ -102,7 +102,7 @@ def add_parsers(commands: Any) -> None:
     p.add_argument("--steps", type=checks.argument("steps"), default=20)
     p.add_argument(
         "--added-ms",
-        type=float,
+        type=_milliseconds,
         default=0.0,
         metavar="MS",
         help="sleep this long inside each timed step: a known slowdown, to "

@@ -67,16 +67,18 @@ class SpeedVerdict:
 
 
 def pairs(order: Sequence[str]) -> list[tuple[int, int]]:
-    """The (A, B) round indices paired side by side in an A B B A ... sequence: each A
-    with the B next to it."""
-    found, waiting = [], {"A": [], "B": []}
-    for k, side in enumerate(order):
-        other = "B" if side == "A" else "A"
-        if waiting[other]:
-            j = waiting[other].pop()
-            found.append((j, k) if side == "B" else (k, j))
-        else:
-            waiting[side].append(k)
+    """The (A, B) round indices of an A B B A ... (or A B A B ...) sequence, each round
+    paired with the round of the other side next to it; ValueError where a round has none
+    (the sides did not alternate, or a round is missing)."""
+    found, k = [], 0
+    while k < len(order):
+        if k + 1 >= len(order) or order[k] == order[k + 1]:
+            raise ValueError(
+                f"the speed rounds did not alternate: round {k} ({order[k]}) has no round of "
+                "the other side beside it"
+            )
+        found.append((k, k + 1) if order[k] == "A" else (k + 1, k))
+        k += 2
     return found
 
 

@@ -63,21 +63,35 @@ def _speed_rounds(folder: Path) -> dict[str, Any]:
     found = []
     for path in sorted(folder.glob("speed-*.json")):
         place = path.stem.removeprefix("speed-")
-        measured = jsonfile.read(path)
-        ms = measured.get("ms_per_step") if isinstance(measured, dict) else None
-        valid = isinstance(ms, list) and ms and all(_positive(x) for x in ms)
-        if not place.isdigit() or not valid:
-            raise ValueError(f"{path}: not a speed round (speed-N.json with ms_per_step > 0)")
-        found.append((int(place), statistics.median(ms), measured.get("setup", {})))
+        if not (place.isascii() and place.isdigit() and str(int(place)) == place):
+            raise ValueError(f"{path}: a speed round's file is named speed-N.json (N: 0, 1, ...)")
+        found.append((int(place), *_speed_round(path)))
     if not found:
         raise ValueError(f"{folder}: no speed-*.json rounds")
-    found.sort()
+    found.sort(key=lambda round_: round_[0])
     setup = {**found[0][2], "rounds": len(found)}
     return {"setup": setup, "rounds": [(place, median) for place, median, _ in found]}
 
 
-def _positive(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1e9
+def _speed_round(path: Path) -> tuple[float, dict[str, Any]]:
+    """One round's median ms/step and set-up; ValueError naming the file."""
+    measured = jsonfile.read(path)
+    ms = measured.get("ms_per_step") if isinstance(measured, dict) else None
+    setup = measured.get("setup", {}) if isinstance(measured, dict) else None
+    if not (isinstance(ms, list) and ms and all(map(_milliseconds, ms))):
+        low, high = MS_RANGE
+        raise ValueError(f"{path}: ms_per_step must be a list of times from {low:g} to {high:g} ms")
+    if not isinstance(setup, dict):
+        raise ValueError(f"{path}: setup must be an object")
+    return statistics.median(ms), setup
+
+
+MS_RANGE = (1e-3, 1e7)  # a step's time: from a microsecond to about three hours
+
+
+def _milliseconds(value: Any) -> bool:
+    low, high = MS_RANGE
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value < high
 
 
 def drift_changes(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, str]]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.cli import build_parser, main
 from bench.report import rounds
 from bench.report.stats import Verdict
 
@@ -126,3 +127,17 @@ def test_a_known_slowdown_is_caught():
     outcomes = _resampled_outcomes(pairs, seed=2)
     power = outcomes.count(Verdict.REGRESSED) / len(outcomes)
     assert power >= 0.8, power
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-5", "1e9", "fast"])
+def test_the_slowdown_switch_takes_a_sleep_it_can_do(value, capsys):
+    """Checked with the other arguments, before TensorFlow loads (inf overflowed time.sleep
+    after the model had compiled; 1e9 would have slept 11 days a step)."""
+    code = main(["upgrade-speed", "--out", "/nonexistent/x.json", "--added-ms", value])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "--added-ms" in err, err
+
+
+def test_the_slowdown_switch_takes_a_sleep():
+    args = build_parser().parse_args(["upgrade-speed", "--out", "x.json", "--added-ms", "80"])
+    assert args.added_ms == 80.0

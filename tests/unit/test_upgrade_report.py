@@ -11,6 +11,7 @@ import pytest
 from scipy import stats
 from test_fingerprint import synthetic
 
+from bench.cli import main
 from bench.report import rounds, upgrade
 from bench.report.stats import Verdict
 
@@ -89,8 +90,9 @@ def _row(**outcomes):
 
 
 def test_drift_lists_changed_outcomes_and_what_broke():
-    changes = upgrade.drift_changes(_row(a="works", b="warns", c="raises"),
-                                    _row(a="works", b="raises", c="ignored"))  # fmt: skip
+    changes = upgrade.drift_changes(
+        _row(a="works", b="warns", c="raises"), _row(a="works", b="raises", c="ignored")
+    )
     assert [(c["use"], c["broke"]) for c in changes] == [("b", True), ("c", False)]
 
 
@@ -112,8 +114,9 @@ def _side(folder, accuracy, speed, probes):
 def test_upgrade_md_opens_with_the_verdict_then_each_section(tmp_path):
     _side(tmp_path / "old", [0.90, 0.91, 0.89], [100.0, 101.0, 99.0], _row(a="works"))
     _side(tmp_path / "new", [0.90, 0.90, 0.91], [100.0, 102.0, 98.0], _row(a="raises"))
-    result, path = upgrade.write(tmp_path / "old", tmp_path / "new", "TF A", "TF B",
-                                 tmp_path / "out" / "UPGRADE.md")  # fmt: skip
+    result, path = upgrade.write(
+        tmp_path / "old", tmp_path / "new", "TF A", "TF B", tmp_path / "out" / "UPGRADE.md"
+    )
     text = path.read_text()
     assert text.splitlines()[0].startswith("**REGRESSED** (TF A -> TF B): drift")
     for title in ("## Drift", "## Numerics", "## Convergence", "## Speed"):
@@ -128,3 +131,77 @@ def test_a_missing_part_names_the_file(tmp_path):
     (tmp_path / "old" / "convergence.json").unlink()
     with pytest.raises(ValueError, match=r"convergence\.json"):
         upgrade.read_side(tmp_path / "old")
+
+
+def _sides_with_rounds(tmp_path, old_rounds, new_rounds, edit=None):
+    _side(tmp_path / "old", [0.90, 0.91, 0.89], old_rounds, _row(a="works"))
+    _side(tmp_path / "new", [0.90, 0.91, 0.89], new_rounds, _row(a="works"))
+    if edit:
+        edit(tmp_path / "old")
+    return tmp_path / "old", tmp_path / "new"
+
+
+def _upgrade_report(capsys, old, new, tmp_path):
+    code = main(
+        [
+            "upgrade-report",
+            str(old),
+            str(new),
+            "--old-name",
+            "A",
+            "--new-name",
+            "B",
+            "--out",
+            str(tmp_path / "out" / "UPGRADE.md"),
+        ]
+    )
+    return code, capsys.readouterr().err
+
+
+def test_rounds_that_did_not_alternate_are_refused_not_paired(tmp_path, capsys):
+    """All of one side's rounds, then all of the other's: no pair was taken side by side."""
+    old, new = _sides_with_rounds(
+        tmp_path, [(k, 100.0) for k in range(6)], [(k, 200.0) for k in range(6, 12)]
+    )
+    code, err = _upgrade_report(capsys, old, new, tmp_path)
+    assert code == 2 and err.count("\n") == 1 and "did not alternate" in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def _rename(folder, name):
+    (folder / "speed-0.json").rename(folder / name)
+
+
+def _setup(value):
+    def edit(folder):
+        path = folder / "speed-0.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), "setup": value}))
+
+    return edit
+
+
+def _ms(value):
+    def edit(folder):
+        path = folder / "speed-0.json"
+        path.write_text(json.dumps({"setup": {}, "ms_per_step": [100.0, value]}))
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "says"),
+    [
+        (lambda f: _rename(f, "speed-00.json"), "speed-00.json: a speed round's file is named"),
+        (lambda f: _rename(f, "speed-\u00b2.json"), "a speed round's file is named speed-N"),
+        (_setup("oops"), "speed-0.json: setup must be an object"),
+        (_setup([1, 2]), "setup must be an object"),
+        (_setup(None), "setup must be an object"),
+        (_ms(1e-320), "speed-0.json: ms_per_step must be a list of times from 0.001 to 1e+07"),
+        (_ms(float("inf")), "speed-0.json: holds a NaN or infinite number"),
+        (_ms(True), "ms_per_step must be"),
+    ],
+)
+def test_a_damaged_speed_round_is_one_line_naming_it(tmp_path, capsys, edit, says):
+    old, new = _sides_with_rounds(tmp_path, *_rounds([1.0] * 6), edit=edit)
+    code, err = _upgrade_report(capsys, old, new, tmp_path)
+    assert code == 2 and err.count("\n") == 1 and says in err, err

@@ -65,12 +65,22 @@ def test_each_side_gets_our_dependencies_and_its_backend(noxfile):
     without = [d for d in ours if not d.startswith("tensorflow")]
     assert noxfile._dependencies(["tf-nightly"]) == without  # it brings the module itself
     assert noxfile._dependencies(["keras==3.16.*", "jax==0.10.*"]) == without
-    assert noxfile._backend_of(["keras==3.16.*", "jax==0.10.*"]) == "jax"
-    assert noxfile._backend_of(["tensorflow==2.22.*", "jax==0.10.*"]) == "tensorflow"
-    assert noxfile._backend_of(["keras==3.16.*"]) == "tensorflow"
-    # Without --from, the pinned row of the same backend.
-    assert (noxfile.CONSTRAINTS / f"{noxfile.CURRENT_ROW['tensorflow']}.txt").is_file()
-    assert (noxfile.CONSTRAINTS / f"{noxfile.CURRENT_ROW['jax']}.txt").is_file()
+    assert noxfile._kind(["keras==3.16.*", "jax==0.10.*"]) == "jax"
+    assert noxfile._kind(["keras==3.16.*", "jaxlib==0.10.*"]) == "jax"
+    assert noxfile._kind(["tensorflow==2.22.*", "jax==0.10.*"]) == "tensorflow"
+    assert noxfile._kind(["keras==3.16.*"]) == "tensorflow"
+    assert noxfile._kind(["tensorflow==2.21.*", "tf-keras==2.21.*"]) == "tf-keras"
+    # Each kind runs with its variables: tf-keras as tf.keras, JAX as Keras' backend.
+    assert noxfile.KIND_ENV["tf-keras"] == {"TF_USE_LEGACY_KERAS": "1"}
+    assert noxfile.KIND_ENV["jax"] == {"KERAS_BACKEND": "jax"}
+    # A side's kind is its own: a JAX "from" side runs on JAX against a TensorFlow candidate.
+    kinds = noxfile._kinds(["tensorflow==2.21.*"], ["keras==3.15.*", "jax==0.6.*"])
+    assert kinds == {"from": "jax", "to": "tensorflow"}
+    assert noxfile._kinds(["keras==3.16.*", "jax==0.10.*"], None) == {"from": "jax", "to": "jax"}
+    # Without --from, the pinned row of the same kind, which is that kind.
+    for kind, row in noxfile.CURRENT_ROW.items():
+        assert (noxfile.CONSTRAINTS / f"{row}.txt").is_file()
+        assert noxfile._kind(noxfile.ROWS[row]) == kind
 
 
 def test_a_side_is_named_by_what_the_specs_name(noxfile):
@@ -79,6 +89,8 @@ def test_a_side_is_named_by_what_the_specs_name(noxfile):
     assert noxfile._label(versions, ["tensorflow"]) == "2.21.0"
     assert noxfile._label(versions, ["tf-nightly"]) == "2.21.0"
     assert noxfile._label(versions, ["keras", "jax"]) == "keras3.15.1-jax0.10.2"
+    # a package the other side's specs name but this side lacks is left out of its name
+    assert noxfile._label(versions, ["tensorflow", "tf-keras"]) == "tensorflow2.21.0"
     assert noxfile._title(versions) == "TensorFlow 2.21.0, Keras 3.15.1, JAX 0.10.2"
 
 

@@ -68,3 +68,10 @@ def test_the_upgrade_workflow_follows_the_pinned_rows(noxfile):
     script = text.split("run: |")[1]
     for row in noxfile.CURRENT_ROW.values():
         assert f"constraints/{row}.txt" in script.split("for row in ")[1].splitlines()[0]
+
+
+@pytest.mark.parametrize("name", ["upgrade", "nightly"])
+def test_a_summary_and_artifact_hold_this_runs_report_not_the_committed_examples(name):
+    text = (GITHUB / "workflows" / f"{name}.yml").read_text()
+    assert "*-example/*) ;;" in text and "!reports/upgrade-*-example/" in text
+    assert any(Path(p).name.endswith("-example") for p in (ROOT / "reports").glob("upgrade-*"))
