@@ -171,8 +171,9 @@ def _speed(
     """The speed cell, the slowdown found (or None), and both sides' timed training where
     it was too little to judge on (or None)."""
     old_ms, new_ms = (stats.fastest_step(g) for g in (old, cur))
-    if old_ms is None or new_ms is None:
-        return f"n/a (every epoch compiled in {_uncompiled(old_ms, new_ms)})", None, None
+    if old_ms is None or new_ms is None:  # no timed epoch: not judged, and said so
+        sides = stats.timed(old), stats.timed(cur)
+        return f"n/a (every epoch compiled in {_uncompiled(old_ms, new_ms)})", None, sides
     ratio = new_ms / old_ms
     if stats.hardware(old[0]) != stats.hardware(cur[0]):
         return f"{ratio:.2f}x (other device)", None, None

@@ -36,18 +36,28 @@ class GoldenError(ValueError):
     """A golden file is missing or malformed."""
 
 
-# The checkout this code runs from, if it runs from one: the folder holding pyproject.toml
-# beside bench/. An installed package sits in site-packages, where neither is.
+# The checkout this code runs from, if it runs from one: the folder holding this project's
+# pyproject.toml beside bench/. An installed package sits in site-packages (or a folder of
+# `pip install --target`), where this project's pyproject.toml is not.
 CHECKOUT = Path(__file__).resolve().parents[2]
+PROJECT = re.compile(r'^name\s*=\s*"lr-schedules-repro"\s*$', re.MULTILINE)
 
 
 def golden_dir() -> Path:
     """``$BENCH_GOLDEN``, else the checkout's ``golden/``, else the package's copy."""
     if os.environ.get(GOLDEN_ENV):
         return Path(os.environ[GOLDEN_ENV])
-    if (CHECKOUT / "pyproject.toml").is_file() and (CHECKOUT / "golden").is_dir():
+    if _in_checkout() and (CHECKOUT / "golden").is_dir():
         return CHECKOUT / "golden"
     return Path(str(resources.files("bench.golden_data")))
+
+
+def _in_checkout() -> bool:
+    try:
+        text = files.read_regular(CHECKOUT / "pyproject.toml", MAX_BYTES).decode("utf-8")
+    except (ValueError, OSError):  # none, not a regular file, too large, not UTF-8
+        return False
+    return PROJECT.search(text) is not None
 
 
 # --- cell parsers: each returns the value or raises ValueError with what it expected ---
@@ -167,7 +177,7 @@ def _read(name: str, schema: Schema | Callable[[list[str]], Schema]) -> list[dic
         text = files.read_regular(path, MAX_BYTES).decode("utf-8")
         rows = list(csv.reader(io.StringIO(text, newline="")))
     except (ValueError, csv.Error) as exc:  # not a regular file, too large, not UTF-8
-        why = str(exc).removeprefix(f"{path}: ")
+        why = str(exc).removeprefix(f"{path}: ").removeprefix("cannot be read: ")
         raise GoldenError(f"golden file {path} cannot be read: {why}") from None
     if callable(schema):
         schema = schema(rows[0] if rows else [])

@@ -215,6 +215,10 @@ def test_speed_of_sets_whose_every_epoch_compiled_is_not_judged(tmp_path, capsys
                                                           ms=400.0))  # fmt: skip
     assert code == 0, out.out
     assert out.out.count("n/a (every epoch compiled in new)") == len(ACCURACY)
+    # never a silent skip: each experiment says, on its own line, that speed was not judged
+    not_judged = [line for line in out.out.splitlines() if line.startswith("[NOT COMPARED]")]
+    assert len(not_judged) == len(ACCURACY), out.out
+    assert all("speed not judged, " in line and "0 timed steps" in line for line in not_judged)
 
 
 def test_speed_is_not_judged_across_devices(tmp_path, capsys):

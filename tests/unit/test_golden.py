@@ -252,3 +252,12 @@ def test_golden_rows_are_unique_known_and_complete(golden_copy, file, change, me
               "time_based_examples.csv": golden.time_based_examples}[file]  # fmt: skip
     with pytest.raises(golden.GoldenError, match=re.escape(message)):
         reader()
+
+
+def test_a_missing_golden_file_is_said_once(tmp_path, monkeypatch):
+    monkeypatch.setenv(golden.GOLDEN_ENV, str(tmp_path))
+    with pytest.raises(golden.GoldenError) as error:
+        golden.epoch_lines()
+    assert str(error.value) == (
+        f"golden file {tmp_path / 'epoch_lines.csv'} cannot be read: No such file or directory"
+    )

@@ -95,3 +95,14 @@ def test_a_checkout_reads_its_golden_folder_installed_or_not(installed, checkout
     for path in ([installed], []):
         where, counts = _probe(checkout, *path)
         assert where == checkout / "golden" and counts == COUNTS, path
+
+
+def test_another_projects_folder_around_an_install_is_not_a_checkout(installed, tmp_path):
+    """`pip install --target .` in another project's root puts bench/ beside that project's
+    pyproject.toml and maybe a golden/ of its own: the package's copy is still read."""
+    vendor = tmp_path / "vendor"
+    shutil.copytree(installed, vendor)
+    (vendor / "pyproject.toml").write_text('[project]\nname = "someone-elses"\n')
+    (vendor / "golden").mkdir()
+    where, counts = _probe(tmp_path, vendor)
+    assert where == vendor / "bench" / "golden_data" and counts == COUNTS
