@@ -17,15 +17,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-FENCE = re.compile(r"^```(\w*)\s*$")
-INLINE = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
+# A fence: ``` or ~~~, maybe indented (in a list), its language the first word after it.
+FENCE = re.compile(r"^\s*(```|~~~)\s*([\w-]*)")
+# A code span may wrap onto the next line of its paragraph, never across a blank line.
+INLINE = re.compile(r"(?<!`)`([^`]+)`(?!`)")
 # Inline spans that are commands of this suite (prose names others, e.g. `pip install
 # tensorflow`, as facts rather than as lines to paste).
-SUITE_COMMAND = r"(?:[A-Za-z_][A-Za-z0-9_]*=\S* )*(?:python -m bench|bench|nox|pytest) "
+SUITE_COMMAND = (
+    r"(?:[A-Za-z_][A-Za-z0-9_]*=\S* )*(?:python3? -m (?:bench|nox|pytest)|bench|nox|pytest)(?: |$)"
+)
 INLINE_COMMANDS = re.compile(SUITE_COMMAND)
 # Fenced blocks whose lines are commands; any other block is output or text and must not
-# hold a line that starts like one (tests/unit/test_readme.py).
-SHELL = ("bash", "sh")
+# hold a line that starts like one (tests/unit/test_readme.py). In a console block, a
+# command is a line after a "$ " prompt and the other lines are its output.
+SHELL = ("bash", "sh", "shell", "zsh", "console", "shell-session")
+PROMPTED = ("console", "shell-session")
 ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=\S*")
 
 
@@ -49,15 +55,15 @@ class Command:
 
 def blocks(text: str) -> list[Block]:
     """Every fenced code block, in order."""
-    found, language, start, lines = [], None, 0, []
+    found, fence, language, start, lines = [], None, "", 0, []
     for number, line in enumerate(text.splitlines(), 1):
-        fence = FENCE.match(line)
-        if fence and language is None:
-            language, start, lines = fence.group(1), number + 1, []
-        elif line.startswith("```") and language is not None:
+        opening = FENCE.match(line)
+        if fence is None and opening:
+            fence, language, start, lines = opening.group(1), opening.group(2), number + 1, []
+        elif fence is not None and line.strip() == fence:
             found.append(Block(language, start, "\n".join(lines) + "\n"))
-            language = None
-        elif language is not None:
+            fence = None
+        elif fence is not None:
             lines.append(line)
     return found
 
@@ -88,8 +94,13 @@ def _command(line: int, text: str, inline: bool) -> Command:
 
 def _block_commands(block: Block) -> list[Command]:
     found, pending, start = [], "", 0
-    for offset, raw in enumerate(block.code.splitlines()):
-        line = _without_comment(raw)
+    for offset, raw in enumerate([*block.code.splitlines(), ""]):
+        typed = raw.strip()
+        if typed.startswith("$ "):
+            typed = typed[2:]
+        elif block.language in PROMPTED and not pending:
+            continue  # output shown under a command
+        line = _without_comment(typed)
         if not pending:
             start = block.line + offset
         if line.endswith("\\"):
@@ -101,16 +112,22 @@ def _block_commands(block: Block) -> list[Command]:
 
 
 def _inline_commands(text: str) -> list[Command]:
-    found, inside = [], False
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.startswith("```"):
-            inside = not inside
-            continue
-        if inside:
-            continue
-        for span in INLINE.findall(line):
-            if INLINE_COMMANDS.match(span):
-                found += [_command(number, part, True) for part in _split(span)]
+    """Inline spans outside the fenced blocks, a span that wraps read as one line."""
+    lines, fence = text.splitlines(), None
+    for k, line in enumerate(lines):  # blank the blocks, keeping every line's number
+        opening = FENCE.match(line)
+        if fence is None and opening:
+            fence, lines[k] = opening.group(1), ""
+        elif fence is not None:
+            fence, lines[k] = (None if line.strip() == fence else fence), ""
+    prose, found = "\n".join(lines), []
+    for span in INLINE.finditer(prose):
+        if "\n\n" in span.group(1):
+            continue  # not a code span: a paragraph ends inside it
+        words = " ".join(span.group(1).split())
+        if INLINE_COMMANDS.match(words):
+            number = prose.count("\n", 0, span.start()) + 1
+            found += [_command(number, part, True) for part in _split(words)]
     return found
 
 
@@ -129,12 +146,12 @@ def first_two(text: str) -> tuple[Command, Command]:
 
 
 def hidden_commands(text: str) -> list[str]:
-    """Lines of blocks that are neither shell nor Python but start like a suite command:
-    a command there would escape every check."""
+    """Lines of blocks that are neither shell nor Python but start like a suite command
+    (after a "$ " prompt too): a command there would escape every check."""
     return [
         f"README.md line {b.line + k}: {line.strip()} (in a {b.language or 'plain'} block)"
         for b in blocks(text)
         if b.language not in (*SHELL, "python")
         for k, line in enumerate(b.code.splitlines())
-        if re.match(SUITE_COMMAND, line.strip() + " ")
+        if re.match(SUITE_COMMAND, line.strip().removeprefix("$ "))
     ]

@@ -44,23 +44,26 @@ BOOLEAN = {"and", "or", "not"}
 
 
 def _bench_problem(words: list[str], inline: bool) -> str | None:
-    """None if bench's parser takes ``words`` (after ``bench``); else its message. An inline
-    mention names a command and maybe some flags, not a whole line: each flag is looked up
-    in the command's --help."""
-    if inline:
-        usage = _bench_help(words[0])
-        if usage is None:
-            return f"no command {words[0]!r}"
-        flags = [w.split("=")[0] for w in words[1:] if w.startswith("-")]
-        unknown = [f for f in flags if not re.search(rf"(?<![\w-]){re.escape(f)}\b", usage)]
-        return f"{words[0]} has no {', '.join(unknown)}" if unknown else None
+    """None if bench's parser takes ``words`` (after ``bench``) and each flag is spelt in
+    full (argparse would take a prefix, which a new flag can make ambiguous); else what is
+    wrong. An inline mention may leave out what a whole line needs (`bench compare`)."""
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         try:
             build_parser().parse_args(words)
         except SystemExit as exc:
-            return err.getvalue().strip() or f"exit {exc.code}"
-    return None
+            said = err.getvalue().strip() or f"exit {exc.code}"
+            mention = "arguments are required" in said or "expected one argument" in said
+            if not (inline and mention):
+                return said
+    if not words:
+        return None  # `bench` itself, named in the prose
+    usage = _bench_help(words[0])
+    if usage is None:
+        return f"no command {words[0]!r}"
+    flags = [w.split("=")[0] for w in words[1:] if w.startswith("-")]
+    unknown = [f for f in flags if not re.search(rf"(?<![\w-]){re.escape(f)}(?![\w-])", usage)]
+    return f"{words[0]} has no {', '.join(unknown)}" if unknown else None
 
 
 @cache
@@ -88,24 +91,39 @@ def nox_sessions() -> frozenset[str]:
     return frozenset(names | {name.split("(")[0] for name in names})
 
 
+def _option_values(words: list[str], short: str, long: tuple[str, ...]) -> list[str] | None:
+    """The values given to an option, spelt any way its parser takes (``-s a b``, ``-sa``,
+    ``--session a``, ``--session=a``); None where it is not given."""
+    found, taking = None, False
+    for word in words:
+        if word in (short, *long):
+            found, taking = found or [], True
+        elif word.startswith(tuple(f"{name}=" for name in long)):
+            found, taking = [*(found or []), word.split("=", 1)[1]], False
+        elif word.startswith(short) and not word.startswith("--") and len(word) > len(short):
+            found, taking = [*(found or []), word[len(short) :]], False
+        elif taking and not word.startswith("-"):
+            found.append(word)
+        else:
+            taking = False
+    return found
+
+
 def _nox_problem(words: list[str]) -> str | None:
-    at = words.index("-s") if "-s" in words else None
-    if at is None:
-        return None  # plain `nox`: the default sessions
-    names = []
-    for word in words[at + 1 :]:
-        if word.startswith("-"):
-            break
-        names.append(word)
+    names = _option_values(words, "-s", ("--session", "--sessions"))
+    names = (names or []) + (_option_values(words, "-e", ()) or [])
+    if not names:
+        given = any(w in ("-s", "-e", "--session", "--sessions") for w in words)
+        return "no nox session named" if given else None  # plain `nox`: the default sessions
     unknown = [n for n in names if n not in nox_sessions()]
-    return f"no nox session {', '.join(unknown)}" if unknown or not names else None
+    return f"no nox session {', '.join(unknown)}" if unknown else None
 
 
 def _pytest_problem(words: list[str], markers: set[str]) -> str | None:
-    if "-m" not in words:
+    expressions = _option_values(words, "-m", ())
+    if not expressions:
         return None
-    expression = words[words.index("-m") + 1]
-    used = set(re.findall(r"[A-Za-z_]\w*", expression)) - BOOLEAN
+    used = {w for e in expressions for w in re.findall(r"[A-Za-z_]\w*", e)} - BOOLEAN
     unknown = sorted(used - markers)
     return f"no pytest marker {', '.join(unknown)}" if unknown else None
 
@@ -115,35 +133,41 @@ def _pip_problem(words: list[str]) -> str | None:
         tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     )
     for word in words:
-        asked = re.fullmatch(r"\.\[([\w,-]+)\]", word)
+        asked = re.fullmatch(r"(?:\.|\./|lr-schedules-repro)\[([\w,-]+)\]", word)
         unknown = set(asked.group(1).split(",")) - extras if asked else set()
         if unknown:
             return f"pyproject.toml has no extra {', '.join(sorted(unknown))}"
     return None
 
 
+def _program(words: list[str]) -> tuple[str, list[str]]:
+    """The program a command runs and its words: `python -m X ...` (or python3) runs X."""
+    if len(words) > 2 and words[0] in ("python", "python3") and words[1] == "-m":
+        return words[2], words[3:]
+    return words[0], words[1:]
+
+
 def _bench_words(command: Command) -> list[str] | None:
     """The words after ``python -m bench`` or ``bench``; None for any other command."""
-    words = list(command.words)
-    if words[:3] == ["python", "-m", "bench"]:
-        return words[3:]
-    return words[1:] if words[:1] == ["bench"] else None
+    program, rest = _program(list(command.words))
+    return rest if program == "bench" else None
+
+
+CHECKS = {"nox": _nox_problem, "pip": _pip_problem}
 
 
 def problem(command: Command, markers: set[str]) -> str | None:
     """What is wrong with one README command, or None."""
-    words, rest = list(command.words), _bench_words(command)
-    if rest is not None:
+    program, rest = _program(list(command.words))
+    if program == "bench":
         return _bench_problem(rest, command.inline)
-    if words[:1] == ["nox"] or words[:3] == ["python", "-m", "nox"]:
-        return _nox_problem(words)
-    if words[:1] == ["pytest"] or words[:3] == ["python", "-m", "pytest"]:
-        return _pytest_problem(words, markers)
-    if words[:1] == ["pip"] or words[:3] == ["python", "-m", "pip"]:
-        return _pip_problem(words)
-    if words[0] in EXTERNAL:
+    if program == "pytest":
+        return _pytest_problem(rest, markers)
+    if program in CHECKS:
+        return CHECKS[program](rest)
+    if program in EXTERNAL:
         return None
-    return f"{words[0]!r} is a command no check here knows: check it, or list it as external"
+    return f"{program!r} is a command no check here knows: check it, or list it as external"
 
 
 @pytest.fixture(scope="module")
@@ -170,10 +194,8 @@ def test_a_command_in_a_plain_block_or_behind_a_variable_is_still_seen(markers):
         "README.md line 4: python -m bench reproduce --quik (in a plain block)"
     ]
     (found,) = _problems("# t\n\nRun `KERAS_BACKEND=jax bench trian`.\n", markers)
-    assert (
-        found.startswith("README.md line 3: KERAS_BACKEND=jax bench trian")
-        and "no command" in found
-    )
+    assert found.startswith("README.md line 3: KERAS_BACKEND=jax bench trian")
+    assert "invalid choice: 'trian'" in found
 
 
 @pytest.mark.parametrize(
@@ -185,7 +207,11 @@ def test_a_command_in_a_plain_block_or_behind_a_variable_is_still_seen(markers):
             "unrecognized arguments: --quik",
         ),
         ("python -m bench train -s step", "python -m bench trian -s step", "invalid choice"),
-        ("`bench lr-find --steps 20`", "`bench lr-find --stepz 20`", "lr-find has no --stepz"),
+        (
+            "`bench lr-find --steps 20`",
+            "`bench lr-find --stepz 20`",
+            "unrecognized arguments: --stepz",
+        ),
         ("nox -s lint unit", "nox -s lint units", "no nox session units"),
         ("pytest -m gpu", "pytest -m 'not gpuu'", "no pytest marker gpuu"),
         (
@@ -316,3 +342,36 @@ def test_no_readme_block_uses_an_extra_before_it_installs_it():
                 f"README.md line {block.line + c.line - 2}: {c.text} (needs {extra})" for c in used
             ]
     assert late == []
+
+
+@pytest.mark.parametrize(
+    ("page", "line", "says"),
+    [
+        ("```console\n$ python -m bench reproduce --quik\n/done\n```\n", 2, "--quik"),
+        ('```bash title="main"\npython -m bench reproduce --quik\n```\n', 2, "--quik"),
+        ("- step:\n  ```bash\n  python -m bench reproduce --quik\n  ```\n", 3, "--quik"),
+        ("~~~bash\npython -m bench reproduce --quik\n~~~\n", 2, "--quik"),
+        ("```bash\npython -m bench reproduce --quik \\\n```\n", 2, "--quik"),
+        ("```bash\npython -m bench reproduce --qui\n```\n", 2, "reproduce has no --qui"),
+        ("Run `python3 -m bench reproduce --quik`.\n", 1, "--quik"),
+        ("Run `python -m nox -s unitz`.\n", 1, "no nox session unitz"),
+        ("Run `nox --session unitz`.\n", 1, "no nox session unitz"),
+        ("Run `nox --session=unitz`.\n", 1, "no nox session unitz"),
+        ("Run `nox -e unitz`.\n", 1, "no nox session unitz"),
+        ("Run `nox -sunitz`.\n", 1, "no nox session unitz"),
+        ("Run `python -m pytest -m gpuu`.\n", 1, "no pytest marker gpuu"),
+        ("Run `pytest -mgpuu`.\n", 1, "no pytest marker gpuu"),
+        ("```bash\npip install 'lr-schedules-repro[jaxx]'\n```\n", 2, "no extra jaxx"),
+        ("```bash\npip install './[jaxx]'\n```\n", 2, "no extra jaxx"),
+        ("The `bench\nschedules --plot-dirr` flag.\n", 1, "unrecognized arguments: --plot-dirr"),
+    ],
+)
+def test_every_way_of_writing_a_command_is_checked(page, line, says, markers):
+    (found,) = _problems(page, markers)
+    assert found.startswith(f"README.md line {line}: ") and says in found, found
+
+
+def test_a_console_blocks_output_is_not_a_command(markers):
+    page = "```console\n$ nox -s lint\nnox > Session lint was successful.\n```\n"
+    assert [c.text for c in commands(page)] == ["nox -s lint"]
+    assert _problems(page, markers) == []
