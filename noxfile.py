@@ -6,18 +6,22 @@ outside CI) and `nox -s nightly` (tf-nightly, for early warning).
 Every test session prints the Python, TensorFlow and Keras versions in pytest's header
 before the first test."""
 
+import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
 import nox
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 nox.options.sessions = ["lint", "unit", "readme", "smoke"]
 nox.options.error_on_missing_interpreters = True
@@ -290,6 +294,38 @@ def calibrate_speed(session: nox.Session) -> None:
     session.log(f"wrote {CALIBRATION_FILE}")
 
 
+# --- calibrating the upgrade check's convergence verdict: `nox -s calibrate_convergence`
+# Seeds of the convergence set-up (bench.api.upgrade.CONVERGENCE, what each round trains):
+# plain ones (what seeds alone spread) and ones with a known loss of accuracy (a share of
+# the training labels made random), alternated. One process: a seed's accuracy does not
+# depend on the process it trains in (deterministic ops, seeded).
+CONVERGENCE_SEEDS = 12
+CONVERGENCE_NOISE = 0.05
+CONVERGENCE_FILE = Path("tests/data/convergence-seeds.json")
+RECORD_SEEDS = """import json, sys, time
+from bench.api import upgrade
+seeds, noise, out = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+found = []
+for seed in range(seeds):
+    for share in (0.0, noise):
+        found.append(upgrade.convergence_seed(seed, share))
+        accuracy = found[-1]["accuracy"]
+        print(f"seed {seed}, label noise {share:g}: accuracy {accuracy:.4f}", flush=True)
+record = {"recorded": time.strftime("%Y-%m-%d"), "setup": upgrade.CONVERGENCE, "seeds": found}
+open(out, "w", encoding="utf-8").write(json.dumps(record, indent=1) + "\\n")"""
+
+
+@nox.session
+def calibrate_convergence(session: nox.Session) -> None:
+    """Record the seeds tests/unit/test_convergence_verdict.py resamples (about 12 minutes
+    on 2 cores): the verdict's false-alarm rate and its power come from them."""
+    session.install("-e", ".")
+    CONVERGENCE_FILE.parent.mkdir(exist_ok=True)
+    args = [str(CONVERGENCE_SEEDS), str(CONVERGENCE_NOISE), str(CONVERGENCE_FILE)]
+    session.run("python", "-c", RECORD_SEEDS, *args, env=ENV)
+    session.log(f"wrote {CONVERGENCE_FILE}")
+
+
 # --- the upgrade check: `nox -s upgrade -- SPEC... [--from SPEC...]`
 # The packages a spec may name: those whose release changes what the post's code computes.
 UPGRADABLE = ("tensorflow", "tensorflow-cpu", "tf-nightly", "keras", "tf-keras", "jax", "jaxlib")
@@ -301,14 +337,18 @@ TENSORFLOW_ALIASES = ("tensorflow-cpu", "tf-nightly")
 # runs with its own variables.
 CURRENT_ROW = {"tensorflow": "2.21", "tf-keras": "2.21-tf-keras", "jax": "keras-3.15-jax"}
 KIND_ENV = {"tensorflow": {}, "tf-keras": LEGACY_ENV, "jax": {"KERAS_BACKEND": "jax"}}
-# Rounds per side (bench.report.rounds wants 6 pairs, the fewest with a 95 % interval).
+# Rounds per side (bench.report.rounds wants 6 pairs, the fewest with a 95 % interval);
+# each trains one convergence seed, so 6 seeds a side (docs/upgrade.md).
 SPEED_ROUNDS = 6
 
 
 def _refuse(message: str) -> NoReturn:
-    """The check could not run: one line, exit 2, nothing written."""
-    print(f"nox -s upgrade: {message}", file=sys.stderr)
+    """The check could not run: one line naming the session, exit 2, nothing written."""
+    print(f"nox -s {REFUSING[0]}: {message}", file=sys.stderr)
     raise SystemExit(2)
+
+
+REFUSING = ["upgrade"]  # the session whose checks refuse: bisect sets its own name
 
 
 def _names(specs: list[str]) -> list[str]:
@@ -442,18 +482,20 @@ def _title(versions: dict[str, str | None]) -> str:
 def _measure(
     session: nox.Session, sides: dict[str, str], work: Path, envs: dict[str, dict]
 ) -> None:
-    """Each side's drift, fingerprint and convergence, then the speed rounds: each a fresh
-    process, the sides alternated in blocks ("from", to, to, "from") so that a drift of the
-    machine hits both, ``speed-N.json`` numbered by its place in the whole sequence."""
+    """Each side's drift and fingerprint, then the rounds: each a fresh process timing steps
+    and then training one convergence seed (a side's k-th round trains seed k), the sides
+    alternated in blocks ("from", to, to, "from") so that a drift of the machine hits both,
+    ``speed-N.json`` numbered by its place in the whole sequence."""
     for side, python in sides.items():
         session.run(python, *STEPS, "upgrade-side", "--out", str(work / side), env=envs[side],
                     external=True)  # fmt: skip
     order = ("from", "to", "to", "from") * (SPEED_ROUNDS // 2)
     for place, side in enumerate(order):
-        session.log(f"speed round {place + 1} of {len(order)}: {side}")
+        seed = order[:place].count(side)
+        session.log(f"round {place + 1} of {len(order)}: {side}, convergence seed {seed}")
         out = work / side / f"speed-{place}.json"
-        session.run(sides[side], *STEPS, "upgrade-speed", "--out", str(out), env=envs[side],
-                    external=True, silent=True)  # fmt: skip
+        session.run(sides[side], *STEPS, "upgrade-speed", "--out", str(out), "--seed", str(seed),
+                    env=envs[side], external=True, silent=True)  # fmt: skip
 
 
 def _publish(staged: Path, folder: Path) -> None:
@@ -538,3 +580,183 @@ def upgrade(session: nox.Session) -> None:
     specs, old_specs = _upgrade_args(session.posargs)
     if _upgrade(session, specs, old_specs):
         session.error("REGRESSED: see the report's first line")
+
+
+# --- bisect: `nox -s bisect -- GOOD BAD`
+# Fingerprints already taken, by version: valid while bench/ is unchanged (the key holds a
+# hash of its sources) and for this Python.
+BISECT_CACHE = Path(".cache/bisect")
+
+
+def _released(name: str) -> list[Version]:
+    """Every final release of ``name`` on the index that this Python can install, oldest
+    first (pip's ``index versions``; one line, exit 2, where the index cannot be read)."""
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    ask = [sys.executable, "-m", "pip", "index", "versions", name, "--python-version", python]
+    done = subprocess.run(ask, capture_output=True, text=True, check=False)
+    listed = [line for line in done.stdout.splitlines() if line.startswith("Available versions:")]
+    if done.returncode != 0 or not listed:
+        _refuse(f"cannot list {name}'s releases: {_reason(done.stderr + done.stdout)}")
+    found = []
+    for text in listed[0].split(":", 1)[1].split(","):
+        try:
+            found.append(Version(text.strip()))
+        except InvalidVersion:
+            continue
+    return sorted(v for v in found if not (v.is_prerelease or v.is_devrelease))
+
+
+def _bisect_range(good: str, bad: str) -> tuple[str, list[Version]]:
+    """The package both specs name, and its releases from GOOD's newest match to BAD's."""
+    names = _names([good, bad])
+    if names[0] != names[1]:
+        _refuse(f"GOOD and BAD name different packages ({names[0]}, {names[1]}): one at a time")
+    released = _released(names[0])
+    ends = []
+    for spec in (good, bad):
+        matching = [v for v in released if Requirement(spec).specifier.contains(v)]
+        if not matching:
+            _refuse(f"no release of {names[0]} on the index matches {spec!r}")
+        ends.append(matching[-1])
+    if ends[1] <= ends[0]:
+        _refuse(f"BAD ({ends[1]}) must be a later release than GOOD ({ends[0]})")
+    return names[0], [v for v in released if ends[0] <= v <= ends[1]]
+
+
+def _sources_hash() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(Path("bench").rglob("*.py")):
+        digest.update(path.as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _bisect_fingerprint(session: nox.Session, name: str, version: Version, tmp: Path) -> Path:
+    """``name==version``'s fingerprint, from the cache or taken in a fresh environment
+    (removed after)."""
+    python = f"py{sys.version_info.major}{sys.version_info.minor}"
+    cached = BISECT_CACHE / f"{name}-{version}-{python}-{_sources_hash()}.json"
+    if cached.is_file():
+        session.log(f"{name} {version}: fingerprint from {cached}")
+        return cached
+    spec = f"{name}=={version}"
+    where = tmp / f"env-{version}"
+    started = time.monotonic()
+    side = _side(where, [spec], _kind([spec]))
+    env = {**ENV, **KIND_ENV[_kind([spec])]}
+    out = tmp / f"{version}.json"
+    session.run(side, *STEPS, "fingerprint", "--out", str(out), env=env, external=True)
+    shutil.rmtree(where)
+    session.log(f"{name} {version}: environment and fingerprint {time.monotonic() - started:.0f} s")
+    BISECT_CACHE.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(out, cached)
+    return cached
+
+
+def _compare(python: str, baseline: Path, candidate: Path) -> tuple[bool, str]:
+    """Whether two fingerprints agree, and the comparison's text (``bench compare``)."""
+    ask = [python, *STEPS, "compare-fingerprints", str(baseline), str(candidate)]
+    done = subprocess.run(
+        ask, capture_output=True, text=True, check=False, env={**os.environ, **ENV}
+    )
+    if done.returncode not in (0, 1):
+        _refuse(f"cannot compare {candidate.name} with {baseline.name}: {_reason(done.stderr)}")
+    return done.returncode == 0, done.stdout.strip()
+
+
+def _bisect_search(
+    session: nox.Session,
+    versions: list[Version],
+    fingerprint: Callable[[Version], Path],
+    agrees: Callable[[Path], bool],
+) -> tuple[dict[Version, bool], Version | None]:
+    """Binary search for the first release whose fingerprint differs from the first's:
+    each visited release's verdict, and that release (None where the last one agrees).
+    It assumes a difference, once it appears, stays: a release between two visited ones
+    that differs and then reverts is not seen."""
+    verdicts = {versions[0]: True, versions[-1]: agrees(fingerprint(versions[-1]))}
+    if verdicts[versions[-1]]:
+        return verdicts, None
+    low, high = 0, len(versions) - 1
+    while high - low > 1:
+        middle = (low + high) // 2
+        session.log(
+            f"bisect: {versions[low]} agrees, {versions[high]} differs; {versions[middle]}?"
+        )
+        verdicts[versions[middle]] = agrees(fingerprint(versions[middle]))
+        low, high = (middle, high) if verdicts[versions[middle]] else (low, middle)
+    return verdicts, versions[high]
+
+
+def _bisect_text(
+    name: str,
+    versions: list[Version],
+    verdicts: dict[Version, bool],
+    first: Version | None,
+    divergence: str,
+    seconds: float,
+) -> str:
+    """BISECT.md: the finding first, then each release's verdict and the divergence."""
+    good, bad = versions[0], versions[-1]
+    if first is None:
+        head = f"**{name} {bad} agrees with {good}**: no release between them changed the step"
+    else:
+        head = f"**First release that differs from {good}: {name} {first}**"
+    counts = (
+        f"Releases on the index from {good} to {bad}: {len(versions)}; fingerprinted (each "
+        "in a fresh environment, with the newest dependencies the installer chose): "
+        f"{len(verdicts)}; {seconds:.0f} s in all."
+    )
+    lines = [head, "", f"# Bisect: {name} {good} -> {bad}", "", counts, ""]
+    lines += [f"| release | fingerprint against {good} |", "|---|---|"]
+    for version in versions:
+        seen = verdicts.get(version)
+        lines.append(f"| {version} | {'-' if seen is None else 'agrees' if seen else 'differs'} |")
+    if first is not None:
+        lines += ["", f"## {name} {first} against {good}", "", "```", divergence, "```"]
+    unseen = (
+        "What it cannot see: a change between two visited releases that differs and then "
+        "reverts, and any change the fingerprint does not measure (docs/fingerprint.md)."
+    )
+    lines += ["", unseen, ""]
+    return "\n".join(lines)
+
+
+@nox.session
+def bisect(session: nox.Session) -> None:
+    """The first release whose training-step fingerprint differs from GOOD's: `nox -s
+    bisect -- GOOD BAD`, two specs on the same package (e.g. "tensorflow==2.15.*"
+    "tensorflow==2.21.*"). Lists the releases between them on the index, fingerprints the
+    ones a binary search visits (each cached by version under .cache/bisect/), and writes
+    reports/bisect-<package>-<good>-to-<bad>/BISECT.md with the first divergence: set-up,
+    update, quantity. Exit 0 when it ran; 2 when it could not (bad specs, no such release,
+    an environment that cannot be built)."""
+    REFUSING[0] = "bisect"
+    if len(session.posargs) != 2:
+        _refuse('give two specs: nox -s bisect -- "tensorflow==2.15.*" "tensorflow==2.21.*"')
+    started = time.monotonic()
+    name, versions = _bisect_range(*session.posargs)
+    session.log(f"bisect: {len(versions)} releases of {name}, {versions[0]} to {versions[-1]}")
+    session.install("-e", ".")
+    python = str(Path(session.virtualenv.location) / "bin" / "python")
+    with tempfile.TemporaryDirectory(prefix="bisect-") as tmp:
+
+        def fingerprint(version: Version) -> Path:
+            return _bisect_fingerprint(session, name, version, Path(tmp))
+
+        good = fingerprint(versions[0])
+
+        def agrees(path: Path) -> bool:
+            return _compare(python, good, path)[0]
+
+        verdicts, first = _bisect_search(session, versions, fingerprint, agrees)
+        divergence = _compare(python, good, fingerprint(first))[1] if first else ""
+        text = _bisect_text(name, versions, verdicts, first, divergence, time.monotonic() - started)
+        staged = Path(tmp) / "report"
+        staged.mkdir()
+        (staged / "BISECT.md").write_text(text, encoding="utf-8")
+        for version in verdicts:
+            shutil.copyfile(fingerprint(version), staged / f"fingerprint-{version}.json")
+        folder = Path("reports") / f"bisect-{name}-{versions[0]}-to-{versions[-1]}"
+        _publish(staged, folder)
+    print(text.splitlines()[0])
+    print(f"[INFO] wrote {folder / 'BISECT.md'}")

@@ -17,10 +17,6 @@ from bench.core import checks
 from bench.report import fingerprints
 from bench.report import upgrade as report
 
-# The convergence check's default: 3 seeds of a 5-epoch quick "step" run on the digits
-# set fit both environments' checks in under 10 minutes on 2 cores (docs/fingerprint.md).
-CONVERGENCE = {"schedule": "step", "seeds": 3, "epochs": 5}
-
 
 def _milliseconds(text: str) -> float:
     """A sleep per step for ``--added-ms``: a finite number of ms from 0 to 10,000."""
@@ -33,13 +29,31 @@ def _milliseconds(text: str) -> float:
     return value
 
 
+def _share(text: str) -> float:
+    """A share of labels for ``--label-noise``: a finite number from 0 to 0.9."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 <= value <= 0.9):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a share of labels from 0 to 0.9")
+    return value
+
+
+def _fingerprint(out: Path) -> None:
+    """Write the fingerprint to ``out``, and say what ran and where it went."""
+    result = upgrade.fingerprint(out)
+    env = result["environment"]
+    print(
+        f"[INFO] fingerprint of TensorFlow {env['tensorflow']}, Keras {env['keras']} "
+        f"({env['backend']}) on {env['cpu']}: {result['seconds']:.1f} s"
+    )
+    print(f"[INFO] wrote {out}")
+
+
 def cmd_fingerprint(args: argparse.Namespace) -> int:
     """Write the training-step fingerprint (the post's five set-ups, CPU) to --out."""
-    result = upgrade.fingerprint(args.out)
-    env = result["environment"]
-    print(f"[INFO] fingerprint of TensorFlow {env['tensorflow']}, Keras {env['keras']} "
-          f"({env['backend']}) on {env['cpu']}: {result['seconds']:.1f} s")  # fmt: skip
-    print(f"[INFO] wrote {args.out}")
+    _fingerprint(args.out)
     return 0
 
 
@@ -51,23 +65,24 @@ def cmd_compare_fingerprints(args: argparse.Namespace) -> int:
 
 
 def cmd_upgrade_side(args: argparse.Namespace) -> int:
-    """One environment's part of the upgrade check, into --out: drift.json,
-    fingerprint.json, convergence.json (nox -s upgrade runs it in each environment)."""
-    out = args.out
-    row = upgrade.drift(out / "drift.json")
-    print(f"[INFO] drift probe: {sum(p['outcome'] != 'works' for p in row['probes'])} of "
-          f"{len(row['probes'])} calls do not simply work")  # fmt: skip
-    cmd_fingerprint(argparse.Namespace(out=out / "fingerprint.json"))
-    result = upgrade.convergence(out / "convergence.json", args.schedule, args.seeds, args.epochs)
-    print(f"[INFO] convergence: accuracies {', '.join(f'{a:.4f}' for a in result['accuracy'])}")
+    """One environment's part of the upgrade check, into --out: drift.json and
+    fingerprint.json (nox -s upgrade runs it in each environment)."""
+    row = upgrade.drift(args.out / "drift.json")
+    odd = sum(p["outcome"] != "works" for p in row["probes"])
+    print(f"[INFO] drift probe: {odd} of {len(row['probes'])} calls do not simply work")
+    _fingerprint(args.out / "fingerprint.json")
     return 0
 
 
 def cmd_upgrade_speed(args: argparse.Namespace) -> int:
-    """One round of per-step training times into --out (JSON)."""
-    result = upgrade.speed(args.out, args.steps, args.added_ms)
+    """One round into --out (JSON): per-step training times, then with --seed that
+    convergence seed's final accuracy."""
+    result = upgrade.speed(args.out, args.steps, args.added_ms, args.seed, args.label_noise)
     ms = sorted(result["ms_per_step"])
     print(f"[INFO] speed: median {ms[len(ms) // 2]:.1f} ms/step over {len(ms)} steps")
+    if "convergence" in result:
+        seed = result["convergence"]
+        print(f"[INFO] convergence: seed {seed['seed']}, accuracy {seed['accuracy']:.4f}")
     return 0
 
 
@@ -92,9 +107,6 @@ def add_parsers(commands: Any) -> None:
 
     p = commands.add_parser("upgrade-side", help=cmd_upgrade_side.__doc__)
     p.add_argument("--out", type=Path, required=True, help="the side's folder")
-    p.add_argument("--schedule", default=CONVERGENCE["schedule"])
-    p.add_argument("--seeds", type=checks.argument("seeds", 2), default=CONVERGENCE["seeds"])
-    p.add_argument("--epochs", type=checks.argument("epochs"), default=CONVERGENCE["epochs"])
     p.set_defaults(func=cmd_upgrade_side)
 
     p = commands.add_parser("upgrade-speed", help=cmd_upgrade_speed.__doc__)
@@ -107,6 +119,21 @@ def add_parsers(commands: Any) -> None:
         metavar="MS",
         help="sleep this long inside each timed step: a known slowdown, to "
         "calibrate the speed verdict (tests/unit/test_speed_verdict.py)",
+    )
+    p.add_argument(
+        "--seed",
+        type=checks.argument("seed", 0),
+        default=None,
+        help="then train this seed of the convergence set-up (bench.api.upgrade.CONVERGENCE)",
+    )
+    p.add_argument(
+        "--label-noise",
+        type=_share,
+        default=0.0,
+        metavar="SHARE",
+        help="replace this share of the convergence seed's training labels with random "
+        "ones: a known loss of accuracy, to calibrate the convergence verdict "
+        "(tests/unit/test_convergence_verdict.py)",
     )
     p.set_defaults(func=cmd_upgrade_speed)
 

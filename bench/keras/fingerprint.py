@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import time
 import zlib
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -153,32 +154,62 @@ def _numpy(variable: Any) -> np.ndarray:
     return np.asarray(compat.ops.convert_to_numpy(variable), dtype=np.float64)
 
 
-def setup_trace(name: str, images: np.ndarray, labels: np.ndarray, *, seed: int = SEED,
-                model_args: dict[str, Any] | None = None,
-                mutations: Mutations = Mutations()) -> tuple[dict, list[str]]:  # fmt: skip
+class _Recorder(keras.callbacks.Callback):
+    """Per update (one batch per epoch): the rate the optimizer applies, the loss (the
+    epoch's, so the batch's), and each variable's sum of squares of its change."""
+
+    def __init__(self, variables: list[tuple[str, Any]], trace: dict[str, Any]) -> None:
+        super().__init__()
+        self.variables = variables
+        self.start = [_numpy(v) for _, v in variables]
+        self.trace = trace
+
+    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+        self.trace["lr"].append(_g(compat.applied_lr(self.model.optimizer, epoch)))
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:  # JAX syncs variables here
+        self.trace["loss"].append(_g(float(np.ravel(logs["loss"])[0])))
+        for (n, variable), first in zip(self.variables, self.start, strict=True):
+            self.trace["moved"][n].append(_sumsq(_numpy(variable) - first))
+
+
+def _one_batch_per_epoch(images: np.ndarray, labels: np.ndarray) -> Iterator[tuple]:
+    """A generator, as ``fit`` takes on every Keras: batch k in epoch k."""
+    yield from zip(images, labels, strict=True)
+
+
+def setup_trace(
+    name: str,
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    seed: int = SEED,
+    model_args: dict[str, Any] | None = None,
+    mutations: Mutations = Mutations(),
+) -> tuple[dict, list[str]]:
     """One set-up's burst: per update its rate, loss and each variable's movement; at the
-    end each variable's summary. Returns it with the variables' names."""
+    end each variable's summary. Returns it with the variables' names.
+
+    One ``fit`` over one batch per epoch, as the post trains: the step is traced once on
+    every release (Keras 3.0's ``train_on_batch`` retraces on every call), and the loss is
+    the batch's on every release (Keras 3.0's ``train_on_batch`` returns a running mean)."""
     epochs = len(images)
     model, variables = _model(model_args or MODEL_ARGS, mutations, seed)
-    start = [_numpy(v) for _, v in variables]
     optimizer, scheduler = _optimizer_and_rate(name, epochs, mutations)
     model.compile(loss=experiments.LOSS, optimizer=optimizer)
-    if scheduler is not None:
-        scheduler.set_model(model)
     trace: dict[str, Any] = {"lr": [], "loss": [], "moved": {n: [] for n, _ in variables}}
-    for epoch in range(epochs):
-        if scheduler is not None:
-            scheduler.on_epoch_begin(epoch)
-        trace["lr"].append(_g(compat.applied_lr(model.optimizer, epoch)))
-        loss = model.train_on_batch(images[epoch], labels[epoch])
-        trace["loss"].append(_g(float(np.ravel(loss)[0])))
-        for (n, variable), first in zip(variables, start, strict=True):
-            trace["moved"][n].append(_sumsq(_numpy(variable) - first))
+    recorder = _Recorder(variables, trace)
+    callbacks = [recorder] if scheduler is None else [scheduler, recorder]  # rate set first
+    batches = _one_batch_per_epoch(images, labels)
+    model.fit(batches, epochs=epochs, steps_per_epoch=1, callbacks=callbacks, verbose=0)
     trace["final"] = {}
     for n, variable in variables:
         value = _numpy(variable)
-        trace["final"][n] = {"sum": _g(float(value.sum())), "sumsq": _sumsq(value),
-                             "maxabs": _g(float(np.abs(value).max()))}  # fmt: skip
+        trace["final"][n] = {
+            "sum": _g(float(value.sum())),
+            "sumsq": _sumsq(value),
+            "maxabs": _g(float(np.abs(value).max())),
+        }
     return trace, [n for n, _ in variables]
 
 

@@ -2,14 +2,14 @@
 measurements ``nox -s upgrade`` took in the "from" and the candidate environment.
 
 Each side's folder holds ``drift.json`` (``bench drift``'s row), ``fingerprint.json``
-(``bench fingerprint``), ``convergence.json`` (final accuracies, one per seed) and
-``speed.json`` (per-step times); ``write`` reads both and renders one verdict line, then
+(``bench fingerprint``) and its rounds, ``speed-N.json`` (per-step times, then one
+convergence seed's final accuracy); ``write`` reads both and renders one verdict line, then
 one section per check:
 
 - drift: each of the post's calls whose outcome changed (works / warns / ignored / raises);
 - numerics: the two fingerprints compared (``bench.report.fingerprints``);
-- convergence: Welch's t-test on the final accuracies at ``ALPHA`` (two-sided), and the
-  smallest difference the seeds can detect at that alpha with 80 % power;
+- convergence: Welch's t-test on the seeds' final accuracies at ``ALPHA`` (two-sided), and
+  the smallest difference the seeds can detect at that alpha with 80 % power;
 - speed: rounds alternated A B B A between the sides, each a fresh process timing steps;
   per pair of rounds side by side, the ratio of their median ms/step; the verdict from those
   pairs (``bench.report.rounds``: Hodges-Lehmann with its signed-rank interval), never from
@@ -38,52 +38,91 @@ from bench.report.compare import MAX_SLOWDOWN
 ALPHA = 0.05
 POWER = 0.8
 BROKEN = ("raises", "ignored")
-PARTS = ("drift.json", "fingerprint.json", "convergence.json")
 
 
 def read_side(folder: Path) -> dict[str, Any]:
-    """One environment's measurements; ValueError naming what is missing or broken. The
-    speed rounds (``speed-*.json``, alternated with the other side's) are pooled."""
+    """One environment's measurements; ValueError naming what is missing or broken. Its
+    rounds (``speed-*.json``, alternated with the other side's) give the speed and the
+    convergence seeds."""
     folder = Path(folder)
-    side: dict[str, Any] = {}
-    for part in PARTS:
-        path = folder / part
-        if part == "fingerprint.json":
-            side["fingerprint"] = fingerprints.read(path)
-            continue
-        side[part.removesuffix(".json")] = jsonfile.read(path)  # regular, bounded: or one line
-    side["speed"] = _speed_rounds(folder)
+    side: dict[str, Any] = {
+        "drift": jsonfile.read(folder / "drift.json"),  # regular, bounded: or one line
+        "fingerprint": fingerprints.read(folder / "fingerprint.json"),
+    }
+    side["speed"], side["convergence"] = _rounds(folder)
     return side
 
 
-def _speed_rounds(folder: Path) -> dict[str, Any]:
-    """The side's speed rounds as (position in the sequence both sides ran, median ms/step):
-    ``speed-N.json``, N the round's place in that sequence (older checks numbered each side
-    from 0 and ran the sides from, to, from, to: the same N, "from" first)."""
+def _rounds(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The side's rounds as (position in the sequence both sides ran, median ms/step), and
+    its convergence seeds' accuracies: ``speed-N.json``, N the round's place in that
+    sequence."""
     found = []
     for path in sorted(folder.glob("speed-*.json")):
         place = path.stem.removeprefix("speed-")
         if not (place.isascii() and place.isdigit() and str(int(place)) == place):
             raise ValueError(f"{path}: a speed round's file is named speed-N.json (N: 0, 1, ...)")
-        found.append((int(place), *_speed_round(path)))
+        found.append((int(place), path, *_round(path)))
     if not found:
         raise ValueError(f"{folder}: no speed-*.json rounds")
     found.sort(key=lambda round_: round_[0])
-    setup = {**found[0][2], "rounds": len(found)}
-    return {"setup": setup, "rounds": [(place, median) for place, median, _ in found]}
+    speed = {
+        "setup": {**found[0][3], "rounds": len(found)},
+        "rounds": [(place, median) for place, _, median, _, _ in found],
+    }
+    return speed, _seeds([(path, seed) for _, path, _, _, seed in found], folder)
 
 
-def _speed_round(path: Path) -> tuple[float, dict[str, Any]]:
-    """One round's median ms/step and set-up; ValueError naming the file."""
+def _seeds(seeds: list[tuple[Path, dict[str, Any]]], folder: Path) -> dict[str, Any]:
+    """The rounds' convergence seeds: one set-up, each seed once."""
+    if not seeds:
+        raise ValueError(f"{folder}: no round trained a convergence seed")
+    setup = seeds[0][1]["setup"]
+    numbers = [seed["seed"] for _, seed in seeds]
+    for path, seed in seeds:
+        if seed["setup"] != setup:
+            raise ValueError(f"{path}: its convergence set-up differs from {seeds[0][0].name}'s")
+    if len(set(numbers)) != len(numbers):
+        raise ValueError(f"{folder}: a convergence seed was trained twice: {sorted(numbers)}")
+    return {"setup": setup, "seeds": numbers, "accuracy": [s["accuracy"] for _, s in seeds]}
+
+
+def _round(path: Path) -> tuple[float, dict[str, Any], dict[str, Any]]:
+    """One round's median ms/step, speed set-up and convergence seed; ValueError naming
+    the file."""
     measured = jsonfile.read(path)
-    ms = measured.get("ms_per_step") if isinstance(measured, dict) else None
-    setup = measured.get("setup", {}) if isinstance(measured, dict) else None
+    if not isinstance(measured, dict):
+        raise ValueError(f"{path}: a round is a JSON object")
+    ms, setup = measured.get("ms_per_step"), measured.get("setup")
     if not (isinstance(ms, list) and ms and all(map(_milliseconds, ms))):
         low, high = MS_RANGE
         raise ValueError(f"{path}: ms_per_step must be a list of times from {low:g} to {high:g} ms")
     if not isinstance(setup, dict):
         raise ValueError(f"{path}: setup must be an object")
-    return statistics.median(ms), setup
+    return statistics.median(ms), setup, _convergence_seed(path, measured.get("convergence"))
+
+
+def _convergence_seed(path: Path, seed: Any) -> dict[str, Any]:
+    ok = (
+        isinstance(seed, dict)
+        and isinstance(seed.get("setup"), dict)
+        and _whole(seed.get("seed"))
+        and _share(seed.get("accuracy"))
+    )
+    if not ok:
+        raise ValueError(
+            f"{path}: convergence must hold the set-up, the seed (a whole number >= 0) "
+            "and the final accuracy (from 0 to 1)"
+        )
+    return seed
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _share(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
 
 
 MS_RANGE = (1e-3, 1e7)  # a step's time: from a microsecond to about three hours
@@ -192,6 +231,11 @@ class Upgrade:
 
 def check(old: dict[str, Any], new: dict[str, Any], old_name: str, new_name: str) -> Upgrade:
     """Every check of the upgrade from side ``old`` to side ``new`` (``read_side``'s)."""
+    if old["convergence"]["setup"] != new["convergence"]["setup"]:
+        raise ValueError(
+            "the two sides trained different convergence set-ups: "
+            f"{old['convergence']['setup']} and {new['convergence']['setup']}"
+        )
     return Upgrade(
         old_name=old_name,
         new_name=new_name,
@@ -229,20 +273,29 @@ def _numerics_section(upgrade: Upgrade) -> list[str]:
 
 def _convergence_section(upgrade: Upgrade) -> list[str]:
     c = upgrade.convergence
-    n_old, n_new = len(c.old), len(c.new)
     setup = upgrade.setup.get("convergence", {})
+    rows = [(upgrade.old_name, c.old), (upgrade.new_name, c.new)]
     return [
-        "## Convergence: final accuracy over seeds", "",
-        f"Set-up: {setup or '(not recorded)'}.", "",
-        "| side | seeds | mean accuracy | std |", "|---|---|---|---|",
-        f"| {upgrade.old_name} | {n_old} | {np.mean(c.old):.4f} | {np.std(c.old, ddof=1):.4f} |",
-        f"| {upgrade.new_name} | {n_new} | {np.mean(c.new):.4f} | {np.std(c.new, ddof=1):.4f} |",
+        "## Convergence: final accuracy over seeds, one seed per round",
         "",
-        f"Welch's t-test (two-sided, alpha {ALPHA}): difference {c.difference:+.4f}, "
-        f"p = {c.p_value:.3g}. With {n_old} and {n_new} seeds and these spreads, the "
-        f"smallest difference found with {POWER:.0%} power is **{c.detectable:.4f}** "
-        "(accuracy): \"no regression\" means none larger than that.", "",
-    ]  # fmt: skip
+        f"Set-up: {setup or '(not recorded)'}.",
+        "",
+        "| side | seeds | mean accuracy % | std (points) |",
+        "|---|---|---|---|",
+        *(
+            f"| {name} | {len(a)} | {100 * np.mean(a):.2f} | {100 * np.std(a, ddof=1):.2f} |"
+            for name, a in rows
+        ),
+        "",
+        f"Welch's t-test (two-sided, alpha {ALPHA}): difference "
+        f"{100 * c.difference:+.2f} points, p = {c.p_value:.3g}. With {len(c.old)} and "
+        f"{len(c.new)} seeds and these spreads, the smallest difference found with "
+        f'{POWER:.0%} power is **{100 * c.detectable:.2f} accuracy points**: "no '
+        'regression" means none larger than that. What it cannot see: a smaller loss, one '
+        "that shows only after more epochs, on CIFAR-10 or on the post's full ResNet, and "
+        "a change in any other set-up than this one.",
+        "",
+    ]
 
 
 def _speed_section(upgrade: Upgrade) -> list[str]:

@@ -96,18 +96,22 @@ def test_drift_lists_changed_outcomes_and_what_broke():
     assert [(c["use"], c["broke"]) for c in changes] == [("b", True), ("c", False)]
 
 
+SEED_SETUP = {"schedule": "linear", "epochs": 10}
+
+
 def _side(folder, accuracy, speed, probes):
     """A side's files; ``speed`` is (place, median ms/step) per round, or one list of step
-    times for two rounds."""
+    times for two rounds; the k-th round trains seed k, whose accuracy is ``accuracy[k]``
+    (cycled)."""
     folder.mkdir()
     (folder / "drift.json").write_text(json.dumps(probes))
     (folder / "fingerprint.json").write_text(json.dumps(synthetic()))
-    (folder / "convergence.json").write_text(json.dumps({"setup": {}, "accuracy": accuracy}))
     if not isinstance(speed[0], tuple):
         speed = [(0, speed), (1, speed)]
-    for place, ms in speed:
+    for seed, (place, ms) in enumerate(speed):
         steps = ms if isinstance(ms, list) else [ms * 0.9, ms, ms * 1.1]
-        round_ = {"setup": {}, "ms_per_step": steps}
+        trained = {"setup": SEED_SETUP, "seed": seed, "accuracy": accuracy[seed % len(accuracy)]}
+        round_ = {"setup": {}, "ms_per_step": steps, "convergence": trained}
         (folder / f"speed-{place}.json").write_text(json.dumps(round_))
 
 
@@ -128,9 +132,28 @@ def test_upgrade_md_opens_with_the_verdict_then_each_section(tmp_path):
 
 def test_a_missing_part_names_the_file(tmp_path):
     _side(tmp_path / "old", [0.9, 0.8], [1.0, 2.0], _row(a="works"))
-    (tmp_path / "old" / "convergence.json").unlink()
-    with pytest.raises(ValueError, match=r"convergence\.json"):
+    (tmp_path / "old" / "drift.json").unlink()
+    with pytest.raises(ValueError, match=r"drift\.json"):
         upgrade.read_side(tmp_path / "old")
+
+
+def test_the_convergence_seeds_come_from_the_rounds(tmp_path):
+    _side(tmp_path / "old", [0.90, 0.91, 0.89], _rounds([1.0] * 6)[0], _row(a="works"))
+    side = upgrade.read_side(tmp_path / "old")
+    assert side["convergence"]["seeds"] == [0, 1, 2, 3, 4, 5]
+    assert side["convergence"]["accuracy"] == [0.90, 0.91, 0.89] * 2
+
+
+def test_sides_that_trained_other_set_ups_are_refused(tmp_path, capsys):
+    def other(folder):
+        for path in folder.glob("speed-*.json"):
+            round_ = json.loads(path.read_text())
+            round_["convergence"]["setup"] = {**SEED_SETUP, "epochs": 5}
+            path.write_text(json.dumps(round_))
+
+    old, new = _sides_with_rounds(tmp_path, *_rounds([1.0] * 6), edit=other)
+    code, err = _upgrade_report(capsys, old, new, tmp_path)
+    assert code == 2 and "different convergence set-ups" in err, err
 
 
 def _sides_with_rounds(tmp_path, old_rounds, new_rounds, edit=None):
@@ -188,9 +211,35 @@ def _ms(value):
     return edit
 
 
+def _seed(**changes):
+    def edit(folder):
+        path = folder / "speed-0.json"
+        round_ = json.loads(path.read_text())
+        round_["convergence"] = {**round_["convergence"], **changes}
+        if changes.get("seed") == "drop":
+            del round_["convergence"]
+        path.write_text(json.dumps(round_))
+
+    return edit
+
+
+def _seed_twice(folder):
+    path = sorted(folder.glob("speed-*.json"), key=lambda p: int(p.stem[6:]))[1]
+    round_ = json.loads(path.read_text())
+    path.write_text(json.dumps({**round_, "convergence": {**round_["convergence"], "seed": 0}}))
+
+
 @pytest.mark.parametrize(
     ("edit", "says"),
     [
+        (_seed(seed="drop"), "speed-0.json: convergence must hold the set-up, the seed"),
+        (_seed(seed=-1), "speed-0.json: convergence must hold"),
+        (_seed(seed=True), "speed-0.json: convergence must hold"),
+        (_seed(accuracy=1.5), "speed-0.json: convergence must hold"),
+        (_seed(accuracy="0.9"), "speed-0.json: convergence must hold"),
+        (_seed(setup=None), "speed-0.json: convergence must hold"),
+        (_seed(setup={"epochs": 3}), "its convergence set-up differs from speed-"),
+        (_seed_twice, "a convergence seed was trained twice: [0, 0, "),
         (lambda f: _rename(f, "speed-00.json"), "speed-00.json: a speed round's file is named"),
         (lambda f: _rename(f, "speed-\u00b2.json"), "a speed round's file is named speed-N"),
         (_setup("oops"), "speed-0.json: setup must be an object"),

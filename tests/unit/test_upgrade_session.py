@@ -147,3 +147,79 @@ def test_ctrl_c_while_publishing_leaves_the_old_report_and_nothing_else(
     assert (folder / "UPGRADE.md").read_text() == "old"
     assert (folder / "from" / "speed-0.json").is_file()
     assert [p.name for p in (tmp_path / "reports").iterdir()] == ["upgrade-a-to-b"]
+
+
+# --- nox -s bisect
+
+
+def _versions(noxfile, *texts):
+    return [noxfile.Version(t) for t in texts]
+
+
+class _Log:
+    def log(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("first", range(1, 10))
+def test_bisect_names_the_first_release_that_differs(noxfile, first):
+    """Ten releases, those from ``first`` on differing from the first: found, visiting the
+    last and at most ceil(log2(9)) = 4 between the ends, each once."""
+    versions = _versions(noxfile, *(f"2.{k}.0" for k in range(10)))
+    visits = []
+
+    def fingerprint(version):
+        visits.append(version)
+        return Path(str(version))
+
+    def agrees(path):
+        return versions.index(noxfile.Version(path.name)) < first
+
+    verdicts, found = noxfile._bisect_search(_Log(), versions, fingerprint, agrees)
+    assert found == versions[first]
+    assert len(visits) == len(set(visits)) and len(visits) <= 1 + 4
+    assert verdicts[versions[0]] and not verdicts[versions[-1]]
+    assert all(verdicts[v] == (versions.index(v) < first) for v in verdicts)
+
+
+def test_bisect_stops_where_the_last_release_agrees(noxfile):
+    versions = _versions(noxfile, "2.15.1", "2.16.1", "2.21.0")
+    verdicts, found = noxfile._bisect_search(_Log(), versions, lambda v: Path(str(v)), bool)
+    assert found is None and set(verdicts) == {versions[0], versions[-1]}
+
+
+@pytest.mark.parametrize(
+    ("good", "bad", "says"),
+    [
+        ("tensorflow==2.15.*", "keras==3.15.*", "name different packages"),
+        ("tensorflow==2.21.*", "tensorflow==2.15.*", "must be a later release"),
+        ("tensorflow==2.99.*", "tensorflow==2.21.*", "no release of tensorflow on the index"),
+        ("numpy==1.*", "numpy==2.*", "names numpy"),
+    ],
+)
+def test_bisect_refuses_what_it_cannot_bisect(noxfile, capsys, monkeypatch, good, bad, says):
+    released = _versions(noxfile, "2.15.0", "2.15.1", "2.16.1", "2.21.0")
+    monkeypatch.setattr(noxfile, "_released", lambda name: released)
+    monkeypatch.setattr(noxfile, "REFUSING", ["bisect"])
+    with pytest.raises(SystemExit) as exit_:
+        noxfile._bisect_range(good, bad)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.count("\n") == 1 and says in err, err
+    assert err.startswith("nox -s bisect: ")
+
+
+def test_bisect_takes_the_newest_release_each_spec_matches(noxfile, monkeypatch):
+    released = _versions(noxfile, "2.14.0", "2.15.0", "2.15.1", "2.16.1", "2.21.0", "2.22.0")
+    monkeypatch.setattr(noxfile, "_released", lambda name: released)
+    name, versions = noxfile._bisect_range("tensorflow==2.15.*", "TensorFlow==2.21.*")
+    assert name == "tensorflow" and [str(v) for v in versions] == ["2.15.1", "2.16.1", "2.21.0"]
+
+
+def test_bisect_md_states_the_finding_each_verdict_and_what_it_cannot_see(noxfile):
+    versions = _versions(noxfile, "2.15.1", "2.16.1", "2.17.0", "2.21.0")
+    verdicts = {versions[0]: True, versions[1]: False, versions[-1]: False}
+    text = noxfile._bisect_text("tensorflow", versions, verdicts, versions[1], "DIFFER: x", 61.0)
+    lines = text.splitlines()
+    assert lines[0] == "**First release that differs from 2.15.1: tensorflow 2.16.1**"
+    assert "| 2.17.0 | - |" in lines and "| 2.16.1 | differs |" in lines
+    assert "DIFFER: x" in text and "What it cannot see" in text and "61 s in all" in text
