@@ -72,7 +72,7 @@ def train_one(
     state_dir = runset.state_dir(out, experiment.name, seed)
     # The post prints the schedule line before loading for its own schedules, after for
     # Keras' (none, standard): its train.py decides them at those two places.
-    per_epoch = experiment.schedule_class is not None
+    per_epoch = experiment.policy.schedule_name is not None
     if per_epoch:
         print(experiment.info)
     data = datasets.load(dataset, data_dir, subset, subset_seed)

@@ -67,7 +67,7 @@ def rates_from(lr_from: Path, schedule: str) -> tuple[dict[str, float], str]:
     """The rates a ``bench lr-find`` CSV gives ``schedule`` (cyclic: base and max; one-cycle:
     max), and where they came from (the results file records it)."""
     found = finder.cyclic_range(finder.read_csv(lr_from))
-    taken = experiments.TUNABLE.get(experiments.get(schedule).schedule_class or "", ())
+    taken = experiments.get(schedule).policy.tunable
     rates = {k: v for k, v in found.items() if k in taken} or found
     shown = ", ".join(f"{k} {v:.3g}" for k, v in rates.items())
     return rates, f"bench lr-find {lr_from}: {shown} ({finder.RULE})"

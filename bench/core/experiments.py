@@ -14,17 +14,16 @@ from typing import Any, Literal
 
 from bench.core import backend
 from bench.core.checks import whole_number
-from bench.core.schedules import (
-    CyclicLR,
-    ExponentialDecay,
-    IterationDecay,
-    LearningRateDecay,
-    OneCycle,
-    PolynomialDecay,
-    StepDecay,
-    TimeBasedDecay,
-    WarmupCosineDecay,
+from bench.core.rates import (
+    Constant,
+    Course,
+    PerEpoch,
+    PerUpdate,
+    Plateau,
+    RatePolicy,
+    TimeBased,
 )
+from bench.core.schedules import LearningRateDecay
 
 INIT_LR = 1e-1
 MOMENTUM = 0.9
@@ -45,11 +44,6 @@ MODEL_ARGS: dict[str, Any] = {
 # CIFAR-10's training set; with BATCH_SIZE it gives the post's "391/391" steps.
 TRAIN_IMAGES = 50_000
 
-SCHEDULE_CLASSES: dict[str, type[LearningRateDecay]] = {
-    cls.__name__: cls
-    for cls in (StepDecay, PolynomialDecay, ExponentialDecay, CyclicLR, OneCycle, WarmupCosineDecay)
-}
-
 
 def steps_per_epoch(images: int, batch_size: int = BATCH_SIZE) -> int:
     """Batches per epoch as Keras counts them (a last, partial batch counts)."""
@@ -58,57 +52,51 @@ def steps_per_epoch(images: int, batch_size: int = BATCH_SIZE) -> int:
 
 @dataclass(frozen=True)
 class Experiment:
-    """One of the post's runs of ``train.py``.
-
-    ``schedule_class``/``schedule_args`` name the per-epoch schedule the post hands to
-    ``LearningRateScheduler`` (``maxEpochs`` is the run's epoch count, as in the post);
-    ``time_based`` marks Keras' optimizer ``decay = INIT_LR / epochs``. The experiments
-    beyond the post add per-iteration schedules (the optimizer's own ``learning_rate``),
-    whose lengths are given as fractions of the run (``run_args``), and ``plateau``:
-    Keras' ``ReduceLROnPlateau`` with these arguments.
+    """One of the post's runs of ``train.py``, its rate set by one ``policy``
+    (``bench.core.rates``): constant ("none"), Keras' time-based decay ("standard"), a
+    per-epoch schedule the post hands to ``LearningRateScheduler`` (step, linear, poly),
+    and beyond the post per-update schedules, whose lengths are given as fractions of the
+    run, and Keras' ``ReduceLROnPlateau``.
     """
 
     name: str
     cli_value: str  # what the post passes to --schedule ("" means no schedule)
     info: str  # the post's "[INFO] ..." line for this schedule
     lr_plot: str | None = None  # the post's file name for the schedule's figure
-    schedule_class: str | None = None
-    schedule_args: dict[str, Any] = field(default_factory=dict)
-    time_based: bool = False
-    init_lr: float = INIT_LR
+    policy: RatePolicy = field(default_factory=Constant)
+    init_lr: float = INIT_LR  # the optimizer's initial rate, which a policy may move
     momentum: float = MOMENTUM
     batch_size: int = BATCH_SIZE
     epochs: int = EPOCHS
     model_args: dict[str, Any] = field(default_factory=lambda: dict(MODEL_ARGS))
-    plateau: dict[str, Any] | None = None
     lr_source: str | None = None  # where --base-lr/--max-lr came from (the results record it)
+
+    def course(self, epochs: int | None = None, steps: int | None = None) -> Course:
+        """A run of ``epochs`` epochs (default: the experiment's) of ``steps`` updates
+        (default: the post's 391), as its policy sees it."""
+        return Course(self.init_lr, self._epochs(epochs), steps or _post_steps())
 
     def schedule(
         self, epochs: int | None = None, steps: int | None = None
     ) -> LearningRateDecay | None:
-        """The schedule for a run of ``epochs`` epochs of ``steps`` updates (default: the
-        post's 391), or None where the run uses none."""
-        epochs = self._epochs(epochs)
-        if self.schedule_class is None:
-            return None
-        cls = SCHEDULE_CLASSES[self.schedule_class]
-        return cls(**run_args(cls, self.schedule_args, epochs, steps or _post_steps()))
+        """The schedule Keras is handed for a run of ``epochs`` epochs of ``steps`` updates
+        (``course``), or None where the run uses none."""
+        return self.policy.schedule(self.course(epochs, steps))
 
     @property
     def per_iteration(self) -> bool:
         """Whether the schedule changes the rate every update (the optimizer's own
         ``learning_rate``) rather than every epoch (``LearningRateScheduler``)."""
-        cls = SCHEDULE_CLASSES.get(self.schedule_class or "")
-        return cls is not None and issubclass(cls, IterationDecay)
+        return self.policy.kind == "per-update"
+
+    @property
+    def plateau(self) -> dict[str, Any] | None:
+        """``ReduceLROnPlateau``'s arguments, or None where the rate follows no loss."""
+        return dict(self.policy.args) if self.policy.kind == "plateau" else None
 
     def decay(self, epochs: int | None = None) -> float:
         """The optimizer's ``decay`` argument in the post: ``1e-1 / epochs`` for "standard"."""
-        epochs = self._epochs(epochs)
-        return self.init_lr / epochs if self.time_based else 0.0
-
-    def time_decay(self, epochs: int | None = None) -> TimeBasedDecay:
-        """The per-iteration rate the optimizer applies (constant unless "standard")."""
-        return TimeBasedDecay(initAlpha=self.init_lr, decay=self.decay(epochs))
+        return self.policy.decay(self.course(epochs))
 
     def epoch_rates(
         self,
@@ -117,86 +105,68 @@ class Experiment:
         batch: Literal["first", "last"] = "last",
     ) -> list[float]:
         """Each epoch's rate (``schedules.EPOCH_RATE``: the one its last batch trains with),
-        or with ``batch="first"`` its first batch's, for every experiment but plateau.
-
-        With a per-epoch schedule the optimizer's own decay is 0, so it is the schedule's
-        value; otherwise it is the time-based rate (constant for "none").
-        """
-        epochs = self._epochs(epochs)
-        if self.plateau is not None:
-            raise ValueError(f"{self.name}: the rate follows val_loss; it has no table")
-        steps = steps_per_epoch(images, self.batch_size)
-        schedule = self.schedule(epochs, steps) or self.time_decay(epochs)
-        return schedule.epoch_table(epochs, steps, batch)
+        or with ``batch="first"`` its first batch's, for every experiment but plateau."""
+        course = self.course(epochs, steps_per_epoch(images, self.batch_size))
+        try:
+            return self.policy.history(course, batch)
+        except ValueError as exc:
+            raise ValueError(f"{self.name}: {exc}") from None
 
     def _epochs(self, epochs: int | None) -> int:
         return whole_number("epochs", self.epochs if epochs is None else epochs)
 
 
-def _post(name: str, info: str, schedule_class: str | None = None, **fields: Any) -> Experiment:
+def _post(name: str, info: str, policy: RatePolicy) -> Experiment:
     """One of the post's five: ``train.py --schedule name``, its "[INFO]" line, and the
     post's file name for its rate figure where it draws one."""
     return Experiment(
         name=name,
         cli_value="" if name == "none" else name,
         info=f"[INFO] {info}",
-        lr_plot=f"lr_{name}_schedule.png" if schedule_class else None,
-        schedule_class=schedule_class,
-        **fields,
+        lr_plot=f"lr_{name}_schedule.png" if policy.schedule_name else None,
+        policy=policy,
     )
 
 
 EXPERIMENTS: dict[str, Experiment] = {
     e.name: e
     for e in (
-        _post("none", "no learning rate schedule being used"),
-        _post("standard", "using 'keras standard' learning rate decay...", time_based=True),
-        _post("step", "using 'step-based' learning rate decay...", "StepDecay",
-              schedule_args={"initAlpha": INIT_LR, "factor": 0.25, "dropEvery": 15}),
-        _post("linear", "using 'linear' learning rate decay...", "PolynomialDecay",
-              schedule_args={"initAlpha": INIT_LR, "power": 1}),
-        _post("poly", "using 'polynomial' learning rate decay...", "PolynomialDecay",
-              schedule_args={"initAlpha": INIT_LR, "power": 5}),
+        _post("none", "no learning rate schedule being used", Constant()),
+        _post("standard", "using 'keras standard' learning rate decay...", TimeBased()),
+        _post(
+            "step",
+            "using 'step-based' learning rate decay...",
+            PerEpoch(
+                name="StepDecay", args={"initAlpha": INIT_LR, "factor": 0.25, "dropEvery": 15}
+            ),
+        ),
+        _post(
+            "linear",
+            "using 'linear' learning rate decay...",
+            PerEpoch(name="PolynomialDecay", args={"initAlpha": INIT_LR, "power": 1}),
+        ),
+        _post(
+            "poly",
+            "using 'polynomial' learning rate decay...",
+            PerEpoch(name="PolynomialDecay", args={"initAlpha": INIT_LR, "power": 5}),
+        ),
     )
-}  # fmt: skip
+}
 
 
 def _post_steps() -> int:
     return steps_per_epoch(TRAIN_IMAGES)
 
 
-def run_args(
-    cls: type[LearningRateDecay], args: dict[str, Any], epochs: int, steps: int
-) -> dict[str, Any]:
-    """``args`` for a run of ``epochs`` epochs of ``steps`` updates: the post's
-    ``maxEpochs = epochs``, and the fractions of the run the extra schedules are given in
-    (``half_cycle``, ``warmup``, ``amplitude_end``) turned into update counts."""
-    args = dict(args)
-    total = epochs * steps
-    if cls is PolynomialDecay:
-        args["maxEpochs"] = epochs
-    if cls is CyclicLR:
-        args["step_size"] = max(1, round(args.pop("half_cycle") * total))
-        if "amplitude_end" in args:  # exp_range: the amplitude left after the last update
-            args["gamma"] = args.pop("amplitude_end") ** (1 / total)
-    if cls is OneCycle:
-        args["total_steps"] = total
-    if cls is WarmupCosineDecay:
-        args["warmupSteps"] = round(args.pop("warmup") * total)
-        args["decaySteps"] = total - args["warmupSteps"]
-    return args
-
-
-def _beyond(name: str, info: str, schedule_class: str | None = None, **fields: Any) -> Experiment:
+def _beyond(name: str, info: str, policy: RatePolicy) -> Experiment:
     """An experiment beyond the post, its files named after it the post's way."""
     stem = name.replace("-", "_")
     return Experiment(
         name=name,
         cli_value=name,
         info=f"[INFO] using {info}...",
-        lr_plot=f"lr_{stem}_schedule.png" if schedule_class else None,
-        schedule_class=schedule_class,
-        **fields,
+        lr_plot=f"lr_{stem}_schedule.png" if policy.schedule_name else None,
+        policy=policy,
     )
 
 
@@ -206,24 +176,50 @@ _CYCLIC = {"base_lr": 1e-3, "max_lr": INIT_LR, "half_cycle": 0.05}
 EXTRA: dict[str, Experiment] = {
     e.name: e
     for e in (
-        _beyond("exponential", "'exponential' learning rate decay", "ExponentialDecay",
-                schedule_args={"initAlpha": INIT_LR, "decayRate": 0.95}),
-        _beyond("cyclic-triangular", "'triangular' cyclical learning rates", "CyclicLR",
-                schedule_args={**_CYCLIC, "mode": "triangular"}),
-        _beyond("cyclic-triangular2", "'triangular2' cyclical learning rates", "CyclicLR",
-                schedule_args={**_CYCLIC, "mode": "triangular2"}),
+        _beyond(
+            "exponential",
+            "'exponential' learning rate decay",
+            PerEpoch(name="ExponentialDecay", args={"initAlpha": INIT_LR, "decayRate": 0.95}),
+        ),
+        _beyond(
+            "cyclic-triangular",
+            "'triangular' cyclical learning rates",
+            PerUpdate(name="CyclicLR", args={**_CYCLIC, "mode": "triangular"}),
+        ),
+        _beyond(
+            "cyclic-triangular2",
+            "'triangular2' cyclical learning rates",
+            PerUpdate(name="CyclicLR", args={**_CYCLIC, "mode": "triangular2"}),
+        ),
         # exp_range: 1 % of the amplitude is left at the last update.
-        _beyond("cyclic-exp_range", "'exp_range' cyclical learning rates", "CyclicLR",
-                schedule_args={**_CYCLIC, "mode": "exp_range", "amplitude_end": 0.01}),
-        _beyond("one-cycle", "the one-cycle policy", "OneCycle",
-                schedule_args={"max_lr": INIT_LR, "pct_start": 0.3}),
-        _beyond("cosine-warmup", "cosine decay with linear warm-up", "WarmupCosineDecay",
-                schedule_args={"initAlpha": 0.0, "warmupTarget": INIT_LR, "warmup": 0.05}),
+        _beyond(
+            "cyclic-exp_range",
+            "'exp_range' cyclical learning rates",
+            PerUpdate(
+                name="CyclicLR", args={**_CYCLIC, "mode": "exp_range", "amplitude_end": 0.01}
+            ),
+        ),
+        _beyond(
+            "one-cycle",
+            "the one-cycle policy",
+            PerUpdate(name="OneCycle", args={"max_lr": INIT_LR, "pct_start": 0.3}),
+        ),
+        _beyond(
+            "cosine-warmup",
+            "cosine decay with linear warm-up",
+            PerUpdate(
+                name="WarmupCosineDecay",
+                args={"initAlpha": 0.0, "warmupTarget": INIT_LR, "warmup": 0.05},
+            ),
+        ),
         # Divide by 4 (step's factor) after 5 epochs without a better val_loss.
-        _beyond("plateau", "ReduceLROnPlateau",
-                plateau={"monitor": "val_loss", "factor": 0.25, "patience": 5, "min_lr": 1e-5}),
+        _beyond(
+            "plateau",
+            "ReduceLROnPlateau",
+            Plateau(args={"monitor": "val_loss", "factor": 0.25, "patience": 5, "min_lr": 1e-5}),
+        ),
     )
-}  # fmt: skip
+}
 ALL: dict[str, Experiment] = {**EXPERIMENTS, **EXTRA}
 
 
@@ -260,7 +256,8 @@ QUICK_MODEL_ARGS: dict[str, Any] = {**MODEL_ARGS, "stages": (1, 1, 1), "filters"
 
 
 def scaled(experiment: Experiment, epochs: int, **changes: Any) -> Experiment:
-    """``experiment`` for a run of ``epochs`` epochs, with the step schedule's drops scaled.
+    """``experiment`` for a run of ``epochs`` epochs, its policy scaled from the post's
+    ``EPOCHS`` (``RatePolicy.scaled``).
 
     linear, poly and standard already follow the run's epochs (maxEpochs=epochs,
     decay=lr/epochs), and the extra schedules its length; step's dropEvery=15 and
@@ -268,13 +265,8 @@ def scaled(experiment: Experiment, epochs: int, **changes: Any) -> Experiment:
     falls in steps all through it, as the post's does.
     """
     whole_number("epochs", epochs)
-    args = dict(experiment.schedule_args)
-    if "dropEvery" in args:
-        args["dropEvery"] = max(1, round(args["dropEvery"] * epochs / EPOCHS))
-    plateau = experiment.plateau
-    if plateau is not None:
-        plateau = {**plateau, "patience": max(1, round(plateau["patience"] * epochs / EPOCHS))}
-    return replace(experiment, epochs=epochs, schedule_args=args, plateau=plateau, **changes)
+    policy = experiment.policy.scaled(epochs, EPOCHS)
+    return replace(experiment, epochs=epochs, policy=policy, **changes)
 
 
 def quick(experiment: Experiment) -> Experiment:
@@ -315,22 +307,17 @@ def configure(
     return with_rates(experiment, rates, lr_source) if rates else experiment
 
 
-# The rates a range test can set, per schedule (bench lr-find; train --base-lr/--max-lr).
-TUNABLE = {"CyclicLR": ("base_lr", "max_lr"), "OneCycle": ("max_lr",)}
-
-
 def with_rates(experiment: Experiment, rates: dict[str, float], source: str | None) -> Experiment:
-    """``experiment`` with its schedule's ``base_lr``/``max_lr`` set (cyclic, one-cycle)."""
-    allowed = TUNABLE.get(experiment.schedule_class or "", ())
-    unknown = [name for name in rates if name not in allowed]
+    """``experiment`` with its schedule's ``base_lr``/``max_lr`` set (cyclic, one-cycle):
+    the rates a range test can set (bench lr-find; train --base-lr/--max-lr)."""
+    unknown = [name for name in rates if name not in experiment.policy.tunable]
     if unknown:
-        takers = ", ".join(n for n, e in ALL.items() if e.schedule_class in TUNABLE)
-        raise ValueError(f"{experiment.name} takes no --{unknown[0].replace('_', '-')}: only "
-                         f"{takers} do")  # fmt: skip
-    args = {**experiment.schedule_args, **rates}
-    schedule_class = SCHEDULE_CLASSES[experiment.schedule_class]
-    schedule_class(**run_args(schedule_class, args, EPOCHS, 1))  # checks the rates now
-    return replace(experiment, schedule_args=args, lr_source=source)
+        takers = ", ".join(n for n, e in ALL.items() if e.policy.tunable)
+        flag = unknown[0].replace("_", "-")
+        raise ValueError(f"{experiment.name} takes no --{flag}: only {takers} do")
+    policy = experiment.policy.with_args(**rates)
+    policy.schedule(Course(experiment.init_lr, EPOCHS, 1))  # checks the rates now
+    return replace(experiment, policy=policy, lr_source=source)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,11 @@ Everything that needs a run's identity reads it from here:
   them; ``fill_old``: what a schema version 1 file meant by the fields it lacks;
 - ``differences(a, b)``: the fields on which two identities differ, named.
 
+The rate is one field, ``schedule``: the run's rate policy (``bench.core.rates``) as its
+config at the run's length, with its formula's version, so results of another formula are
+another run's. Files written before it was recorded hold it as ``config.schedule``,
+``decay`` and ``plateau``, from which ``recorded`` rebuilds it.
+
 A new setting is a new field here: the state, the results file, its schema, the reuse
 check, ``compare`` and the report all follow.
 """
@@ -28,7 +33,7 @@ import json
 from dataclasses import MISSING, dataclass, field
 from typing import Any
 
-from bench.core import backend, data, experiments
+from bench.core import backend, data, experiments, rates
 
 _NUMBER = {"type": "number", "minimum": 0}
 _COUNT = {"type": "integer", "minimum": 1}
@@ -39,13 +44,27 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return {"anyOf": [schema, {"type": "null"}]}
 
 
-def _setting(at: tuple[str, ...], schema: dict[str, Any], *, setup: bool = True,
-             desc: str = "", old: Any = MISSING) -> Any:  # fmt: skip
+def _setting(
+    at: tuple[str, ...],
+    schema: dict[str, Any],
+    *,
+    setup: bool = True,
+    desc: str = "",
+    old: Any = MISSING,
+    derived: Any = None,
+) -> Any:
     """A field of the identity: where the results file keeps it, its schema, whether it
-    is part of the set-up (which the runs of one set, and two sets compared, share), and
-    the value a schema version 1 file means by leaving it out (``old``)."""
-    return field(metadata={"at": at, "schema": {**schema, "description": desc},
-                           "setup": setup, "old": old})  # fmt: skip
+    is part of the set-up (which the runs of one set, and two sets compared, share), the
+    value a schema version 1 file means by leaving it out (``old``), and for a field a
+    file may lack, how its value follows from the rest of the file (``derived``)."""
+    metadata = {"at": at, "schema": {**schema, "description": desc}, "setup": setup}
+    return field(metadata={**metadata, "old": old, "derived": derived})
+
+
+def _rate_policy(results: dict[str, Any]) -> dict[str, Any]:
+    """The rate policy of a file written before the policy was recorded."""
+    policy = rates.of_results(results)
+    return _plain(policy.config(rates.course_of(results)))
 
 
 _MODEL_ARGS = {
@@ -60,44 +79,70 @@ _MODEL_ARGS = {
 }
 
 
+# A declarative table, laid out by ruff format.
 @dataclass(frozen=True)
 class Identity:
-    """Every setting of one run that changes what it computes. A declarative table."""
+    """Every setting of one run that changes what it computes."""
 
-    experiment: str = _setting(("experiment",), {"enum": list(experiments.ALL)}, setup=False,
-                               desc="bench.core.experiments name")  # fmt: skip
-    init_lr: float = _setting(("config", "init_lr"), _NUMBER, setup=False,
-                              desc="the optimizer's initial rate")  # fmt: skip
-    momentum: float = _setting(("config", "momentum"), {"type": "number", "minimum": 0,
-                               "maximum": 1}, desc="SGD's momentum")  # fmt: skip
-    decay: float = _setting(("config", "decay"), _NUMBER, setup=False,
-                            desc="the optimizer's time-based decay (standard)")  # fmt: skip
+    experiment: str = _setting(
+        ("experiment",),
+        {"enum": list(experiments.ALL)},
+        setup=False,
+        desc="bench.core.experiments name",
+    )
+    init_lr: float = _setting(
+        ("config", "init_lr"), _NUMBER, setup=False, desc="the optimizer's initial rate"
+    )
+    momentum: float = _setting(
+        ("config", "momentum"),
+        {"type": "number", "minimum": 0, "maximum": 1},
+        desc="SGD's momentum",
+    )
     loss: str = _setting(("config", "loss"), {"type": "string"}, desc="Keras loss name")
-    schedule: str | None = _setting(("config", "schedule"), _nullable({"type": "string"}),
-                                    setup=False, desc="repr of the bench.core.schedules "
-                                    "schedule at the run's length")  # fmt: skip
-    plateau: dict[str, Any] | None = _setting(("config", "plateau"), _nullable({"type": "object"}),
-                                              setup=False, old=None,
-                                              desc="ReduceLROnPlateau's arguments")  # fmt: skip
-    model_args: dict[str, Any] = _setting(("config", "model_args"), _MODEL_ARGS,
-                                          desc="ResNet.build's arguments")  # fmt: skip
-    epochs: int = _setting(("config", "epochs"), _COUNT,
-                           desc="epochs trained; every history list has this length")  # fmt: skip
+    schedule: dict[str, Any] = _setting(
+        ("config", "rate_policy"),
+        rates.CONFIG_SCHEMA,
+        setup=False,
+        desc="the rate policy at the run's length, with its formula's version (files "
+        "written before it was recorded lack it: it follows from schedule, decay, plateau)",
+        derived=_rate_policy,
+    )
+    model_args: dict[str, Any] = _setting(
+        ("config", "model_args"), _MODEL_ARGS, desc="ResNet.build's arguments"
+    )
+    epochs: int = _setting(
+        ("config", "epochs"), _COUNT, desc="epochs trained; every history list has this length"
+    )
     batch_size: int = _setting(("config", "batch_size"), _COUNT, desc="images per update")
-    seed: int = _setting(("seed",), _SEED, setup=False,
-                         desc="keras.utils.set_random_seed's seed")  # fmt: skip
+    seed: int = _setting(("seed",), _SEED, setup=False, desc="keras.utils.set_random_seed's seed")
     dataset: str = _setting(("dataset", "name"), {"enum": list(data.DATASETS)})
-    subset: int | None = _setting(("dataset", "subset"), _nullable(_COUNT),
-                                  desc="--subset asked for")  # fmt: skip
-    subset_seed: int | None = _setting(("dataset", "subset_seed"), _nullable(_SEED), old=None,
-                                       desc="the seed that drew --subset (null: none drawn, "
-                                       "or a version 1 file, which did not record it)")  # fmt: skip
-    data_sha256: str = _setting(("dataset", "sha256"), {"type": "string",
-                                "pattern": "^[0-9a-f]{64}$"}, desc="the images used")  # fmt: skip
-    deterministic: bool = _setting(("config", "deterministic"), {"type": "boolean"},
-                                   setup=False, desc="TensorFlow's op determinism on")  # fmt: skip
-    backend: str = _setting(("environment", "backend"), {"enum": list(backend.KNOWN)},
-                            old=backend.DEFAULT, desc="Keras' backend")  # fmt: skip
+    subset: int | None = _setting(
+        ("dataset", "subset"), _nullable(_COUNT), desc="--subset asked for"
+    )
+    subset_seed: int | None = _setting(
+        ("dataset", "subset_seed"),
+        _nullable(_SEED),
+        old=None,
+        desc="the seed that drew --subset (null: none drawn, or a version 1 file, which did "
+        "not record it)",
+    )
+    data_sha256: str = _setting(
+        ("dataset", "sha256"),
+        {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        desc="the images used",
+    )
+    deterministic: bool = _setting(
+        ("config", "deterministic"),
+        {"type": "boolean"},
+        setup=False,
+        desc="TensorFlow's op determinism on",
+    )
+    backend: str = _setting(
+        ("environment", "backend"),
+        {"enum": list(backend.KNOWN)},
+        old=backend.DEFAULT,
+        desc="Keras' backend",
+    )
 
 
 FIELDS = tuple(dataclasses.fields(Identity))
@@ -111,21 +156,32 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
+def course(run: experiments.Run, dataset: data.Dataset) -> rates.Course:
+    """What ``run``'s rate policy knows of it, trained on ``dataset``."""
+    e = run.experiment
+    return e.course(e.epochs, experiments.steps_per_epoch(len(dataset.train_y), e.batch_size))
+
+
 def of(run: experiments.Run, dataset: data.Dataset) -> Identity:
     """The identity of ``run`` trained on ``dataset``."""
     e = run.experiment
-    steps = experiments.steps_per_epoch(len(dataset.train_y), e.batch_size)
-    schedule = e.schedule(e.epochs, steps)
     return Identity(
-        experiment=e.name, init_lr=e.init_lr, momentum=e.momentum, decay=e.decay(e.epochs),
-        loss=experiments.LOSS, schedule=repr(schedule) if schedule is not None else None,
-        plateau=_plain(e.plateau),
+        experiment=e.name,
+        init_lr=e.init_lr,
+        momentum=e.momentum,
+        loss=experiments.LOSS,
+        schedule=_plain(e.policy.config(course(run, dataset))),
         model_args=_plain({**e.model_args, "classes": len(dataset.class_names)}),
-        epochs=e.epochs, batch_size=e.batch_size, seed=run.seed, dataset=run.dataset,
-        subset=run.subset, subset_seed=run.subset_seed if run.subset is not None else None,
-        data_sha256=dataset.sha256, backend=run.backend,
+        epochs=e.epochs,
+        batch_size=e.batch_size,
+        seed=run.seed,
+        dataset=run.dataset,
+        subset=run.subset,
+        subset_seed=run.subset_seed if run.subset is not None else None,
+        data_sha256=dataset.sha256,
+        backend=run.backend,
         deterministic=run.deterministic or backend.deterministic_from_environment(),
-    )  # fmt: skip
+    )
 
 
 def place(identity: Identity) -> dict[str, Any]:
@@ -147,9 +203,18 @@ def _get(results: dict[str, Any], at: tuple[str, ...]) -> Any:
     return node
 
 
+def _recorded_value(results: dict[str, Any], f: dataclasses.Field) -> Any:
+    try:
+        return _get(results, f.metadata["at"])
+    except KeyError:
+        if f.metadata["derived"] is None:
+            raise
+        return f.metadata["derived"](results)
+
+
 def recorded(results: dict[str, Any]) -> Identity:
     """The identity a (validated) results file records."""
-    return Identity(**{f.name: _get(results, f.metadata["at"]) for f in FIELDS})
+    return Identity(**{f.name: _recorded_value(results, f) for f in FIELDS})
 
 
 def fill_old(results: dict[str, Any]) -> None:
@@ -169,18 +234,34 @@ def to_json(identity: Identity) -> dict[str, Any]:
 
 
 def from_json(saved: dict[str, Any]) -> Identity:
-    """An identity saved by ``to_json``; ``ValueError`` for anything else."""
+    """An identity saved by ``to_json``, or by the release before the rate policy was
+    recorded (its schedule's repr, decay and plateau); ``ValueError`` for anything else."""
     names = {f.name for f in FIELDS}
+    if isinstance(saved, dict) and set(saved) == names | {"decay", "plateau"}:
+        policy = rates.from_old_fields(saved)
+        course = rates.Course(saved["init_lr"], saved["epochs"], 1)  # its args are the run's
+        saved = {**saved, "schedule": _plain(policy.config(course))}
+        del saved["decay"], saved["plateau"]
     if not isinstance(saved, dict) or set(saved) != names:
         raise ValueError("not a run's identity")
     return Identity(**saved)
 
 
 def differences(a: Identity, b: Identity, among: tuple[str, ...] | None = None) -> list[str]:
-    """The names of the fields (of ``among``, default all) on which ``a`` and ``b`` differ,
-    sorted."""
+    """The names of the fields (of ``among``, default all) on which ``a`` (recorded) and
+    ``b`` differ, sorted; a schedule whose formula alone changed is named with both
+    versions."""
     names = among if among is not None else tuple(f.name for f in FIELDS)
-    return sorted(n for n in names if _plain(getattr(a, n)) != _plain(getattr(b, n)))
+    differ = sorted(n for n in names if _plain(getattr(a, n)) != _plain(getattr(b, n)))
+    return [_formula_change(a.schedule, b.schedule) if n == "schedule" else n for n in differ]
+
+
+def _formula_change(was: dict[str, Any], now: dict[str, Any]) -> str:
+    """ "schedule", or where only the formula's version differs, which schedule's, and how."""
+    if {**was, "formula": None} != {**now, "formula": None}:
+        return "schedule"
+    named = was.get("schedule", was.get("kind"))
+    return f"schedule: {named}'s formula {was.get('formula')} recorded, {now.get('formula')} now"
 
 
 def setup_of(identity: Identity) -> dict[str, Any]:
@@ -195,12 +276,16 @@ def setup_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
         text = json.dumps(value, sort_keys=True)
         return text if len(text) <= 40 else text[:38] + "…"
 
-    return [f"{k} {shown(a.get(k))} vs {shown(b.get(k))}" for k in SETUP
-            if _plain(a.get(k)) != _plain(b.get(k))]  # fmt: skip
+    differ = [k for k in SETUP if _plain(a.get(k)) != _plain(b.get(k))]
+    return [f"{k} {shown(a.get(k))} vs {shown(b.get(k))}" for k in differ]
 
 
-def schema_at(*at: str) -> dict[str, Any]:
+def schema_at(*at: str, required: bool = True) -> dict[str, Any]:
     """For the results schema: the schemas of the identity fields kept directly under ``at``
-    (each required), by the name the file gives them."""
-    return {f.metadata["at"][-1]: f.metadata["schema"] for f in FIELDS
-            if f.metadata["at"][:-1] == at}  # fmt: skip
+    that every file holds (``required``), or else those a file may lack (``derived``), by
+    the name the file gives them."""
+    return {
+        f.metadata["at"][-1]: f.metadata["schema"]
+        for f in FIELDS
+        if f.metadata["at"][:-1] == at and (f.metadata["derived"] is None) == required
+    }

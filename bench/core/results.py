@@ -97,8 +97,12 @@ SCHEMA: dict[str, Any] = _obj(
             {
                 **identity.schema_at("config"),
                 "forward_flops_per_image": _number(0, desc="FLOPs of one forward pass"),
+                "decay": _number(0, desc="the optimizer's time-based decay (standard)"),
+                "schedule": _nullable(_text("repr of the schedule at the run's length")),
+                "plateau": _nullable({"type": "object", "description": "its arguments"}),
             },
             {
+                **identity.schema_at("config", required=False),
                 "per_iteration": {"type": "boolean", "description": "rate set every update"},
                 "lr_source": _nullable(_text("where base_lr/max_lr came from (lr-find)")),
             },

@@ -13,6 +13,12 @@ annealing) and ``WarmupCosineDecay`` (Keras' ``CosineDecay`` with ``warmup_targe
 Per-iteration schedules derive from ``IterationDecay``; ``rate_at`` gives any schedule's
 rate at an iteration, which ``bench.keras.schedule`` hands to the optimizer.
 
+A schedule is one class, ``register``-ed: it says its closed form (``rate``), its
+``FORMULA`` version (raised whenever ``rate`` changes, so that results of the old formula
+are never taken for this one's), how its arguments follow a run's length (``for_run``) and
+a shorter run than the post's (``scaled_args``), and which rates a range test may set
+(``TUNABLE``). ``bench.core.rates`` puts it to work as a run's rate policy.
+
 Decisions the post leaves open:
 
 - ``PolynomialDecay`` past ``maxEpochs``: the post's ``(1 - e / maxEpochs) ** power``
@@ -30,7 +36,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from numbers import Real
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from bench.core.checks import whole_number
 
@@ -57,9 +63,14 @@ def _is_number(value: object) -> bool:
 Rule = Callable[[str, object], None]
 
 
+def check_number(name: str, value: object, allowed: str, ok: Callable[[float], bool]) -> None:
+    """``ValueError`` "NAME must be ALLOWED, got VALUE" unless ``value`` is a finite number
+    for which ``ok``."""
+    _check(name, value, allowed, _is_number(value) and ok(value))
+
+
 def _rule(allowed: str, ok: Callable[[float], bool]) -> Rule:
-    """A check of a number: ``ValueError`` "NAME must be ALLOWED, got VALUE" unless ``ok``."""
-    return lambda name, value: _check(name, value, allowed, _is_number(value) and ok(value))
+    return lambda name, value: check_number(name, value, allowed, ok)
 
 
 _positive = _rule("a finite number > 0", lambda v: v > 0)
@@ -70,13 +81,25 @@ _unit = _rule("in [0, 1]", lambda v: 0 <= v <= 1)
 
 
 def _one_of(allowed: tuple[str, ...]) -> Rule:
-    return lambda name, value: _check(name, value, f"one of {', '.join(allowed)}",
-                                      value in allowed)  # fmt: skip
+    return lambda name, value: _check(name, value, f"one of {', '.join(allowed)}", value in allowed)
 
 
-# Every schedule is a dataclass whose arguments each name their check (``_arg``), applied
-# at construction by ``_Checked.__post_init__``: a typo fails before an hour of training.
-_schedule = dataclass(repr=False, eq=False)
+# Each registered schedule by its class name: what a results file's schedule names.
+SCHEDULES: dict[str, type[LearningRateDecay]] = {}
+
+
+def register(cls: type[Decay]) -> type[Decay]:
+    """Make ``cls`` a schedule: a dataclass whose arguments each name their check
+    (``_arg``), applied at construction (a typo fails before an hour of training), and
+    known by its name to the rate policies and to results files."""
+    cls = dataclass(repr=False, eq=False)(cls)
+    if SCHEDULES.get(cls.__name__, cls) is not cls:
+        raise ValueError(f"a schedule named {cls.__name__} is registered already")
+    SCHEDULES[cls.__name__] = cls
+    return cls
+
+
+Decay = TypeVar("Decay", bound="LearningRateDecay")
 
 
 def _arg(default: Any, check: Rule) -> Any:
@@ -113,6 +136,20 @@ class LearningRateDecay(_Checked):
     schedule gives as ``rate(i)``."""
 
     unit = "Epoch"
+    FORMULA: ClassVar[int] = 1  # the version of ``rate``: raise it whenever ``rate`` changes
+    TUNABLE: ClassVar[tuple[str, ...]] = ()  # the rates a range test may set
+
+    @classmethod
+    def for_run(cls, args: dict[str, Any], epochs: int, steps: int) -> dict[str, Any]:
+        """``args`` for a run of ``epochs`` epochs of ``steps`` updates (here: as given).
+        Arguments already given for a run pass unchanged, so this may be applied twice."""
+        return dict(args)
+
+    @classmethod
+    def scaled_args(cls, args: dict[str, Any], epochs: int, full: int) -> dict[str, Any]:
+        """``args`` for a run of ``epochs`` epochs where they were chosen for ``full``
+        (here: as given; lengths given as fractions of the run follow it anyway)."""
+        return dict(args)
 
     def __call__(self, step: int) -> float:
         _non_negative(self.unit.lower(), step)
@@ -163,7 +200,7 @@ class LearningRateDecay(_Checked):
         return rate_figure(steps, self.table(steps), title, xlabel=f"{self.unit} #")
 
 
-@_schedule
+@register
 class StepDecay(LearningRateDecay):
     """``initAlpha * factor ** floor((1 + epoch) / dropEvery)`` (the post's code).
 
@@ -180,8 +217,14 @@ class StepDecay(LearningRateDecay):
         exp = math.floor((1 + epoch) / self.dropEvery)
         return self.initAlpha * self.factor**exp
 
+    @classmethod
+    def scaled_args(cls, args: dict[str, Any], epochs: int, full: int) -> dict[str, Any]:
+        """``dropEvery`` scaled by ``epochs / full`` (at least 1), so that a short run's
+        rate still falls in steps all through it, as the post's does."""
+        return {**args, "dropEvery": max(1, round(args["dropEvery"] * epochs / full))}
 
-@_schedule
+
+@register
 class PolynomialDecay(LearningRateDecay):
     """``initAlpha * (1 - epoch / maxEpochs) ** power``; ``power=1`` is linear decay.
 
@@ -196,8 +239,13 @@ class PolynomialDecay(LearningRateDecay):
         base = max(0.0, 1 - (epoch / float(self.maxEpochs)))
         return self.initAlpha * base**self.power
 
+    @classmethod
+    def for_run(cls, args: dict[str, Any], epochs: int, steps: int) -> dict[str, Any]:
+        """The post's ``maxEpochs = epochs``."""
+        return {**args, "maxEpochs": epochs}
 
-@_schedule
+
+@register
 class ExponentialDecay(LearningRateDecay):
     """``initAlpha * decayRate ** epoch``: the exponential decay the post names and leaves
     out; Keras' ``ExponentialDecay(decay_steps=steps_per_epoch, staircase=True)``."""
@@ -218,7 +266,7 @@ class IterationDecay(LearningRateDecay):
         return self(iteration)
 
 
-@_schedule
+@dataclass(repr=False, eq=False)
 class TimeBasedDecay(IterationDecay):
     """Keras' old optimizer ``decay`` (the post's "standard"): ``initAlpha / (1 + decay * t)``.
 
@@ -236,7 +284,7 @@ class TimeBasedDecay(IterationDecay):
 CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
 
 
-@_schedule
+@register
 class CyclicLR(IterationDecay):
     """Cyclical learning rates (Smith, 2017) with the Keras ``CyclicLR`` callback's names.
 
@@ -252,11 +300,23 @@ class CyclicLR(IterationDecay):
     step_size: int = _arg(2000, _positive)
     mode: str = _arg("triangular", _one_of(CYCLIC_MODES))
     gamma: float = _arg(1.0, _up_to_one)
+    TUNABLE = ("base_lr", "max_lr")
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check("max_lr", self.max_lr, f"a finite number >= base_lr ({self.base_lr!r})",
-               self.max_lr >= self.base_lr)  # fmt: skip
+        allowed = f"a finite number >= base_lr ({self.base_lr!r})"
+        _check("max_lr", self.max_lr, allowed, self.max_lr >= self.base_lr)
+
+    @classmethod
+    def for_run(cls, args: dict[str, Any], epochs: int, steps: int) -> dict[str, Any]:
+        """``half_cycle``, a fraction of the run, as ``step_size`` updates; exp_range's
+        ``amplitude_end`` (the amplitude left after the last update) as ``gamma``."""
+        args, total = dict(args), epochs * steps
+        if "half_cycle" in args:
+            args["step_size"] = max(1, round(args.pop("half_cycle") * total))
+        if "amplitude_end" in args:
+            args["gamma"] = args.pop("amplitude_end") ** (1 / total)
+        return args
 
     def rate(self, iteration: int) -> float:
         cycle = math.floor(1 + iteration / (2 * self.step_size))
@@ -275,7 +335,7 @@ def _cosine(start: float, end: float, fraction: float) -> float:
     return end + (start - end) / 2 * (1 + math.cos(math.pi * fraction))
 
 
-@_schedule
+@register
 class OneCycle(IterationDecay):
     """One cycle (Smith, 2018), as PyTorch's ``OneCycleLR`` (two phases, cosine).
 
@@ -289,6 +349,12 @@ class OneCycle(IterationDecay):
     pct_start: float = _arg(0.3, _inside_unit)
     div_factor: float = _arg(25.0, _positive)
     final_div_factor: float = _arg(1e4, _positive)
+    TUNABLE = ("max_lr",)
+
+    @classmethod
+    def for_run(cls, args: dict[str, Any], epochs: int, steps: int) -> dict[str, Any]:
+        """One cycle over the whole run."""
+        return {**args, "total_steps": epochs * steps}
 
     def rate(self, iteration: int) -> float:
         initial = self.max_lr / self.div_factor
@@ -300,7 +366,7 @@ class OneCycle(IterationDecay):
         return _cosine(self.max_lr, final, min(1.0, (iteration - peak) / (last - peak)))
 
 
-@_schedule
+@register
 class WarmupCosineDecay(IterationDecay):
     """Linear warm-up from ``initAlpha`` to ``warmupTarget`` over ``warmupSteps`` updates,
     then cosine decay to ``alpha * warmupTarget`` over ``decaySteps`` (and flat after):
@@ -311,6 +377,15 @@ class WarmupCosineDecay(IterationDecay):
     warmupSteps: int = _arg(0, _non_negative)
     decaySteps: int = _arg(1000, _positive)
     alpha: float = _arg(0.0, _unit)
+
+    @classmethod
+    def for_run(cls, args: dict[str, Any], epochs: int, steps: int) -> dict[str, Any]:
+        """``warmup``, a fraction of the run, as ``warmupSteps``; the rest decays."""
+        args, total = dict(args), epochs * steps
+        if "warmup" in args:
+            args["warmupSteps"] = round(args.pop("warmup") * total)
+            args["decaySteps"] = total - args["warmupSteps"]
+        return args
 
     def rate(self, iteration: int) -> float:
         if iteration < self.warmupSteps:

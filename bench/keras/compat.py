@@ -60,8 +60,9 @@ class _WithoutTensorFlow(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return None
 
     def create_module(self, spec: Any) -> None:
-        raise ModuleNotFoundError(f"TensorFlow is not used with Keras' {BACKEND_ASKED} "
-                                  "backend", name=spec.name)  # fmt: skip
+        raise ModuleNotFoundError(
+            f"TensorFlow is not used with Keras' {BACKEND_ASKED} backend", name=spec.name
+        )
 
     def exec_module(self, module: Any) -> None:  # never reached: create_module raised
         raise ModuleNotFoundError(module.__name__)
@@ -133,15 +134,9 @@ def sgd(init_lr: Any, momentum: float, decay: float = 0.0, nesterov: bool = Fals
         return keras.optimizers.SGD(learning_rate=init_lr, momentum=momentum, nesterov=nesterov)
     legacy = getattr(keras.optimizers, "legacy", None)
     if KERAS_MAJOR < 3 and legacy is not None:
-        return legacy.SGD(learning_rate=init_lr, momentum=momentum, decay=decay,
-                          nesterov=nesterov)  # fmt: skip
+        return legacy.SGD(learning_rate=init_lr, momentum=momentum, decay=decay, nesterov=nesterov)
     schedule = keras.optimizers.schedules.InverseTimeDecay(init_lr, decay_steps=1, decay_rate=decay)
     return keras.optimizers.SGD(learning_rate=schedule, momentum=momentum, nesterov=nesterov)
-
-
-def make_optimizer(experiment: experiments.Experiment, epochs: int | None = None) -> Any:
-    """The post's optimizer for ``experiment`` run for ``epochs`` epochs."""
-    return sgd(experiment.init_lr, experiment.momentum, experiment.decay(epochs))
 
 
 def applied_lr(optimizer: Any, update: int | None = None) -> float:
@@ -182,8 +177,8 @@ def backup_and_restore(
     a kill while saving loses one epoch at most.
     """
     cls = keras.callbacks.BackupAndRestore
-    options = {k: v for k, v in (("delete_checkpoint", False), ("double_checkpoint", True))
-               if _takes(cls, k)}  # fmt: skip
+    wanted = {"delete_checkpoint": False, "double_checkpoint": True}
+    options = {k: v for k, v in wanted.items() if _takes(cls, k)}
 
     class Sealed(cls):  # type: ignore[misc, valid-type]
         def on_train_begin(self, logs: Any = None) -> None:

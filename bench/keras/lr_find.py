@@ -155,8 +155,9 @@ def cyclic_range(result: Sweep) -> dict[str, float]:
     return {"base_lr": high / 10, "max_lr": high}
 
 
-def batches(x: np.ndarray, labels: np.ndarray, batch_size: int,
-            seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+def batches(
+    x: np.ndarray, labels: np.ndarray, batch_size: int, seed: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Endless float32 [0, 1] batches of uint8 images in a seeded order, a new permutation
     each pass over the data (a batch smaller than ``batch_size`` is never formed)."""
     rng = np.random.default_rng(seed)
@@ -168,8 +169,14 @@ def batches(x: np.ndarray, labels: np.ndarray, batch_size: int,
             yield x[pick].astype("float32") / 255.0, labels[pick]
 
 
-def find(dataset: data.Dataset, tried: list[float], *, model_args: dict[str, Any],
-         batch_size: int, seed: int) -> Sweep:  # fmt: skip
+def find(
+    dataset: data.Dataset,
+    tried: list[float],
+    *,
+    model_args: dict[str, Any],
+    batch_size: int,
+    seed: int,
+) -> Sweep:
     """The range test on the post's model (``model_args``) with its SGD (momentum 0.9)."""
     from bench.keras import compat  # lazy: TensorFlow loads once the arguments are checked
     from bench.keras.resnet import ResNet

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from bench.core import checks, data, experiments
-from bench.keras import compat
+from bench.keras import compat, schedule
 from bench.keras.callbacks import EpochTimes, StopCheck
 from bench.keras.compat import keras
 from bench.keras.resnet import ResNet
@@ -28,7 +28,7 @@ def random_fit(steps: int, batch_size: int, model: str, seed: int, timer: Any) -
     experiment = experiments.configure("none", batch_size=batch_size, model=model)
     keras.utils.set_random_seed(seed)
     net = ResNet.build(**experiment.model_args)
-    net.compile(loss=experiments.LOSS, optimizer=compat.make_optimizer(experiment),
+    net.compile(loss=experiments.LOSS, optimizer=schedule.optimizer(experiment),
                 metrics=list(experiments.METRICS))  # fmt: skip
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, size=(steps * batch_size, 32, 32, 3), dtype=np.uint8)

@@ -1,10 +1,10 @@
 """One run of the post's ``train.py``: build, fit, evaluate, return its results.
 
 The post's script, line for line where it still works: ``ResNet.build`` with its
-arguments, SGD with momentum 0.9 (and Keras' time-based decay for "standard", through
-``bench.keras.compat``), ``LearningRateScheduler`` for step/linear/poly, ``model.fit`` with the
-test set as validation data and Keras' own progress bar, then ``model.predict`` and
-scikit-learn's ``classification_report``. What differs, and why:
+arguments, SGD with momentum 0.9 and the experiment's rate policy (Keras' time-based decay
+for "standard", ``LearningRateScheduler`` for step/linear/poly: ``bench.keras.schedule``),
+``model.fit`` with the test set as validation data and Keras' own progress bar, then
+``model.predict`` and scikit-learn's ``classification_report``. What differs, and why:
 
 - images stay uint8 and each batch is scaled to [0, 1] in float32 as it is fed (the post
   made a float64 copy of the whole dataset);
@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime
 import subprocess
 import time
-import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,11 +25,10 @@ import numpy as np
 from sklearn.metrics import classification_report
 
 from bench.core import data, experiments, identity, results, state
-from bench.keras import compat
+from bench.keras import compat, schedule
 from bench.keras.callbacks import StopCheck
 from bench.keras.compat import keras
 from bench.keras.resnet import ResNet, forward_flops
-from bench.keras.schedule import to_keras
 from bench.keras.space import SpaceCheck
 
 
@@ -59,8 +57,8 @@ class EpochLog(keras.callbacks.CSVLogger):
     def on_test_begin(self, logs=None):  # fit's validation: this epoch's training is over
         if self.trained is None:
             updates = int(self.model.optimizer.iterations.numpy())
-            self.trained = (time.perf_counter(), updates - self.first_update,
-                            compat.applied_lr(self.model.optimizer, updates - 1))  # fmt: skip
+            rate = compat.applied_lr(self.model.optimizer, updates - 1)
+            self.trained = (time.perf_counter(), updates - self.first_update, rate)
 
     def on_epoch_end(self, epoch, logs=None):
         self.on_test_begin()  # an epoch without validation ends its training here
@@ -109,8 +107,8 @@ def _git_commit() -> str | None:
     root = Path(__file__).resolve().parents[2]
 
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
-                              check=True).stdout.strip()  # fmt: skip
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True)
+        return done.stdout.strip()
 
     try:
         commit = git("rev-parse", "HEAD")
@@ -140,9 +138,10 @@ def run(
     """
     started, experiment = _now(), run.experiment
     if run.backend != compat.BACKEND:
-        raise ValueError(f"the run is set for Keras' {run.backend} backend (KERAS_BACKEND or "
-                         f"keras.json), but Keras {compat.KERAS_VERSION} runs "
-                         f"{compat.BACKEND} here")  # fmt: skip
+        raise ValueError(
+            f"the run is set for Keras' {run.backend} backend (KERAS_BACKEND or "
+            f"keras.json), but Keras {compat.KERAS_VERSION} runs {compat.BACKEND} here"
+        )
     run_identity = identity.of(run, dataset)
     done = state.prepare(state_dir, run_identity, force)
     if done:
@@ -153,39 +152,62 @@ def run(
     classes = len(dataset.class_names)
     model = ResNet.build(**{**experiment.model_args, "classes": classes})
     steps = experiments.steps_per_epoch(len(dataset.train_y), experiment.batch_size)
-    schedule = experiment.schedule(experiment.epochs, steps)
-    model.compile(loss=experiments.LOSS, optimizer=_optimizer(experiment, schedule, steps),
-                  metrics=list(experiments.METRICS))  # fmt: skip
-    diverged = _fit(model, run, dataset, schedule, state_dir, verbose, done)
+    optimizer, rate_callbacks = schedule.attach(experiment, steps, state_dir / state.LOG)
+    model.compile(loss=experiments.LOSS, optimizer=optimizer, metrics=list(experiments.METRICS))
+    diverged = _fit(model, run, dataset, rate_callbacks, state_dir, verbose, done)
     if diverged is not None:
         epoch, batch, loss = diverged
-        raise state.DivergedError(f"{experiment.name} seed {run.seed} diverged: its training loss "
-                             f"became {float(loss)} at epoch {epoch}, batch {batch}; no results "
-                             "were written and its state was dropped (a lower rate may "
-                             "train)")  # fmt: skip
+        raise state.DivergedError(
+            f"{experiment.name} seed {run.seed} diverged: its training loss became "
+            f"{float(loss)} at epoch {epoch}, batch {batch}; no results were written and its "
+            "state was dropped (a lower rate may train)"
+        )
     history = state.read_log(state_dir / state.LOG, experiment.epochs)
     print("[INFO] evaluating network...")
     evaluation = _evaluate(model, dataset, experiment.batch_size)
+    return _results(run, dataset, run_identity, model, started, history, evaluation)
+
+
+def _results(
+    run: experiments.Run,
+    dataset: data.Dataset,
+    run_identity: identity.Identity,
+    model: Any,
+    started: str,
+    history: dict[str, Any],
+    evaluation: dict[str, Any],
+) -> dict[str, Any]:
+    """The results file of a trained run (``bench.core.results``)."""
     placed = identity.place(run_identity)
+    course = identity.course(run, dataset)
+    config = {
+        **placed["config"],
+        **run.experiment.policy.recorded(course),
+        "forward_flops_per_image": forward_flops(model),
+        "lr_source": run.experiment.lr_source,
+    }
+    counts = {
+        "train_images": len(dataset.train_y),
+        "test_images": len(dataset.test_y),
+        "steps_per_epoch": course.steps,
+        "source": dataset.source,
+    }
+    environment = {**compat.environment(), **placed["environment"], "git_commit": _git_commit()}
     return results.build(
         experiment=placed["experiment"],
         seed=placed["seed"],
-        config={**placed["config"], "forward_flops_per_image": forward_flops(model),
-                "per_iteration": experiment.per_iteration, "lr_source": experiment.lr_source},
-        dataset={**placed["dataset"], "train_images": len(dataset.train_y),
-                 "test_images": len(dataset.test_y), "steps_per_epoch": steps,
-                 "source": dataset.source},
-        environment={**compat.environment(), **placed["environment"],
-                     "git_commit": _git_commit()},
+        config=config,
+        dataset={**placed["dataset"], **counts},
+        environment=environment,
         started=started,
         finished=_now(),
         history=history,
         evaluation=evaluation,
-    )  # fmt: skip
+    )
 
 
 def _callbacks(
-    run: experiments.Run, schedule: Any, state_dir: Path, images: int, done: int
+    run: experiments.Run, rate_callbacks: list[Any], state_dir: Path, images: int, done: int
 ) -> list[Any]:
     """The run's callbacks. Keras calls them in list order, and one order matters: an
     epoch's CSV row must be written before its backup, or a kill between the two would
@@ -194,7 +216,7 @@ def _callbacks(
     callbacks = [
         order,
         Divergence(),  # before the log and the backup: they see training stopped
-        *_rate_callbacks(run.experiment, schedule, state_dir / state.LOG),
+        *rate_callbacks,
         EpochLog(state_dir / state.LOG, images),
         SpaceCheck(state_dir / state.BACKUP),  # h5py crashes on a full disk: ask first
         compat.backup_and_restore(
@@ -253,7 +275,7 @@ def _fit(
     model: Any,
     run: experiments.Run,
     dataset: data.Dataset,
-    schedule: Any,
+    rate_callbacks: list[Any],
     state_dir: Path,
     verbose: int,
     done: int,
@@ -261,7 +283,7 @@ def _fit(
     """``model.fit`` from the first epoch not sealed (Keras' own backup may say so too);
     where the loss stopped being a number: (epoch, batch, loss), else None."""
     classes, batch = len(dataset.class_names), run.experiment.batch_size
-    callbacks = _callbacks(run, schedule, state_dir, len(dataset.train_y), done)
+    callbacks = _callbacks(run, rate_callbacks, state_dir, len(dataset.train_y), done)
     train_y = data.one_hot(dataset.train_y, classes)
     test_y = data.one_hot(dataset.test_y, classes)
     model.fit(
@@ -294,59 +316,3 @@ def _evaluate(model: Any, dataset: data.Dataset, batch_size: int) -> dict[str, A
     print(report_text)
     report = classification_report(**report_args, output_dict=True)
     return {"accuracy": float(report["accuracy"]), "report": report, "report_text": report_text}
-
-
-def _optimizer(experiment: experiments.Experiment, schedule: Any, steps: int) -> Any:
-    """The post's SGD; a per-iteration schedule is its ``learning_rate`` (Keras evaluates it
-    before every update), every other rate starts at the post's 1e-1."""
-    if not experiment.per_iteration:
-        return compat.make_optimizer(experiment, experiment.epochs)
-    return compat.sgd(to_keras(schedule, steps, experiment.epochs), experiment.momentum)
-
-
-class ResumablePlateau(keras.callbacks.ReduceLROnPlateau):
-    """Keras' ReduceLROnPlateau, able to resume.
-
-    It keeps its best loss and patience count in itself, which BackupAndRestore does not
-    save; so before the first epoch of a resumed run the epochs already logged are replayed
-    through Keras' own ``on_epoch_end``, against a stand-in optimizer, and the real one
-    (whose rate the backup restored) is left alone.
-    """
-
-    def __init__(self, log: Path, init_lr: float, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.log, self.init_lr = Path(log), init_lr
-
-    def on_train_begin(self, logs=None):
-        super().on_train_begin(logs)
-        self.replayed = False
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if not self.replayed:  # the first epoch run here: BackupAndRestore has said which
-            self.replayed = True
-            self._replay(epoch)
-
-    def _replay(self, epochs: int) -> None:
-        if epochs == 0:
-            return
-        rows = state.log_rows(self.log)
-        model, verbose = self.model, self.verbose
-        stand_in = types.SimpleNamespace(optimizer=compat.sgd(self.init_lr, 0.0))
-        self.set_model(stand_in)
-        self.verbose = 0
-        try:
-            for epoch in range(epochs):
-                self.on_epoch_end(epoch, {self.monitor: float(rows[epoch][self.monitor])})
-        finally:
-            self.set_model(model)
-            self.verbose = verbose
-
-
-def _rate_callbacks(experiment: experiments.Experiment, schedule: Any, log: Path) -> list[Any]:
-    """The post's LearningRateScheduler for a per-epoch schedule; ReduceLROnPlateau for
-    the plateau experiment, resuming from the run's CSV ``log``."""
-    if experiment.plateau is not None:
-        return [ResumablePlateau(log, experiment.init_lr, **experiment.plateau, verbose=1)]
-    if schedule is None or experiment.per_iteration:
-        return []
-    return [keras.callbacks.LearningRateScheduler(schedule)]

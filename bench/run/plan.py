@@ -19,15 +19,23 @@ from bench.run import lifecycle, runset
 
 
 def plan_runs(
-    names: list[str], seeds: int, dataset: str, subset: int | None, deterministic: bool,
-    subset_seed: int = 0, **overrides: Any,
-) -> list[Run]:  # fmt: skip
+    names: list[str],
+    seeds: int,
+    dataset: str,
+    subset: int | None,
+    deterministic: bool,
+    subset_seed: int = 0,
+    **overrides: Any,
+) -> list[Run]:
     """Every (experiment, seed) of a reproduction, each configured by
     ``bench.core.experiments.configure`` with ``overrides``."""
 
     chosen = [configure(name, **overrides) for name in names]
-    return [Run(e, seed, dataset, subset, deterministic, subset_seed=subset_seed)
-            for e in chosen for seed in range(seeds)]  # fmt: skip
+    return [
+        Run(e, seed, dataset, subset, deterministic, subset_seed=subset_seed)
+        for e in chosen
+        for seed in range(seeds)
+    ]
 
 
 def check_reusable(out: Path, runs: list[Run], dataset: data.Dataset, force: bool) -> None:
@@ -51,8 +59,10 @@ def check_one_setup(out: Path, setup: dict[str, Any]) -> dict[str, Any] | None:
     for name, other in theirs:
         differ = identity.setup_differences(other, setup) if other is not None else []
         if differ:
-            raise ValueError(f"{out} holds a run set of another set-up ({name}: "
-                             f"{'; '.join(differ)}): use another --out")  # fmt: skip
+            raise ValueError(
+                f"{out} holds a run set of another set-up ({name}: "
+                f"{'; '.join(differ)}): use another --out"
+            )
     return previous
 
 
@@ -60,8 +70,9 @@ class Plan:
     """The runs of one command, in order, each pending until marked, after the runs of the
     set's earlier commands; plan.json is rewritten (atomically) at every mark."""
 
-    def __init__(self, out: Path, runs: list[Run], dataset: data.Dataset, *, quick: bool,
-                 force: bool = False):  # fmt: skip
+    def __init__(
+        self, out: Path, runs: list[Run], dataset: data.Dataset, *, quick: bool, force: bool = False
+    ):
         setup = identity.setup_of(identity.of(runs[0], dataset))
         previous = check_one_setup(out, setup)
         check_reusable(out, runs, dataset, force)

@@ -16,7 +16,7 @@ import pytest
 
 from bench.core import data, experiments
 from bench.core.schedules import PolynomialDecay, StepDecay, TimeBasedDecay
-from bench.keras import compat
+from bench.keras import compat, schedule
 from bench.keras.compat import keras
 from bench.keras.resnet import ResNet
 
@@ -28,7 +28,7 @@ FEED_IMAGES = int(os.environ.get("BENCH_FEED_IMAGES", "50000"))  # CIFAR-10's tr
 def test_train_step_post_resnet_batch_128(benchmark):
     keras.utils.set_random_seed(0)
     model = ResNet.build(**experiments.MODEL_ARGS)
-    model.compile(loss=experiments.LOSS, optimizer=compat.make_optimizer(experiments.get("none")))
+    model.compile(loss=experiments.LOSS, optimizer=schedule.optimizer(experiments.get("none")))
     rng = np.random.default_rng(0)
     x = rng.random((experiments.BATCH_SIZE, 32, 32, 3), dtype=np.float32)
     y = data.one_hot(rng.integers(0, 10, experiments.BATCH_SIZE), 10)
@@ -113,7 +113,7 @@ def _epoch_seconds(tmp_path, per_batch: bool) -> float:
 
     keras.utils.set_random_seed(0)
     model = ResNet.build(**experiments.QUICK_MODEL_ARGS)
-    model.compile(loss=experiments.LOSS, optimizer=compat.make_optimizer(experiments.get("step")))
+    model.compile(loss=experiments.LOSS, optimizer=schedule.optimizer(experiments.get("step")))
     rng = np.random.default_rng(0)
     x = rng.random((2048, 32, 32, 3), dtype=np.float32)
     y = data.one_hot(rng.integers(0, 10, 2048), 10)

@@ -6,6 +6,7 @@ of the golden rates exactly (Keras stores the rate as float32); the rate recover
 weights' movement under time-based decay is float32 arithmetic, checked at rel 1e-4.
 """
 
+import dataclasses
 import re
 
 import numpy as np
@@ -13,7 +14,8 @@ import pytest
 from keras_helpers import LR_HISTORY_KEY, AppliedRates
 
 from bench.core import experiments
-from bench.keras import compat, drift
+from bench.core.schedules import TimeBasedDecay
+from bench.keras import compat, drift, schedule
 from bench.keras.compat import keras
 from bench.report import golden
 
@@ -30,7 +32,7 @@ def model():
     keras.utils.set_random_seed(0)
     m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
     m.compile(
-        optimizer=compat.make_optimizer(experiments.get("step")),
+        optimizer=schedule.optimizer(experiments.get("step")),
         loss=experiments.LOSS,
         metrics=list(experiments.METRICS),
     )
@@ -95,7 +97,7 @@ def _rates_from_weight_updates(name, epochs, steps):
     """The rate each of ``epochs * steps`` updates really applied, whatever the optimizer
     reports: recovered from a weight's movement under a gradient of 1 (``bench.drift``)."""
     experiment = experiments.get(name)
-    optimizer = compat.make_optimizer(experiment, epochs)
+    optimizer = schedule.optimizer(dataclasses.replace(experiment, epochs=epochs))
     return drift.rates_applied(optimizer, experiment.momentum, epochs * steps)
 
 
@@ -103,7 +105,7 @@ def test_standard_really_decays_per_batch():
     # Keras 3 would silently ignore SGD(decay=...); the rate must fall batch by batch.
     epochs, steps = 2, 4
     applied = _rates_from_weight_updates("standard", epochs, steps)
-    want = experiments.get("standard").time_decay(epochs).table(epochs * steps)
+    want = TimeBasedDecay(0.1, experiments.get("standard").decay(epochs)).table(epochs * steps)
     np.testing.assert_allclose(applied, want, rtol=1e-4)
     assert applied[-1] < 0.8 * applied[0]
 
@@ -115,7 +117,7 @@ def test_none_applies_the_posts_rate_not_kerass_default():
 
 
 def test_standard_reports_the_decayed_rate():
-    optimizer = compat.make_optimizer(experiments.get("standard"), 100)
+    optimizer = schedule.optimizer(experiments.get("standard"))
     optimizer.iterations.assign(391)
     assert compat.applied_lr(optimizer) == pytest.approx(
         golden.schedule_tables()["standard_first_batch"][1], rel=1e-6

@@ -26,8 +26,7 @@ from bench.core.schedules import (
 )
 from bench.keras import compat
 from bench.keras.compat import keras, ops
-from bench.keras.schedule import to_keras
-from bench.keras.train import ResumablePlateau, _rate_callbacks
+from bench.keras.schedule import ResumablePlateau, attach, to_keras
 
 # Builds or trains Keras models: the second tier (nox -s unit), not a bare pytest.
 pytestmark = pytest.mark.keras
@@ -67,8 +66,7 @@ def test_step_decay_is_piecewise_constant_with_boundaries_one_epoch_early():
 @pytest.mark.parametrize("power", [1, 5])
 def test_polynomial_decay_is_keras_polynomial_decay_with_end_rate_0(power):
     post = PolynomialDecay(maxEpochs=100, initAlpha=0.1, power=power)
-    twin = schedules.PolynomialDecay(0.1, decay_steps=100 * SPE, end_learning_rate=0.0,
-                                     power=power)  # fmt: skip
+    twin = schedules.PolynomialDecay(0.1, decay_steps=100 * SPE, end_learning_rate=0.0, power=power)
     epochs = range(0, 121)  # past the end too: both hold 0
     ours = [post.rate_at(e * SPE, SPE) for e in epochs]
     # rel 1e-5: Keras rounds 1 - step / decay_steps to float32, and power 5 multiplies that
@@ -120,8 +118,9 @@ def test_warmup_cosine_is_keras_cosine_decay():
     # is a cond, evaluated one step at a time, slow on JAX.
     steps = [*range(0, 3 * SPE, 7), 3 * SPE - 1, *range(3 * SPE, 101 * SPE, 181)]
     if COSINE_WARMUP:
-        twin = schedules.CosineDecay(0.0, ours.decaySteps, alpha=0.0, warmup_target=0.1,
-                                     warmup_steps=ours.warmupSteps)  # fmt: skip
+        twin = schedules.CosineDecay(
+            0.0, ours.decaySteps, alpha=0.0, warmup_target=0.1, warmup_steps=ours.warmupSteps
+        )
         assert _keras_rates(twin, steps) == pytest.approx(ours.table(steps), rel=1e-6, abs=COS_ABS)
     else:
         # Keras before 2.13 has no warm-up: only the decay phase has a twin, shifted.
@@ -143,7 +142,7 @@ def test_cosine_decay_warmup_support_is_known_for_this_keras():
 X = np.linspace(0, 1, 32, dtype="float32").reshape(8, 4)
 Y = keras.utils.to_categorical(np.arange(8) % 2, 2)
 BATCH, STEPS, EPOCHS = 2, 4, 5  # 8 images: 4 updates per epoch
-RATED = [name for name in experiments.ALL if experiments.get(name).schedule_class]
+RATED = [name for name in experiments.ALL if experiments.get(name).policy.schedule_name]
 
 
 def _fit(learning_rate, callbacks=(), epochs=EPOCHS, validation=None):
@@ -151,17 +150,23 @@ def _fit(learning_rate, callbacks=(), epochs=EPOCHS, validation=None):
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
     model.compile(optimizer=compat.sgd(learning_rate, 0.9), loss="categorical_crossentropy")
     applied = AppliedRates()
-    model.fit(X, Y, batch_size=BATCH, epochs=epochs, shuffle=False, verbose=0,
-              validation_data=validation, callbacks=[*callbacks, applied])  # fmt: skip
+    model.fit(
+        X,
+        Y,
+        batch_size=BATCH,
+        epochs=epochs,
+        shuffle=False,
+        verbose=0,
+        validation_data=validation,
+        callbacks=[*callbacks, applied],
+    )
     return applied.rates
 
 
 def _schedule(name):
     """The experiment's schedule for EPOCHS x STEPS ("standard": the time-based decay)."""
     experiment = experiments.scaled(experiments.get(name), EPOCHS)
-    if experiment.time_based:
-        return experiment.time_decay(EPOCHS)
-    return experiment.schedule(EPOCHS, STEPS)
+    return experiment.policy.closed_form(experiment.course(EPOCHS, STEPS))
 
 
 @pytest.mark.parametrize("name", ["standard", *RATED])
@@ -183,7 +188,7 @@ def test_fit_applies_the_schedule_at_every_update(name, tmp_path):
     if experiment.per_iteration:
         applied = _fit(to_keras(schedule, STEPS, EPOCHS))
     else:
-        applied = _fit(0.1, _rate_callbacks(experiment, schedule, tmp_path / "log.csv"))
+        applied = _fit(0.1, attach(experiment, STEPS, tmp_path / "log.csv")[1])
     want = _f32(schedule.rate_at(t, STEPS) for t in range(EPOCHS * STEPS))
     assert applied == want
     assert len(set(applied)) > 1
@@ -203,7 +208,7 @@ def test_plateau_divides_the_rate_once_val_loss_stops_improving(tmp_path):
     # Half-and-half targets, which softmax outputs only creep towards: val_loss soon
     # stops improving by ReduceLROnPlateau's min_delta.
     frozen = (X, np.full_like(Y, 0.5))
-    callbacks = _rate_callbacks(experiment, None, tmp_path / "log.csv")
+    callbacks = attach(experiment, STEPS, tmp_path / "log.csv")[1]
     applied = _fit(0.1, callbacks, epochs=4, validation=frozen)
     per_epoch = applied[::STEPS]
     assert per_epoch[0] == pytest.approx(0.1)
@@ -223,12 +228,23 @@ def _plateau_rates(log, split, resumable):
     rates = []
     for first, last in ((0, split), (split, 6)) if split else ((0, 6),):
         applied = AppliedRates()
-        plateau = (ResumablePlateau(log, 0.1, **args) if resumable
-                   else keras.callbacks.ReduceLROnPlateau(**args))  # fmt: skip
+        plateau = (
+            ResumablePlateau(log, 0.1, **args)
+            if resumable
+            else keras.callbacks.ReduceLROnPlateau(**args)
+        )
         logger = keras.callbacks.CSVLogger(str(log), append=True)
-        model.fit(X, Y, batch_size=BATCH, initial_epoch=first, epochs=last, shuffle=False,
-                  validation_data=(np.zeros_like(X), Y), verbose=0,
-                  callbacks=[plateau, logger, applied])  # fmt: skip
+        model.fit(
+            X,
+            Y,
+            batch_size=BATCH,
+            initial_epoch=first,
+            epochs=last,
+            shuffle=False,
+            validation_data=(np.zeros_like(X), Y),
+            verbose=0,
+            callbacks=[plateau, logger, applied],
+        )
         rates += applied.rates[::STEPS]
     return rates
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from results_factory import VALIDATION_SECONDS, folder_of, make_run
 from tiers import examples
 
-from bench.core import consistency, experiments, results
+from bench.core import consistency, experiments, rates, results
 from bench.report import markdown
 from bench.run import runset
 
@@ -43,8 +43,11 @@ def _refused(run, field):
 
 
 @settings(max_examples=examples(100))
-@given(name=st.sampled_from(NAMES), delta=st.floats(1e-6, 0.5).map(lambda d: round(d, 9)),
-       sign=st.sampled_from([-1, 1]))  # fmt: skip
+@given(
+    name=st.sampled_from(NAMES),
+    delta=st.floats(1e-6, 0.5).map(lambda d: round(d, 9)),
+    sign=st.sampled_from([-1, 1]),
+)
 def test_an_accuracy_unlike_its_report_is_refused(name, delta, sign):
     run = _copy(make_run(name, 0, 0.5, epochs=3))
     run["evaluation"]["accuracy"] = 0.5 + sign * delta
@@ -53,8 +56,11 @@ def test_an_accuracy_unlike_its_report_is_refused(name, delta, sign):
 
 
 @settings(max_examples=examples(100))
-@given(name=st.sampled_from(NAMES), images=st.integers(1, 5_000).map(lambda n: n / 10_000),
-       sign=st.sampled_from([-1, 1]))  # fmt: skip
+@given(
+    name=st.sampled_from(NAMES),
+    images=st.integers(1, 5_000).map(lambda n: n / 10_000),
+    sign=st.sampled_from([-1, 1]),
+)
 def test_a_last_epoch_unlike_the_evaluation_is_refused(name, images, sign):
     run = _copy(make_run(name, 0, 0.5, epochs=3))
     run["history"]["val_accuracy"][-1] = 0.5 + sign * images  # one image or more
@@ -62,8 +68,11 @@ def test_a_last_epoch_unlike_the_evaluation_is_refused(name, images, sign):
 
 
 @settings(max_examples=examples(100))
-@given(name=st.sampled_from([n for n in NAMES if n != "plateau"]), epoch=st.integers(0, 11),
-       factor=st.floats(1.00001, 3.0) | st.floats(0.0, 0.99999))  # fmt: skip
+@given(
+    name=st.sampled_from([n for n in NAMES if n != "plateau"]),
+    epoch=st.integers(0, 11),
+    factor=st.floats(1.00001, 3.0) | st.floats(0.0, 0.99999),
+)
 def test_a_logged_rate_unlike_the_schedule_is_refused_at_its_epoch(name, epoch, factor):
     run = _copy(make_run(name, 0, 0.8, epochs=12))
     run["history"]["lr"][epoch] *= factor
@@ -75,8 +84,8 @@ def test_a_logged_rate_unlike_the_schedule_is_refused_at_its_epoch(name, epoch, 
 @settings(max_examples=examples(100))
 @given(name=st.sampled_from(NAMES), other=st.sampled_from(NAMES))
 def test_a_schedule_of_another_kind_is_refused(name, other):
-    mine, theirs = experiments.get(name), experiments.get(other)
-    if mine.schedule_class == theirs.schedule_class:
+    mine, theirs = experiments.get(name).policy, experiments.get(other).policy
+    if mine.schedule_name == theirs.schedule_name:
         return
     run = _copy(make_run(name, 0, 0.8, epochs=12))
     run["config"]["schedule"] = make_run(other, 0, 0.8, epochs=12)["config"]["schedule"]
@@ -185,7 +194,7 @@ def test_the_helpers_timings_are_refused(field, value, message):
 )
 def test_a_schedule_text_is_never_run(text):
     with pytest.raises(ValueError, match="is not a bench schedule"):
-        consistency.parse_schedule(text)
+        rates.parse_schedule(text)
 
 
 def test_the_issues_edited_accuracy_is_a_failed_run_not_first(tmp_path):

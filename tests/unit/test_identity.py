@@ -1,7 +1,8 @@
 """One definition of a run's identity (bench.core.identity): a results file records every
 field of it, reads back as the same identity, and a finished run whose identity differs in
 any field is refused, naming that field (changing INIT_LR in bench/core/experiments.py and
-re-running into the same --out is refused as "other settings (init_lr)")."""
+re-running into the same --out is refused as "other settings (init_lr)"; any change of the
+rate policy, its formula's version included, as "other settings (schedule...)")."""
 
 import dataclasses
 import json
@@ -10,7 +11,7 @@ import re
 import pytest
 from results_factory import make_run
 
-from bench.core import backend, data, experiments, identity, results
+from bench.core import backend, data, experiments, identity, rates, results
 from bench.run import lifecycle
 
 DIGITS = data.load_digits()
@@ -29,28 +30,30 @@ def _recorded_for(run, tmp_path):
     return path
 
 
-# Each identity field a re-run could change, and how (a declarative table).
+def _experiment(**changes):
+    """A change of the run's experiment."""
+    return lambda run: dataclasses.replace(
+        run, experiment=dataclasses.replace(run.experiment, **changes)
+    )
+
+
+PLATEAU = {"monitor": "val_loss", "factor": 0.5, "patience": 1, "min_lr": 0.0}
+STEP = {"initAlpha": 0.1, "factor": 0.5, "dropEvery": 1}
+# Each identity field a re-run could change, and how; the rate policy in each of its ways.
 CHANGES = {
-    "init_lr": lambda run: dataclasses.replace(
-        run, experiment=dataclasses.replace(run.experiment, init_lr=0.05)),
-    "momentum": lambda run: dataclasses.replace(
-        run, experiment=dataclasses.replace(run.experiment, momentum=0.8)),
-    "decay": lambda run: dataclasses.replace(
-        run, experiment=dataclasses.replace(run.experiment, time_based=True)),
-    "schedule": lambda run: dataclasses.replace(run, experiment=dataclasses.replace(
-        run.experiment, schedule_class="StepDecay",
-        schedule_args={"initAlpha": 0.1, "factor": 0.5, "dropEvery": 1})),
-    "plateau": lambda run: dataclasses.replace(run, experiment=dataclasses.replace(
-        run.experiment, plateau={"monitor": "val_loss", "factor": 0.5, "patience": 1})),
-    "model_args": lambda run: dataclasses.replace(run, experiment=dataclasses.replace(
-        run.experiment, model_args={**run.experiment.model_args, "reg": 0.001})),
-    "epochs": lambda run: dataclasses.replace(
-        run, experiment=dataclasses.replace(run.experiment, epochs=3)),
-    "batch_size": lambda run: dataclasses.replace(
-        run, experiment=dataclasses.replace(run.experiment, batch_size=32)),
-    "deterministic": lambda run: dataclasses.replace(run, deterministic=True),
-    "backend": lambda run: dataclasses.replace(run, backend="jax"),
-}  # fmt: skip
+    "init_lr": [_experiment(init_lr=0.05)],
+    "momentum": [_experiment(momentum=0.8)],
+    "schedule": [
+        _experiment(policy=rates.TimeBased()),
+        _experiment(policy=rates.PerEpoch(name="StepDecay", args=STEP)),
+        _experiment(policy=rates.Plateau(args=PLATEAU)),
+    ],
+    "model_args": [_experiment(model_args={**BASE.model_args, "reg": 0.001})],
+    "epochs": [_experiment(epochs=3)],
+    "batch_size": [_experiment(batch_size=32)],
+    "deterministic": [lambda run: dataclasses.replace(run, deterministic=True)],
+    "backend": [lambda run: dataclasses.replace(run, backend="jax")],
+}
 
 
 def _run():
@@ -71,12 +74,20 @@ def test_every_field_a_re_run_can_change_is_listed():
     assert set(CHANGES) | by_data == {f.name for f in identity.FIELDS}
 
 
-@pytest.mark.parametrize("field", sorted(CHANGES))
-def test_a_finished_run_with_another_value_of_any_field_is_refused_naming_it(field, tmp_path):
+@pytest.mark.parametrize(
+    ("field", "change"),
+    [
+        pytest.param(field, change, id=f"{field}-{i}")
+        for field in CHANGES
+        for i, change in enumerate(CHANGES[field])
+    ],
+)
+def test_a_finished_run_with_another_value_of_any_field_is_refused_naming_it(
+    field, change, tmp_path
+):
     path = _recorded_for(_run(), tmp_path)
-    changed = CHANGES[field](_run())
     with pytest.raises(ValueError, match=rf"holds a finished run with other settings \({field}\)"):
-        lifecycle.finished(path, changed, DIGITS)
+        lifecycle.finished(path, change(_run()), DIGITS)
 
 
 def test_a_version_1_results_file_is_still_read(tmp_path):
@@ -112,8 +123,7 @@ def test_a_version_2_results_file_is_read_as_compiling_in_epoch_1_alone(tmp_path
         (1, lambda run: run.update(history=[]), "history: [] is not of type 'object'"),
     ],
 )
-def test_an_older_file_damaged_is_refused_naming_what_is_wrong(tmp_path, version, change,
-                                                               message):  # fmt: skip
+def test_an_older_file_damaged_is_refused_naming_what_is_wrong(tmp_path, version, change, message):
     old = make_run("linear", 0, 0.87, epochs=3)
     del old["history"]["compiled"]
     old["schema_version"] = version
