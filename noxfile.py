@@ -197,8 +197,9 @@ def _fingerprint_check(session: nox.Session, env: dict[str, str], row: str) -> N
     out = Path(session.create_tmp()) / f"fingerprint-{row}.json"
     session.run("python", *STEPS, "fingerprint", "--out", str(out), env=env)
     expected = 1 if row in DIFFERS_FROM_REFERENCE else 0
-    session.run("python", *STEPS, "compare-fingerprints", str(REFERENCE), str(out), env=env,
-                success_codes=[expected])  # fmt: skip
+    session.run(
+        "python", *STEPS, "compare", str(REFERENCE), str(out), env=env, success_codes=[expected]
+    )
 
 
 @nox.session
