@@ -5,9 +5,9 @@ Keras fixes its backend when it is first imported, so each backend's runs are a
 ``bench reproduce`` of their own, in a child process with ``KERAS_BACKEND`` set, into
 ``OUT/<backend>/`` (its own results, plan and REPORT.md; interrupted, the same command
 resumes each). Then ``OUT/BACKENDS.md`` holds every other backend against the first,
-through ``bench.report.compare``: accuracy and val_loss per backend, whether the learning-rate
-histories are equal, the ms/step ratio, and whether the backends agree within the
-report's tolerance.
+through ``bench.report.compare``: accuracy and val_loss per backend, whether the
+learning-rate histories are equal, the ms/step ratio, and whether the backends agree
+within the report's tolerance (the comparison's ``verdict``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from bench.core import backend, files
 from bench.report import compare, text
 from bench.run import runset
 
-REPORT = "BACKENDS.md"
+BACKENDS_REPORT = "BACKENDS.md"
 
 
 def parse(text: str) -> list[str]:
@@ -32,8 +32,9 @@ def parse(text: str) -> list[str]:
     names = [name.strip() for name in text.split(",") if name.strip()]
     unknown = [n for n in names if n not in backend.KNOWN]
     if unknown:
-        raise ValueError(f"unknown Keras backend(s) {', '.join(unknown)}: choose from "
-                         f"{', '.join(backend.KNOWN)}")  # fmt: skip
+        raise ValueError(
+            f"unknown Keras backend(s) {', '.join(unknown)}: choose from {', '.join(backend.KNOWN)}"
+        )
     if len(names) < 2 or len(set(names)) != len(names):
         raise ValueError(f"--backends wants two or more different backends, got {text!r}")
     return names
@@ -70,24 +71,35 @@ def render(out: Path, names: list[str]) -> str:
     """BACKENDS.md: each other backend against the first."""
 
     base = names[0]
-    lines = [f"# The same runs on Keras backends: {', '.join(names)}", "",
-             "Each backend's own report: " + ", ".join(f"[{n}]({n}/REPORT.md)" for n in names)
-             + ". Accuracy differences are judged with the report's tolerance (test-set "
-             "noise and the seeds' spread); the learning-rate histories must be equal; "
-             "speed is shown, not judged.", ""]  # fmt: skip
+    lines = [
+        f"# The same runs on Keras backends: {', '.join(names)}",
+        "",
+        "Each backend's own report: "
+        + ", ".join(f"[{n}]({n}/REPORT.md)" for n in names)
+        + ". Accuracy differences are judged with the report's tolerance (test-set "
+        "noise and the seeds' spread); the learning-rate histories must be equal; "
+        "speed is shown, not judged.",
+        "",
+    ]
     for name in names[1:]:
         result = compare.compare(Path(out) / base, Path(out) / name)
-        agree = "agree" if not result.problems else "DIFFER"
-        rows = [[text.cell(cell) for cell in row] for row in result.rows]
-        lines += [f"## {name} against {base}: {agree}", "",
-                  tabulate(rows, headers=result.headers, tablefmt="github",
-                           disable_numparse=True), "",
-                  *(f"- {text.cell(problem, 400)}" for problem in result.problems),
-                  *(f"- not compared: {text.cell(unused, 400)}" for unused in result.not_compared),
-                  ""]  # fmt: skip
+        agree = "DIFFER" if result.verdict.differ else "agree"
+        rows = [[text.markdown_safe(cell) for cell in row] for row in result.rows]
+        lines += [
+            f"## {name} against {base}: {agree}",
+            "",
+            tabulate(rows, headers=result.headers, tablefmt="github", disable_numparse=True),
+            "",
+            *(f"- {text.markdown_safe(problem, 400)}" for problem in result.problems),
+            *(
+                f"- not compared: {text.markdown_safe(unused, 400)}"
+                for unused in result.not_compared
+            ),
+            "",
+        ]
     return "\n".join(lines)
 
 
 def write(out: Path, names: list[str]) -> Path:
     text = render(out, names)
-    return files.atomic_write(Path(out) / REPORT, lambda f: f.write(text.encode("utf-8")))
+    return files.atomic_write(Path(out) / BACKENDS_REPORT, lambda f: f.write(text.encode("utf-8")))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from bench.report import compare as comparison
 from bench.report import markdown
+from bench.report.verdict import MAX_SLOWDOWN
 from bench.run import runset
 
 
@@ -18,8 +19,6 @@ def report(folder: Path) -> Path:
         return markdown.write(folder)
 
 
-def compare(
-    baseline: Path, new: Path, max_slowdown: float = comparison.MAX_SLOWDOWN
-) -> comparison.Comparison:
+def compare(baseline: Path, new: Path, max_slowdown: float = MAX_SLOWDOWN) -> comparison.Comparison:
     """Two run sets (before/after an upgrade, or two backends) held against each other."""
     return comparison.compare(Path(baseline), Path(new), max_slowdown)

@@ -83,7 +83,11 @@ def train_one(
     how = {"force": force, "verbose": progbar.verbosity(verbose)}
     with runset.lock(out):
         try:
-            trained = None if finished else lifecycle.complete(run, data, path, state_dir, **how)
+            trained = (
+                None
+                if finished
+                else lifecycle.train_unless_finished(run, data, path, state_dir, **how)
+            )
         except KeyboardInterrupt as interrupt:
             raise _stopped(state_dir, interrupt) from None
         # A finished run's plots are drawn from its results file: nothing trains again.

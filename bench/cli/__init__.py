@@ -19,7 +19,7 @@ from bench import api
 from bench.api import backends, tools
 from bench.cli import upgrade_commands
 from bench.core import backend, checks, data, experiments, schedules, stop
-from bench.report import compare, fingerprints, text
+from bench.report import compare, fingerprints, text, verdict
 
 
 class _Parser(argparse.ArgumentParser):
@@ -180,33 +180,43 @@ def cmd_compare(args: argparse.Namespace) -> int:
     kinds = [fingerprints.is_fingerprint(path) for path in (args.baseline, args.new)]
     if kinds[0] != kinds[1]:
         one = args.baseline if kinds[0] else args.new
-        raise ValueError(f"compare a fingerprint with a fingerprint: {one} is one, the other "
-                         "is not")  # fmt: skip
+        raise ValueError(
+            f"compare a fingerprint with a fingerprint: {one} is one, the other is not"
+        )
     if kinds[0]:
         result, report = fingerprints.compare_files(args.baseline, args.new)
         print(report)
-        return 0 if result.agree else 1
+        return result.verdict.exit_code
     result = api.compare(args.baseline, args.new, args.max_slowdown)
+    _print_comparison(result, args.baseline, args.new)
+    return result.verdict.exit_code
+
+
+def _print_comparison(result: compare.Comparison, baseline: Path, new: Path) -> None:
+    """Two run sets' table, then a line per statistic, difference and thing not compared."""
     print(compare.render(result))
     print(f"[INFO] statistic: {result.statistic}")
     for name, (n_old, n_new, smallest) in result.detectable.items():
-        print(f"[INFO] {name}: with {n_old} and {n_new} seed(s), the smallest fall caught 4 "
-              f"times in 5 is {100 * smallest:.2f} points")  # fmt: skip
+        print(
+            f"[INFO] {name}: with {n_old} and {n_new} seed(s), the smallest fall caught 4 "
+            f"times in 5 is {100 * smallest:.2f} points"
+        )
     kind = "DIFFERENCE" if result.backends else "REGRESSION"
     for problem in result.problems:
-        print(f"[{kind}] {text.line(problem, 400)}")
+        print(f"[{kind}] {text.one_line(problem, 400)}")
     for unused in result.not_compared:
-        print(f"[NOT COMPARED] {text.line(unused, 400)}")
-    baseline, new_set = text.line(args.baseline, 400), text.line(args.new, 400)
+        print(f"[NOT COMPARED] {text.one_line(unused, 400)}")
+    old_set, new_set = text.one_line(baseline, 400), text.one_line(new, 400)
     if result.backends:
-        old, new = result.backends
-        print(f"[INFO] Keras backends {old} ({baseline}) and {new} ({new_set}): "
-              f"{len(result.problems)} difference(s) beyond the report's tolerance")  # fmt: skip
+        old, new_backend = result.backends
+        print(
+            f"[INFO] Keras backends {old} ({old_set}) and {new_backend} ({new_set}): "
+            f"{len(result.problems)} difference(s) beyond the report's tolerance"
+        )
     else:
-        print(f"[INFO] {len(result.problems)} regression(s): {baseline} -> {new_set}")
+        print(f"[INFO] {len(result.problems)} regression(s): {old_set} -> {new_set}")
     if result.not_compared:
         print(f"[INFO] {len(result.not_compared)} thing(s) not compared (see [NOT COMPARED])")
-    return 1 if result.problems else 0
 
 
 def cmd_drift(args: argparse.Namespace) -> int:
@@ -393,22 +403,29 @@ def _table_parsers(commands: Any) -> None:
         p.set_defaults(func=func)
 
 
-def _other_parsers(commands: Any) -> None:
+def _compare_parser(commands: Any) -> None:
     p = commands.add_parser("compare", help=cmd_compare.__doc__)
     p.add_argument("baseline", type=Path, help="results folder before (e.g. reports/quick)")
     p.add_argument("new", type=Path, help="results folder after")
-    p.add_argument("--max-slowdown", type=float, default=compare.MAX_SLOWDOWN,
-                   help="largest accepted ms/step ratio new/baseline (default "
-                   f"{compare.MAX_SLOWDOWN}), judged where each side timed at least "
-                   f"{compare.MIN_TIMED.steps} steps over {compare.MIN_TIMED.epochs} "
-                   "epochs")  # fmt: skip
+    p.add_argument(
+        "--max-slowdown",
+        type=float,
+        default=verdict.MAX_SLOWDOWN,
+        help="largest accepted ms/step ratio new/baseline (default "
+        f"{verdict.MAX_SLOWDOWN}), judged where each side timed at least "
+        f"{verdict.MIN_TIMED.steps} steps over {verdict.MIN_TIMED.epochs} epochs",
+    )
     p.set_defaults(func=cmd_compare)
 
+
+def _drift_parser(commands: Any) -> None:
     p = commands.add_parser("drift", help=cmd_drift.__doc__)
-    p.add_argument("--rows", type=Path, default=Path("reports/api-drift"),
-                   help="folder of saved rows")  # fmt: skip
-    p.add_argument("--report", type=Path, default=Path("reports/api-drift.md"),
-                   help="the merged table")  # fmt: skip
+    p.add_argument(
+        "--rows", type=Path, default=Path("reports/api-drift"), help="folder of saved rows"
+    )
+    p.add_argument(
+        "--report", type=Path, default=Path("reports/api-drift.md"), help="the merged table"
+    )
     p.add_argument("--print-only", action="store_true", help="print this release's row only")
     p.add_argument(
         "--name",
@@ -417,6 +434,8 @@ def _other_parsers(commands: Any) -> None:
     )
     p.set_defaults(func=cmd_drift)
 
+
+def _report_parser(commands: Any) -> None:
     p = commands.add_parser("report", help=cmd_report.__doc__)
     p.add_argument("folder", type=Path, help="a folder written by bench reproduce")
     p.set_defaults(func=cmd_report)
@@ -425,8 +444,15 @@ def _other_parsers(commands: Any) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bench", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for add in (_schedules_parser, _train_parser, _table_parsers, _other_parsers,
-                upgrade_commands.add_parsers):  # fmt: skip
+    for add in (
+        _schedules_parser,
+        _train_parser,
+        _table_parsers,
+        _compare_parser,
+        _drift_parser,
+        _report_parser,
+        upgrade_commands.add_parsers,
+    ):
         add(commands)
     return parser
 
@@ -447,5 +473,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return stop.exit_code(interrupt)
     except (ValueError, OSError) as exc:
         # one line, whatever text from a file the message quotes
-        print(f"bench {args.command}: error: {text.line(exc, 2000)}", file=sys.stderr)
+        print(f"bench {args.command}: error: {text.one_line(exc, 2000)}", file=sys.stderr)
         return 2

@@ -1,20 +1,17 @@
 """The upgrade check's commands: ``bench fingerprint`` and the per-environment steps
 ``nox -s upgrade`` runs in each environment. ``add_parsers(commands)`` registers them on
-``bench``'s sub-command parser; ``python -m bench.cli.upgrade_commands ...`` runs them
-alone. Bad input is one line on stderr and exit code 2, as every ``bench`` command."""
+``bench``'s sub-command parser (two fingerprints are compared by ``bench compare``). Bad
+input is one line on stderr and exit code 2, as every ``bench`` command."""
 
 from __future__ import annotations
 
 import argparse
 import math
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from bench.api import upgrade
 from bench.core import checks
-from bench.report import fingerprints
 from bench.report import upgrade as report
 
 
@@ -40,8 +37,8 @@ def _share(text: str) -> float:
     return value
 
 
-def _fingerprint(out: Path) -> None:
-    """Write the fingerprint to ``out``, and say what ran and where it went."""
+def _write_fingerprint(out: Path) -> None:
+    """The fingerprint written to ``out``, and two lines saying what and where."""
     result = upgrade.fingerprint(out)
     env = result["environment"]
     print(
@@ -53,15 +50,8 @@ def _fingerprint(out: Path) -> None:
 
 def cmd_fingerprint(args: argparse.Namespace) -> int:
     """Write the training-step fingerprint (the post's five set-ups, CPU) to --out."""
-    _fingerprint(args.out)
+    _write_fingerprint(args.out)
     return 0
-
-
-def cmd_compare_fingerprints(args: argparse.Namespace) -> int:
-    """Compare two fingerprint files: exit 0 if they agree, 1 if they differ."""
-    result, text = fingerprints.compare_files(args.baseline, args.new)
-    print(text)
-    return 0 if result.agree else 1
 
 
 def cmd_upgrade_side(args: argparse.Namespace) -> int:
@@ -70,7 +60,7 @@ def cmd_upgrade_side(args: argparse.Namespace) -> int:
     row = upgrade.drift(args.out / "drift.json")
     odd = sum(p["outcome"] != "works" for p in row["probes"])
     print(f"[INFO] drift probe: {odd} of {len(row['probes'])} calls do not simply work")
-    _fingerprint(args.out / "fingerprint.json")
+    _write_fingerprint(args.out / "fingerprint.json")
     return 0
 
 
@@ -91,7 +81,7 @@ def cmd_upgrade_report(args: argparse.Namespace) -> int:
     result, path = report.write(args.old, args.new, args.old_name, args.new_name, args.out)
     print(f"[INFO] wrote {path}")
     print(report.render(result).splitlines()[0])
-    return 1 if result.regressions() else 0
+    return result.verdict().exit_code
 
 
 def add_parsers(commands: Any) -> None:
@@ -99,11 +89,6 @@ def add_parsers(commands: Any) -> None:
     p = commands.add_parser("fingerprint", help=cmd_fingerprint.__doc__)
     p.add_argument("--out", type=Path, required=True, help="the fingerprint's JSON file")
     p.set_defaults(func=cmd_fingerprint)
-
-    p = commands.add_parser("compare-fingerprints", help=cmd_compare_fingerprints.__doc__)
-    p.add_argument("baseline", type=Path)
-    p.add_argument("new", type=Path)
-    p.set_defaults(func=cmd_compare_fingerprints)
 
     p = commands.add_parser("upgrade-side", help=cmd_upgrade_side.__doc__)
     p.add_argument("--out", type=Path, required=True, help="the side's folder")
@@ -144,26 +129,3 @@ def add_parsers(commands: Any) -> None:
     p.add_argument("--new-name", required=True)
     p.add_argument("--out", type=Path, required=True, help="UPGRADE.md")
     p.set_defaults(func=cmd_upgrade_report)
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, as bench's own parser
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = _Parser(prog="bench", description=__doc__.splitlines()[0])
-    add_parsers(parser.add_subparsers(dest="command", required=True, parser_class=_Parser))
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 2
-    try:
-        return args.func(args)
-    except (ValueError, OSError) as exc:
-        print(f"bench {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

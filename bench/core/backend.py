@@ -18,6 +18,8 @@ DEFAULT = "tensorflow"
 # Keras 3's backends, each also the name of its package (and of its version's key in a
 # results file's environment).
 KNOWN = ("tensorflow", "jax", "torch")
+# Each backend as a report or a drift column names it.
+NAMES = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
 # The other backends' packages, whose installed versions a results file's environment
 # records (where installed) and a report shows.
 OTHER_PACKAGES = ("jax", "jaxlib", "torch")

@@ -289,3 +289,35 @@ def schema_at(*at: str, required: bool = True) -> dict[str, Any]:
         for f in FIELDS
         if f.metadata["at"][:-1] == at and (f.metadata["derived"] is None) == required
     }
+
+
+# CIFAR-10 as the post trained on it: 50,000 training and 10,000 test images, 1,000 test
+# images of each of its ten classes (and 5,000 training ones, which the counts imply here).
+CIFAR10_COUNTS = {"train_images": 50_000, "test_images": 10_000, "steps_per_epoch": 391}
+CIFAR10_TEST_PER_CLASS = 1_000
+
+
+def _is_cifar10(results: dict[str, Any]) -> bool:
+    """Whether a results file's data is CIFAR-10 by what it is, not by its name: a file in
+    CIFAR-10's format with other counts (a 50-image fixture, say) is not the post's data."""
+    dataset, report = results["dataset"], results["evaluation"]["report"]
+    classes = [row for name, row in report.items() if name in data.CIFAR10_CLASSES]
+    return (
+        dataset["name"] == "cifar10"
+        and all(dataset[k] == v for k, v in CIFAR10_COUNTS.items())
+        and len(classes) == len(data.CIFAR10_CLASSES)
+        and all(row["support"] == CIFAR10_TEST_PER_CLASS for row in classes)
+    )
+
+
+def comparable_with_post(results: dict[str, Any]) -> bool:
+    """Whether a (validated) results file used the post's set-up (its data, whole, and its
+    epochs, batch size and model), so its numbers can be held against the post's."""
+    config, dataset = results["config"], results["dataset"]
+    return (
+        _is_cifar10(results)
+        and dataset["subset"] is None
+        and config["epochs"] == experiments.EPOCHS
+        and config["batch_size"] == experiments.BATCH_SIZE
+        and config["model_args"] == _plain(experiments.MODEL_ARGS)
+    )

@@ -32,14 +32,13 @@ import numpy as np
 from tabulate import tabulate
 
 from bench.core import data, files
+from bench.core.backend import NAMES as BACKEND_NAMES
 from bench.keras import compat
 
 # The optimizer probes: UPDATES updates from rate LR with time-based decay DECAY.
 LR = 0.1
 DECAY = 0.5
 UPDATES = 3
-# Keras 3's other backends as a column names them (their versions: of their own packages).
-BACKEND_NAMES = {"jax": "JAX", "torch": "PyTorch"}
 
 
 @dataclass(frozen=True)

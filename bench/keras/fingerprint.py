@@ -33,12 +33,11 @@ from typing import Any
 
 import numpy as np
 
-from bench.core import data, experiments
+from bench.core import data, experiments, formats
 from bench.keras import compat
 from bench.keras.compat import keras
 from bench.keras.resnet import ResNet
 
-FORMAT = "bench-fingerprint/1"
 SEED = 0
 EPOCHS = experiments.EPOCHS  # one update per epoch: the post's 100 epochs of schedule
 BATCH_SIZE = 8
@@ -229,7 +228,7 @@ def run(setups: tuple[str, ...] = tuple(experiments.EXPERIMENTS), *, seed: int =
         traces[name], names = setup_trace(name, images, labels, seed=seed,
                                           model_args=model_args, mutations=mutations)  # fmt: skip
     return {
-        "format": FORMAT,
+        "format": formats.FINGERPRINT,
         "environment": compat.environment(),
         "config": {
             "seed": seed,

@@ -86,8 +86,12 @@ def save_run_figures(
     return save_all(drawn)
 
 
-def finder_figure(rates: Sequence[float], losses: Sequence[float],
-                  smoothed: Sequence[float], marks: Mapping[str, float]) -> Any:  # fmt: skip
+def finder_figure(
+    rates: Sequence[float],
+    losses: Sequence[float],
+    smoothed: Sequence[float],
+    marks: Mapping[str, float],
+) -> Any:
     """The range test: loss against rate (log axis), each batch's and smoothed, with the
     suggested rates marked."""
     # lazy: matplotlib (half a second) loads only to draw
@@ -99,8 +103,7 @@ def finder_figure(rates: Sequence[float], losses: Sequence[float],
         ax = fig.add_subplot()
         ax.plot(rates, losses, alpha=0.35, label="batch loss")
         ax.plot(rates, smoothed, label="smoothed (EMA 0.98)")
-        for (name, rate), colour in zip(marks.items(), ("tab:green", "tab:purple"),
-                                        strict=False):  # fmt: skip
+        for (name, rate), colour in zip(marks.items(), ("tab:green", "tab:purple"), strict=False):
             ax.axvline(rate, linestyle="--", color=colour, label=f"{name}: {rate:.2e}")
         ax.set_xscale("log")
         ax.set_title("Learning rate range test")
@@ -131,10 +134,12 @@ def report_figures(runs: Mapping[str, list[dict[str, Any]]]) -> dict[str, Any]:
         figures[f"train_{name}.png"] = training_figure(history, title)
     if runs:
         curves = {
-            name: [statistics.fmean(v)
-                   for v in zip(*(r["history"]["val_accuracy"] for r in group), strict=True)]
+            name: [
+                statistics.fmean(v)
+                for v in zip(*(r["history"]["val_accuracy"] for r in group), strict=True)
+            ]
             for name, group in runs.items()
-        }  # fmt: skip
+        }
         figures["val_accuracy.png"] = overlay_figure(
             curves, "Validation accuracy, all experiments", "val_accuracy"
         )
@@ -151,8 +156,9 @@ def check_path(path: Path) -> None:
     fmt = Path(path).suffix.lstrip(".").lower() or "png"
     supported = FigureCanvasAgg(Figure()).get_supported_filetypes()
     if fmt not in supported:
-        raise ValueError(f"{path}: cannot draw a .{fmt} figure (use one of: "
-                         f"{', '.join(sorted(supported))})")  # fmt: skip
+        raise ValueError(
+            f"{path}: cannot draw a .{fmt} figure (use one of: {', '.join(sorted(supported))})"
+        )
     if Path(path).is_dir():
         raise ValueError(f"{path} is a folder, not a figure file")
 

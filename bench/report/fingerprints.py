@@ -11,8 +11,9 @@ Every quantity is compared by its relative difference ``|a - b| / max(|a|, |b|)`
 The tolerance is derived from the differences measured between real releases
 (docs/fingerprint.md): floating-point order differs between releases (and CPUs), so a
 difference starts in the last digits and grows with each update; a changed default shows
-at the first update it touches and is orders of magnitude larger. ``TOLERANCE`` holds,
-per quantity, the tolerance at update 0 and its growth per update, capped.
+at the first update it touches and is orders of magnitude larger. ``verdict.TOLERANCE``
+holds, per quantity, the tolerance at update 0 and its growth per update, capped;
+``derive`` makes it from measured comparisons.
 
 Reads JSON only: no Keras here.
 """
@@ -27,53 +28,28 @@ from typing import Any
 
 import numpy as np
 
-FORMAT = "bench-fingerprint/1"
+from bench.core import formats
+from bench.report import verdict
+from bench.report.verdict import FINGERPRINT_MARGIN, KNOTS, Tolerance, Verdict
+
 STATISTICS = ("sum", "sumsq", "maxabs")
 
 
-# The updates at which a tolerance may step up: each step holds until the next knot.
-KNOTS = (0, 1, 2, 3, 5, 10, 20, 50)
-MARGIN = 10.0  # tolerance = MARGIN x the largest difference measured between releases
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """A relative tolerance per update: ``values[i]`` from update ``KNOTS[i]`` on."""
-
-    values: tuple[float, ...]
-
-    def at(self, updates: np.ndarray) -> np.ndarray:
-        index = np.searchsorted(KNOTS, np.asarray(updates), side="right") - 1
-        return np.asarray(self.values, float)[index]
-
-
 def derive(largest: list[dict[str, list[float]]], kind: str, cap: float = 1.0) -> Tolerance:
-    """``MARGIN`` x the largest difference of ``kind`` over the given comparisons (their
-    ``Comparison.largest``), taken over each knot's whole interval and every earlier one,
-    capped."""
+    """``FINGERPRINT_MARGIN`` x the largest difference of ``kind`` over the given comparisons
+    (their ``Comparison.largest``), taken over each knot's whole interval and every earlier
+    one, capped."""
     worst = np.max([np.asarray(found[kind]) for found in largest], axis=0)
     bounds = [*KNOTS[1:], len(worst)]
-    values = [float(worst[lo:hi].max()) if lo < len(worst) else float(worst.max())
-              for lo, hi in zip(KNOTS, bounds, strict=True)]  # fmt: skip
+    values = [
+        float(worst[lo:hi].max()) if lo < len(worst) else float(worst.max())
+        for lo, hi in zip(KNOTS, bounds, strict=True)
+    ]
     # A file keeps 10 significant digits: below 1e-9 two files cannot tell numbers apart.
     values = np.maximum.accumulate(values).tolist()  # a later update never gets less room
-    return Tolerance(tuple(min(cap, max(1e-9, float(f"{MARGIN * v:.2g}"))) for v in values))
-
-
-# Derived from the six matrix rows' fingerprints (docs/fingerprint.md, ``derive`` above),
-# from the pairs that compute the same quantity: moving_variance from pairs on the same side
-# of Keras 2/3 only (Keras 2's fused BatchNorm keeps the unbiased batch variance, Keras 3
-# the biased one), loss without Keras 3.0 (its train_on_batch returns the running mean of
-# the loss). Both differences are real and stay flagged. After ~3 updates the weights'
-# float noise has grown chaotic (lr 0.1): from there only the rates and the loss are
-# checked closely. "final" (one number, the summary after all updates) is informative only.
-TOLERANCE = {
-    "lr": Tolerance((1e-09, 1e-09, 1e-09, 1e-09, 1e-09, 1.2e-09, 3e-09, 5e-09)),
-    "loss": Tolerance((1.7e-06, 1.7e-06, 2e-05, 0.002, 0.036, 0.14, 0.81, 1.0)),
-    "moved": Tolerance((0.0089, 0.094, 0.29, 1.0, 1.0, 1.0, 1.0, 1.0)),
-    "moving_variance": Tolerance((1.5e-05, 2e-05, 6.2e-05, 0.0031, 0.073, 1.0, 1.0, 1.0)),
-    "final": Tolerance((2.0,) * len(KNOTS)),
-}
+    return Tolerance(
+        tuple(min(cap, max(1e-9, float(f"{FINGERPRINT_MARGIN * v:.2g}"))) for v in values)
+    )
 
 
 def _fail(path: Path, reason: str) -> ValueError:
@@ -112,10 +88,14 @@ def _check_setup(path: Path, name: str, trace: Any, variables: list[str], length
 
 def validate(value: Any, path: Path) -> dict[str, Any]:
     """``value`` if it is a whole fingerprint, else ValueError naming ``path`` and why."""
-    if not isinstance(value, dict) or value.get("format") != FORMAT:
-        raise _fail(path, f'no "format": "{FORMAT}"')
-    for key, kind in (("environment", dict), ("config", dict), ("variables", list),
-                      ("setups", dict)):  # fmt: skip
+    if not isinstance(value, dict) or value.get("format") != formats.FINGERPRINT:
+        raise _fail(path, f'no "format": "{formats.FINGERPRINT}"')
+    for key, kind in (
+        ("environment", dict),
+        ("config", dict),
+        ("variables", list),
+        ("setups", dict),
+    ):
         if not isinstance(value.get(key), kind):
             raise _fail(path, f"{key!r} missing or not a {kind.__name__}")
     epochs = value["config"].get("epochs")
@@ -154,7 +134,8 @@ def is_fingerprint(path: Path) -> bool:
             head = f.read(4096).decode("utf-8", errors="replace")
     except OSError:
         return False
-    return f'"format": "{FORMAT}"' in head or f'"format":"{FORMAT}"' in head
+    tag = formats.FINGERPRINT
+    return f'"format": "{tag}"' in head or f'"format":"{tag}"' in head
 
 
 @dataclass(frozen=True)
@@ -171,9 +152,11 @@ class Divergence:
 
     def __str__(self) -> str:
         when = f"update {self.update}" if self.update is not None else "after the last update"
-        return (f"set-up {self.setup}, {when}, {self.quantity}: {self.baseline:.9g} -> "
-                f"{self.candidate:.9g} (relative difference {self.difference:.3g} > "
-                f"tolerance {self.tolerance:.3g})")  # fmt: skip
+        return (
+            f"set-up {self.setup}, {when}, {self.quantity}: {self.baseline:.9g} -> "
+            f"{self.candidate:.9g} (relative difference {self.difference:.3g} > "
+            f"tolerance {self.tolerance:.3g})"
+        )
 
 
 @dataclass
@@ -187,6 +170,11 @@ class Comparison:
     @property
     def agree(self) -> bool:
         return self.first is None
+
+    @property
+    def verdict(self) -> Verdict:
+        """Differ, naming the first divergence, or agree."""
+        return Verdict.of([str(self.first)] if self.first is not None else [])
 
 
 def relative(a: np.ndarray, b: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
@@ -206,12 +194,16 @@ def _comparable(baseline: dict[str, Any], candidate: dict[str, Any]) -> None:
     for key in sorted(set(baseline["config"]) | set(candidate["config"])):
         a, b = baseline["config"].get(key), candidate["config"].get(key)
         if key not in skip and a != b:
-            raise ValueError(f"the fingerprints ran different bursts: config.{key} is {a!r} "
-                             f"and {b!r}; make both with the same bench fingerprint")  # fmt: skip
+            raise ValueError(
+                f"the fingerprints ran different bursts: config.{key} is {a!r} "
+                f"and {b!r}; make both with the same bench fingerprint"
+            )
     if baseline["variables"] != candidate["variables"]:
         extra = sorted(set(baseline["variables"]) ^ set(candidate["variables"]))
-        raise ValueError("the fingerprints' models differ: variables "
-                         f"{', '.join(extra[:3]) or '(the same, in another order)'}")  # fmt: skip
+        raise ValueError(
+            "the fingerprints' models differ: variables "
+            f"{', '.join(extra[:3]) or '(the same, in another order)'}"
+        )
     missing = sorted(set(baseline["setups"]) ^ set(candidate["setups"]))
     if missing:
         raise ValueError(f"set-up(s) {', '.join(missing)} in one fingerprint only")
@@ -219,23 +211,31 @@ def _comparable(baseline: dict[str, Any], candidate: dict[str, Any]) -> None:
 
 def _series(trace: dict[str, Any], variables: list[str]) -> list[tuple[str, str, np.ndarray]]:
     """(label, tolerance kind, values per update) in the order they are checked."""
-    found = [("learning rate", "lr", np.asarray(trace["lr"], float)),
-             ("loss", "loss", np.asarray(trace["loss"], float))]  # fmt: skip
+    found = [
+        ("learning rate", "lr", np.asarray(trace["lr"], float)),
+        ("loss", "loss", np.asarray(trace["loss"], float)),
+    ]
     for v in variables:
         kind = "moving_variance" if v.endswith("/moving_variance") else "moved"
         found.append((f"{v}: moved", kind, np.asarray(trace["moved"][v], float)))
     return found
 
 
-def _first_in_setup(name: str, a: dict[str, Any], b: dict[str, Any], variables: list[str],
-                    largest: dict[str, np.ndarray]) -> Divergence | None:  # fmt: skip
+def _first_in_setup(
+    name: str,
+    a: dict[str, Any],
+    b: dict[str, Any],
+    variables: list[str],
+    largest: dict[str, np.ndarray],
+) -> Divergence | None:
     """The earliest update at which ``name`` differs beyond tolerance (first in check order)."""
     best: Divergence | None = None
-    for (label, kind, x), (_, _, y) in zip(_series(a, variables), _series(b, variables),
-                                           strict=True):  # fmt: skip
+    for (label, kind, x), (_, _, y) in zip(
+        _series(a, variables), _series(b, variables), strict=True
+    ):
         diff = relative(x, y)
         largest[kind] = np.maximum(largest.get(kind, np.zeros_like(diff)), diff)
-        tol = TOLERANCE[kind].at(np.arange(len(x)))
+        tol = verdict.TOLERANCE[kind].at(np.arange(len(x)))
         beyond = np.flatnonzero(diff > tol)
         if len(beyond) and (best is None or beyond[0] < best.update):
             u = int(beyond[0])
@@ -245,9 +245,14 @@ def _first_in_setup(name: str, a: dict[str, Any], b: dict[str, Any], variables: 
     return best
 
 
-def _first_final(name: str, a: dict[str, Any], b: dict[str, Any], variables: list[str],
-                 largest: dict[str, np.ndarray]) -> Divergence | None:  # fmt: skip
-    tolerance = float(TOLERANCE["final"].at(np.array([0]))[0])
+def _first_final(
+    name: str,
+    a: dict[str, Any],
+    b: dict[str, Any],
+    variables: list[str],
+    largest: dict[str, np.ndarray],
+) -> Divergence | None:
+    tolerance = float(verdict.TOLERANCE["final"].at(np.array([0]))[0])
     first = None
     for variable in variables:
         sa, sb = a["final"][variable], b["final"][variable]
@@ -256,8 +261,9 @@ def _first_final(name: str, a: dict[str, Any], b: dict[str, Any], variables: lis
             diff = float(relative(sa[stat], sb[stat], np.asarray(norm)))
             largest["final"] = np.maximum(largest.get("final", np.zeros(1)), diff)
             if diff > tolerance and first is None:
-                first = Divergence(name, None, f"{variable}: {stat}", sa[stat], sb[stat], diff,
-                                   tolerance)  # fmt: skip
+                first = Divergence(
+                    name, None, f"{variable}: {stat}", sa[stat], sb[stat], diff, tolerance
+                )
     return first
 
 
@@ -282,8 +288,10 @@ def _side(fingerprint: dict[str, Any]) -> str:
     env = fingerprint["environment"]
     mutations = fingerprint["config"].get("mutations") or {}
     changed = f", mutated: {mutations}" if mutations else ""
-    return (f"TensorFlow {env.get('tensorflow')}, Keras {env.get('keras')} "
-            f"({env.get('backend')}) on {env.get('cpu')}{changed}")  # fmt: skip
+    return (
+        f"TensorFlow {env.get('tensorflow')}, Keras {env.get('keras')} "
+        f"({env.get('backend')}) on {env.get('cpu')}{changed}"
+    )
 
 
 def render(result: Comparison) -> str:
@@ -302,6 +310,6 @@ def render(result: Comparison) -> str:
 
 
 def compare_files(baseline: Path, candidate: Path) -> tuple[Comparison, str]:
-    """Read both (validated), compare, render. Exit code: 0 if ``.agree`` else 1."""
+    """Read both (validated), compare, render. Exit code: ``.verdict.exit_code``."""
     result = compare(read(baseline), read(candidate))
     return result, render(result)

@@ -207,12 +207,15 @@ def _unique(name: str, rows: list[dict[str, Any]], *keys: str) -> None:
     seen: dict[tuple, int] = {}
     for lineno, row in enumerate(rows, start=2):
         if "experiment" in row and row["experiment"] not in experiments.EXPERIMENTS:
-            raise GoldenError(f"{golden_dir() / name} line {lineno}: unknown experiment "
-                              f"{row['experiment']!r}")  # fmt: skip
+            raise GoldenError(
+                f"{golden_dir() / name} line {lineno}: unknown experiment {row['experiment']!r}"
+            )
         key = tuple(row[k] for k in keys)
         if key in seen:
-            raise GoldenError(f"{golden_dir() / name} line {lineno}: repeats line "
-                              f"{seen[key]} ({', '.join(map(str, key))})")  # fmt: skip
+            raise GoldenError(
+                f"{golden_dir() / name} line {lineno}: repeats line "
+                f"{seen[key]} ({', '.join(map(str, key))})"
+            )
         seen[key] = lineno
 
 
@@ -229,8 +232,10 @@ def epoch_lines() -> list[dict[str, Any]]:
     _unique(name, rows, "experiment", "epoch")
     for lineno, row in enumerate(rows, start=2):
         if row["epoch"] > row["epochs"]:
-            raise GoldenError(f"{golden_dir() / name} line {lineno}: epoch {row['epoch']} "
-                              f"of a {row['epochs']}-epoch run")  # fmt: skip
+            raise GoldenError(
+                f"{golden_dir() / name} line {lineno}: epoch {row['epoch']} "
+                f"of a {row['epochs']}-epoch run"
+            )
     _each_experiment(name, rows, "final epoch line", lambda r: r["epoch"] == r["epochs"])
     return rows
 

@@ -15,10 +15,10 @@ from typing import Any
 
 from tabulate import tabulate
 
-from bench.core import backend, consistency, experiments, results, schedules
+from bench.core import backend, consistency, experiments, identity, results, schedules
 from bench.core.files import atomic_write
 from bench.core.progbar import progbar
-from bench.report import figures, golden, stats, text
+from bench.report import figures, golden, stats, text, verdict
 from bench.run import runset
 
 REPORT = "REPORT.md"
@@ -81,7 +81,7 @@ def accuracy_rows(
                 post[name]["val_accuracy"], group[0]["dataset"]["test_images"], std, len(accs)
             )
             diff = mean - post[name]["val_accuracy"]
-            if not all(stats.comparable(r) for r in group):
+            if not all(identity.comparable_with_post(r) for r in group):
                 verdict = "not comparable (not the post's set-up)"
             elif abs(diff) <= tol:
                 verdict = "reproduced"
@@ -116,7 +116,7 @@ def _table(rows: list[list[Any]], headers: list[str]) -> str:
 
 def render(folder: Path) -> str:
     """The report's markdown for the run set in ``folder`` (no file is written)."""
-    return _render(title(folder), runset.load(folder))
+    return _render(title(folder), runset.load_one_setup(folder))
 
 
 def title(folder: Path) -> str:
@@ -130,7 +130,7 @@ def _render(title: str, rs: runset.RunSet) -> str:
     rows = accuracy_rows(rs.runs, {results.named_experiment(stem) for stem, _ in rs.problems})
     names = figures.report_figure_names(rs.runs)
     sections = [
-        [f"# Reproduction report: {text.cell(title)}", ""],
+        [f"# Reproduction report: {text.markdown_safe(title)}", ""],
         _summary(rows, rs),
         _setup_section(rs.runs, rs.plan),
         _accuracy_section(rows),
@@ -141,10 +141,18 @@ def _render(title: str, rs: runset.RunSet) -> str:
         ["## Figures", "", *(f"![{f}]({f})" for f in names), ""] if names else [],
         _environment_section(rs.runs),
         ["## Errata in the post", "", *(f"- {e}" for e in ERRATA), ""],
-        ["## Failed or missing runs", "",
-         *([f"- {text.cell(r)}: {text.cell(p, PROBLEM_LIMIT)}" for r, p in rs.problems]
-           or ["None."])],
-    ]  # fmt: skip
+        [
+            "## Failed or missing runs",
+            "",
+            *(
+                [
+                    f"- {text.markdown_safe(r)}: {text.markdown_safe(p, PROBLEM_LIMIT)}"
+                    for r, p in rs.problems
+                ]
+                or ["None."]
+            ),
+        ],
+    ]
     return "\n".join(line for section in sections for line in section) + "\n"
 
 
@@ -156,7 +164,7 @@ def _setup_section(runs: dict[str, list[dict]], plan: dict | None) -> list[str]:
     model = config["model_args"]
     shape = f"ResNet stages {tuple(model['stages'])}, filters {tuple(model['filters'])}"
     lines = []
-    if not all(stats.comparable(r) for r in all_runs):
+    if not all(identity.comparable_with_post(r) for r in all_runs):
         quick = " (`--quick`)" if plan and plan.get("quick") else ""
         lines += [
             f"> **Not comparable with the post's CIFAR-10 figures**{quick}: dataset "
@@ -168,7 +176,7 @@ def _setup_section(runs: dict[str, list[dict]], plan: dict | None) -> list[str]:
         ]
     expected = len(plan["runs"]) if plan else len(all_runs)
     table = [
-        ["dataset", f"{dataset['name']} ({text.cell(dataset['source'])})"],
+        ["dataset", f"{dataset['name']} ({text.markdown_safe(dataset['source'])})"],
         ["subset", str(dataset["subset"] or "none (all images)")],
         ["train / test images", f"{dataset['train_images']:,} / {dataset['test_images']:,}"],
         [
@@ -193,7 +201,8 @@ def _backends(runs: list[dict]) -> str:
     shown = set()
     for env in (r["environment"] for r in runs):
         name = env.get("backend", "tensorflow")  # older files: TensorFlow's
-        shown.add(f"{name} (Keras {text.cell(env['keras'])}, {name} {text.cell(env.get(name))})")
+        keras, version = (text.markdown_safe(v) for v in (env["keras"], env.get(name)))
+        shown.add(f"{name} (Keras {keras}, {name} {version})")
     return "; ".join(sorted(shown))
 
 
@@ -201,8 +210,14 @@ def _accuracy_section(rows: list[dict[str, Any]]) -> list[str]:
     table = []
     for r in rows:
         theirs = r["post"]
-        post = [r["experiment"], *(("-", "-") if theirs is None else
-                (_pct(theirs["val_accuracy"]), f"{theirs['val_loss']:.4f}"))]  # fmt: skip
+        post = [
+            r["experiment"],
+            *(
+                ("-", "-")
+                if theirs is None
+                else (_pct(theirs["val_accuracy"]), f"{theirs['val_loss']:.4f}")
+            ),
+        ]
         if "mean" not in r:
             table.append([*post, "missing", "", "", "", "", "no run"])
             continue
@@ -239,7 +254,7 @@ def _accuracy_section(rows: list[dict[str, Any]]) -> list[str]:
         "",
         "Tolerance: 2·sqrt(s_test² + s_seed²·(1 + 1/n)), with s_test = sqrt(p(1-p)/n_test) the "
         "test set's binomial noise at the post's accuracy p and s_seed our seeds' standard "
-        f"deviation ({100 * stats.ASSUMED_SEED_STD:.1f} points assumed with one seed).",
+        f"deviation ({100 * verdict.ASSUMED_SEED_STD:.1f} points assumed with one seed).",
         "",
     ]
 
@@ -248,7 +263,7 @@ def _rankings(runs: dict[str, list[dict]]) -> tuple[list[list[str]], list[list[s
     """Our groups (every experiment that ran) and the post's (its five), each by the
     tolerance rule of ``bench.report.stats``."""
     means = {name: statistics.fmean(stats.accuracies(group)) for name, group in runs.items()}
-    ours = stats.groups(means, lambda a, b: stats.tolerance_between(runs[a], runs[b]))
+    ours = stats.rank_in_groups(means, lambda a, b: stats.tolerance_between(runs[a], runs[b]))
     post = {name: row["val_accuracy"] for name, row in _post_final().items()}
     return ours, stats.post_groups(post)
 
@@ -263,7 +278,7 @@ MATCH = {
 
 def _ranking_section(runs: dict[str, list[dict]]) -> list[str]:
     ours, post = _rankings(runs)
-    judged = all(stats.comparable(r) for group in runs.values() for r in group)
+    judged = all(identity.comparable_with_post(r) for group in runs.values() for r in group)
     verdict = MATCH[stats.same_groups(ours, post)] if judged else NOT_JUDGED
     return [
         "## Ranking",
@@ -274,8 +289,8 @@ def _ranking_section(runs: dict[str, list[dict]]) -> list[str]:
         "rule, from its final val_accuracy. The experiments beyond the post join our order "
         "only.",
         "",
-        f"- the post: {stats.written(post)}",
-        f"- ours: {stats.written(ours) or 'none'}",
+        f"- the post: {stats.format_ranking(post)}",
+        f"- ours: {stats.format_ranking(ours) or 'none'}",
         f"- ours {verdict}",
         "",
     ]
@@ -285,14 +300,17 @@ def _summary(rows: list[dict[str, Any]], rs: runset.RunSet) -> list[str]:
     """The report's first line: how many reproduced, and whether the ranking matches."""
     if not rs.runs:
         return ["**Summary**: no run finished, so there is nothing to compare.", ""]
-    if not all(stats.comparable(r) for r in rs.all_runs()):
+    if not all(identity.comparable_with_post(r) for r in rs.all_runs()):
         return ["**Summary**: not the post's set-up (see below), so no verdict is given.", ""]
     judged = [r for r in rows if r["post"] is not None and "mean" in r]
     reproduced = sum(r["verdict"] == "reproduced" for r in judged)
     ours, post = _rankings(rs.runs)
-    return [f"**Summary**: {reproduced} of {len(experiments.EXPERIMENTS)} experiments "
-            f"reproduced; the ranking {MATCH[stats.same_groups(ours, post)]} "
-            f"({stats.written(post)}).", ""]  # fmt: skip
+    return [
+        f"**Summary**: {reproduced} of {len(experiments.EXPERIMENTS)} experiments "
+        f"reproduced; the ranking {MATCH[stats.same_groups(ours, post)]} "
+        f"({stats.format_ranking(post)}).",
+        "",
+    ]
 
 
 def _class_section(runs: dict[str, list[dict]]) -> list[str]:
@@ -305,7 +323,7 @@ def _class_section(runs: dict[str, list[dict]]) -> list[str]:
     others = sorted({k for n in named for k in n} - set(classes))
     table = []
     for cls in classes:
-        row = [text.cell(cls)]
+        row = [text.markdown_safe(cls)]
         for name in runs:
             ours = statistics.fmean(r["evaluation"]["report"][cls]["f1-score"] for r in runs[name])
             theirs = post.get((name, cls))
@@ -313,9 +331,12 @@ def _class_section(runs: dict[str, list[dict]]) -> list[str]:
         table.append(row)
     lines = ["## Per-class F1 (ours / the post's)", ""]
     if others:
-        left_out = text.cell(", ".join(others))
-        lines += [f"Left out: {left_out}, not named by every run (each run's classes are one "
-                  "set-up's; an edited file may rename one).", ""]  # fmt: skip
+        left_out = text.markdown_safe(", ".join(others))
+        lines += [
+            f"Left out: {left_out}, not named by every run (each run's classes are one "
+            "set-up's; an edited file may rename one).",
+            "",
+        ]
     return [*lines, _table(table, ["class", *runs]), ""]
 
 
@@ -386,7 +407,6 @@ def _throughput_section(runs: dict[str, list[dict]]) -> list[str]:
 # A results file's CUDA and cuDNN are the ones its backend was built with, which
 # TensorFlow's wheel names on a machine without a GPU too: the report labels them so.
 BUILD = {"cuda": "CUDA", "cudnn": "cuDNN"}
-BACKEND_NAMES = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
 
 
 def _build_row(env: dict[str, Any]) -> list[list[str]]:
@@ -395,8 +415,8 @@ def _build_row(env: dict[str, Any]) -> list[list[str]]:
     parts = [f"{name} {env[key]}" for key, name in BUILD.items() if env.get(key)]
     if not parts:
         return []
-    name = BACKEND_NAMES.get(env.get("backend") or "", env.get("backend"))
-    return [[f"{name} built with", text.cell(" / ".join(parts))]]
+    name = backend.NAMES.get(env.get("backend") or "", env.get("backend"))
+    return [[f"{name} built with", text.markdown_safe(" / ".join(parts))]]
 
 
 def _environment_section(runs: dict[str, list[dict]]) -> list[str]:
@@ -419,7 +439,7 @@ def _environment_section(runs: dict[str, list[dict]]) -> list[str]:
         "git_commit",
     ]
     table = [
-        [k, text.cell(", ".join(env[k]) if isinstance(env.get(k), list) else env.get(k))]
+        [k, text.markdown_safe(", ".join(env[k]) if isinstance(env.get(k), list) else env.get(k))]
         for k in keys
         if k not in BUILD
     ]
@@ -437,12 +457,14 @@ def write(folder: Path) -> Path:
     """Write ``folder``'s figures, then ``folder/REPORT.md``, each file atomically. The text
     and every figure are rendered first, so a report that cannot be made writes nothing."""
     folder = Path(folder)
-    rs = runset.load(folder)
+    rs = runset.load_one_setup(folder)
     if not rs.runs and not rs.problems:
         raise ValueError(f"{folder} holds no runs to report (no {runset.RUNS}/*.json, no plan)")
     body = _render(title(folder), rs).encode("utf-8")
-    drawn = {name: figures.render(fig, folder / name)
-             for name, fig in figures.report_figures(rs.runs).items()}  # fmt: skip
+    drawn = {
+        name: figures.render(fig, folder / name)
+        for name, fig in figures.report_figures(rs.runs).items()
+    }
     for name, png in drawn.items():
         atomic_write(folder / name, lambda f, png=png: f.write(png))
     return atomic_write(folder / REPORT, lambda f: f.write(body))

@@ -12,12 +12,12 @@ interval around it, at ``CONFIDENCE`` or a little more (the distribution is disc
 its interval. Both are distribution-free: they assume only that, with no change, a pair's
 log ratio is as likely to be positive as negative.
 
-Three outcomes (``stats.Verdict``, the one every check gives), against ``threshold`` (the
-slowdown that matters, 1.25 by default):
+Three outcomes (``verdict.Outcome``, the one every check gives), against ``threshold``
+(the slowdown that matters, ``verdict.MAX_SLOWDOWN`` by default):
 
-- slower (REGRESSED): the interval lies above 1 (slower, at ``1 - CONFIDENCE`` two-sided) and the
-  estimate is past the threshold;
-- not slower (OK): the interval's upper end is below the threshold;
+- slower (differ): the interval lies above 1 (slower, at ``1 - CONFIDENCE`` two-sided) and
+  the estimate is past the threshold;
+- not slower (agree): the interval's upper end is below the threshold;
 - inconclusive: neither - the rounds' own spread covers the threshold. A noisy machine
   gives this, never "slower".
 
@@ -33,29 +33,30 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench.report.stats import Verdict
+from bench.report.verdict import CONFIDENCE, MAX_SLOWDOWN, Outcome
 
-CONFIDENCE = 0.95
 MIN_PAIRS = 6  # with fewer, no interval at 95 % exists: 2 / 2**5 > 0.05
 
 
-# The speed verdict's words for the verdict every check shares.
+# The speed verdict's words for the outcome every check shares.
 WORDS = {
-    Verdict.REGRESSED: "slower",
-    Verdict.OK: "not slower",
-    Verdict.INCONCLUSIVE: "inconclusive",
+    Outcome.DIFFER: "slower",
+    Outcome.AGREE: "not slower",
+    Outcome.INCONCLUSIVE: "inconclusive",
 }
 
 
 @dataclass(frozen=True)
-class SpeedVerdict:
+class SpeedEstimate:
+    """The rounds' ratio with its interval, and the outcome it gives against ``threshold``."""
+
     ratio: float  # Hodges-Lehmann estimate of candidate / from, per step
     low: float
     high: float
     coverage: float  # the interval's exact confidence (at least CONFIDENCE)
     pairs: int
     threshold: float
-    outcome: Verdict
+    outcome: Outcome
 
     def sentence(self) -> str:
         """One line: the ratio, its interval and method, and the outcome."""
@@ -102,7 +103,7 @@ def _interval_index(n: int) -> tuple[int, float]:
     return k, 1 - 2 * tail / total
 
 
-def judge(log_ratios: Sequence[float], threshold: float = 1.25) -> SpeedVerdict:
+def judge(log_ratios: Sequence[float], threshold: float = MAX_SLOWDOWN) -> SpeedEstimate:
     """The verdict on paired log ratios (candidate over "from", one per pair)."""
     d = [float(x) for x in log_ratios]
     if len(d) < MIN_PAIRS or not all(math.isfinite(x) for x in d):
@@ -112,12 +113,12 @@ def judge(log_ratios: Sequence[float], threshold: float = 1.25) -> SpeedVerdict:
     low, high = math.exp(walsh[k - 1]), math.exp(walsh[-k])
     ratio = math.exp(statistics.median(walsh))
     if low > 1 and ratio > threshold:
-        outcome = Verdict.REGRESSED
+        outcome = Outcome.DIFFER
     elif high < threshold:
-        outcome = Verdict.OK
+        outcome = Outcome.AGREE
     else:
-        outcome = Verdict.INCONCLUSIVE
-    return SpeedVerdict(ratio, low, high, coverage, len(d), threshold, outcome)
+        outcome = Outcome.INCONCLUSIVE
+    return SpeedEstimate(ratio, low, high, coverage, len(d), threshold, outcome)
 
 
 def log_ratios(old_ms: Sequence[float], new_ms: Sequence[float]) -> list[float]:

@@ -5,10 +5,10 @@ plan.json, an environment string, a class name, a file or folder name) passes th
 here. A results file is anyone's to edit, so its text could otherwise add a second
 "**Summary**" line, a heading, a ``<script>``, or make a 10 MB report out of one field.
 
-``line`` is for a terminal: one line, no control character, at most ``limit`` characters.
-``cell`` is for markdown (REPORT.md, BACKENDS.md), a table cell included, and for HTML
-made from it: ``line`` and then every character that markdown or HTML would read as
-markup written so that it shows as itself.
+``one_line`` is for a terminal: one line, no control character, at most ``limit``
+characters. ``markdown_safe`` is for markdown (REPORT.md, BACKENDS.md), a table cell
+included, and for HTML made from it: ``one_line`` and then every character that markdown
+or HTML would read as markup written so that it shows as itself.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ _MARKUP = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "&#124;", '"': "&quot;"}
 }
 
 
-def line(value: object, limit: int = LIMIT) -> str:
+def one_line(value: object, limit: int = LIMIT) -> str:
     """``value`` as one line of at most ``limit`` characters (the last one an ellipsis
     when it was longer); control characters are shown as U+FFFD."""
     text = str(value)
@@ -40,7 +40,7 @@ def line(value: object, limit: int = LIMIT) -> str:
     return shown + ELLIPSIS if cut else shown
 
 
-def cell(value: object, limit: int = LIMIT) -> str:
-    """``line(value)`` with every markdown and HTML special shown as itself: safe inside
+def markdown_safe(value: object, limit: int = LIMIT) -> str:
+    """``one_line(value)`` with every markdown and HTML special shown as itself: safe inside
     a markdown table cell, a list item, a heading, or HTML."""
-    return "".join(_MARKUP.get(c, c) for c in line(value, limit))
+    return "".join(_MARKUP.get(c, c) for c in one_line(value, limit))

@@ -15,7 +15,8 @@ one section per check:
   pairs (``bench.report.rounds``: Hodges-Lehmann with its signed-rank interval), never from
   steps pooled across rounds.
 
-Regressed (exit 1): the fingerprints differ; the candidate's accuracy is lower with
+The outcome is a ``verdict.Verdict`` (``Upgrade.verdict``). Regressed (differ, exit 1):
+the fingerprints differ; the candidate's accuracy is lower with
 p < ``ALPHA``; the rounds say the candidate is slower than ``MAX_SLOWDOWN`` (inconclusive
 where their spread covers it, which is said and is no regression); or a call that worked
 (or warned) now raises or is ignored.
@@ -32,11 +33,9 @@ from typing import Any
 import numpy as np
 
 from bench.core import files, jsonfile
-from bench.report import fingerprints, rounds, stats
-from bench.report.compare import MAX_SLOWDOWN
+from bench.report import fingerprints, rounds
+from bench.report.verdict import ALPHA, MAX_SLOWDOWN, POWER, Outcome, Verdict
 
-ALPHA = 0.05
-POWER = 0.8
 BROKEN = ("raises", "ignored")
 
 
@@ -140,13 +139,16 @@ def drift_changes(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, st
     for probe in new["probes"]:
         was = before.get(probe["use"])
         if was is None or was["outcome"] != probe["outcome"]:
-            changed.append({
-                "use": probe["use"],
-                "old": f"{was['outcome']}: {was['effect']}" if was else "(not probed)",
-                "new": f"{probe['outcome']}: {probe['effect']}",
-                "broke": bool(was) and was["outcome"] not in BROKEN
-                and probe["outcome"] in BROKEN,
-            })  # fmt: skip
+            changed.append(
+                {
+                    "use": probe["use"],
+                    "old": f"{was['outcome']}: {was['effect']}" if was else "(not probed)",
+                    "new": f"{probe['outcome']}: {probe['effect']}",
+                    "broke": bool(was)
+                    and was["outcome"] not in BROKEN
+                    and probe["outcome"] in BROKEN,
+                }
+            )
     return changed
 
 
@@ -186,11 +188,16 @@ def welch(old: list[float], new: list[float]) -> Convergence:
 @dataclass(frozen=True)
 class Speed:
     pairs: list[tuple[float, float]]  # ("from", candidate) median ms/step, side by side
-    verdict: rounds.SpeedVerdict | None  # None: too few pairs to judge
+    verdict: rounds.SpeedEstimate | None  # None: too few pairs to judge
 
     @property
     def regressed(self) -> bool:
-        return self.verdict is not None and self.verdict.outcome is stats.Verdict.REGRESSED
+        return self.verdict is not None and self.verdict.outcome is Outcome.DIFFER
+
+    @property
+    def judged(self) -> bool:
+        """Whether the rounds said slower or not slower (not: too few, or inconclusive)."""
+        return self.verdict is not None and self.verdict.outcome is not Outcome.INCONCLUSIVE
 
 
 def speed_verdict(old: list[tuple[int, float]], new: list[tuple[int, float]]) -> Speed:
@@ -215,12 +222,17 @@ class Upgrade:
     speed: Speed
     setup: dict[str, Any] = field(default_factory=dict)
 
+    def verdict(self) -> Verdict:
+        """Differ on any regression; else inconclusive where speed went unjudged; else agree."""
+        unjudged = [] if self.speed.judged else ["speed"]
+        return Verdict.of(self.regressions(), unjudged)
+
     def regressions(self) -> list[str]:
         found = []
         broke = [c["use"] for c in self.drift if c["broke"]]
         if broke:
             found.append(f"drift ({len(broke)} call(s) now raise or are ignored)")
-        if not self.numerics.agree:
+        if self.numerics.verdict.differ:
             found.append("numerics (the fingerprints differ)")
         if self.convergence.regressed:
             found.append("convergence (lower accuracy)")
@@ -260,15 +272,28 @@ def _drift_section(upgrade: Upgrade) -> list[str]:
 
 def _numerics_section(upgrade: Upgrade) -> list[str]:
     result = upgrade.numerics
-    verdict = ("The training steps agree: every quantity within its tolerance." if result.agree
-               else f"**First divergence**: {result.first}.")  # fmt: skip
-    lines = ["## Numerics: the training-step fingerprints", "", verdict, "",
-             "| quantity | largest relative difference | at update |", "|---|---|---|"]  # fmt: skip
+    verdict = (
+        "The training steps agree: every quantity within its tolerance."
+        if result.agree
+        else f"**First divergence**: {result.first}."
+    )
+    lines = [
+        "## Numerics: the training-step fingerprints",
+        "",
+        verdict,
+        "",
+        "| quantity | largest relative difference | at update |",
+        "|---|---|---|",
+    ]
     for kind, values in result.largest.items():
         at = str(int(np.argmax(values))) if kind != "final" else "end"
         lines.append(f"| {kind} | {max(values):.3g} | {at} |")
-    return [*lines, "", "Tolerances and the release differences they come from: "
-            "docs/fingerprint.md.", ""]  # fmt: skip
+    return [
+        *lines,
+        "",
+        "Tolerances and the release differences they come from: docs/fingerprint.md.",
+        "",
+    ]
 
 
 def _convergence_section(upgrade: Upgrade) -> list[str]:
@@ -333,14 +358,15 @@ def _speed_section(upgrade: Upgrade) -> list[str]:
 
 def render(upgrade: Upgrade) -> str:
     """UPGRADE.md: the verdict line first, then drift, numerics, convergence, speed."""
-    found = upgrade.regressions()
+    judged = upgrade.verdict()
     sides = f"({upgrade.old_name} -> {upgrade.new_name})"
     verdict = (
-        f"**REGRESSED** {sides}: {'; '.join(found)}" if found else f"**NO REGRESSION** {sides}"
+        f"**REGRESSED** {sides}: {'; '.join(judged.reasons)}"
+        if judged.differ
+        else f"**NO REGRESSION** {sides}"
     )
-    speed = upgrade.speed.verdict
-    if speed is None or speed.outcome is stats.Verdict.INCONCLUSIVE:
-        verdict += "; speed " + ("not judged" if speed is None else "inconclusive")
+    if not upgrade.speed.judged:
+        verdict += "; speed " + ("not judged" if upgrade.speed.verdict is None else "inconclusive")
     lines = [verdict, "", f"# Upgrade check: {upgrade.old_name} -> {upgrade.new_name}", ""]
     for section in (_drift_section, _numerics_section, _convergence_section, _speed_section):
         lines += section(upgrade)

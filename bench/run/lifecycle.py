@@ -1,7 +1,7 @@
 """A run's life, in one place: finished already? -> train -> write atomically -> clear state.
 
 ``bench train``, ``bench reproduce`` and any executor that runs runs elsewhere call
-``complete``; nothing else decides whether a run trains or where its files go.
+``train_unless_finished``; nothing else decides whether a run trains or where its files go.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def finished(path: Path, run: Run, dataset: data.Dataset, force: bool = False) -
     return True
 
 
-def complete(
+def train_unless_finished(
     run: Run,
     dataset: data.Dataset,
     results_path: Path,

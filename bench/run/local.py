@@ -1,10 +1,11 @@
 """Run a set of runs (experiments x seeds) in this process, one after another
 (``bench.run.ray_tasks`` runs them as Ray tasks instead).
 
-Each run goes through ``bench.run.lifecycle.complete`` (finished already? -> train -> write ->
-clear state) into the run-set folder that ``bench.run.runset`` owns, and ``plan.json`` says
-how each ended. A run that raises is recorded as failed with its error and the others go
-on; the report marks it. An interruption marks the run interrupted and propagates.
+Each run goes through ``bench.run.lifecycle.train_unless_finished`` (finished already? ->
+train -> write -> clear state) into the run-set folder that ``bench.run.runset`` owns, and
+``plan.json`` says how each ended. A run that raises is recorded as failed with its error
+and the others go on; the report marks it. An interruption marks the run interrupted and
+propagates.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def run_all(
 def _one(out: Path, run: Run, dataset: data.Dataset, head: str, force: bool, verbose: int) -> str:
     path, state_dir = runset.run_paths(out, run)
     epochs, images = run.experiment.epochs, f"{len(dataset.train_y):,} {dataset.name} images"
-    trained = lifecycle.complete(
+    trained = lifecycle.train_unless_finished(
         run,
         dataset,
         path,

@@ -1,8 +1,8 @@
 """Run a run set's runs as Ray tasks: one task per (experiment, seed), on this machine's
 GPUs (or CPU cores) or on a Ray cluster.
 
-The task body is ``bench.run.lifecycle.complete``, the function every run goes through, so
-the results files are the in-process path's. Each task runs in a fresh worker process
+The task body is ``bench.run.lifecycle.train_unless_finished``, the function every run goes
+through, so the results files are the in-process path's. Each task runs in a fresh worker process
 (``max_calls=1``: TensorFlow keeps its GPU memory until its process ends), with one GPU
 where the cluster has GPUs (memory growth on), else its share of the cores for
 TensorFlow's thread pools. A worker that dies is replaced and its run retried
@@ -81,7 +81,7 @@ def _task(run: Run, dataset: data.Dataset, paths: tuple[str, str], verbose: int,
 
     compat.configure_worker(threads)
     start = time.perf_counter()
-    lifecycle.complete(run, dataset, Path(paths[0]), Path(paths[1]), verbose=verbose)
+    lifecycle.train_unless_finished(run, dataset, Path(paths[0]), Path(paths[1]), verbose=verbose)
     return time.perf_counter() - start
 
 

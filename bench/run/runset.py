@@ -86,13 +86,20 @@ def run_paths(out: Path, run: experiments.Run) -> tuple[Path, Path]:
     return results_path(out, name, seed), state_dir(out, name, seed)
 
 
-def new_plan(runs: list[experiments.Run], quick: bool, setup: dict[str, Any],
-             kept: list[dict[str, Any]] = ()) -> dict[str, Any]:  # fmt: skip
+def new_plan(
+    runs: list[experiments.Run], quick: bool, setup: dict[str, Any], kept: list[dict[str, Any]] = ()
+) -> dict[str, Any]:
     """The plan of a run set about to train ``runs`` (every one pending) after the entries
     ``kept`` from the set's earlier commands (runs of the same set-up not asked for now)."""
-    asked = [{"experiment": r.experiment.name, "seed": r.seed,
-              "file": f"{RUNS}/{results.file_name(r.experiment.name, r.seed)}",
-              "status": "pending"} for r in runs]  # fmt: skip
+    asked = [
+        {
+            "experiment": r.experiment.name,
+            "seed": r.seed,
+            "file": f"{RUNS}/{results.file_name(r.experiment.name, r.seed)}",
+            "status": "pending",
+        }
+        for r in runs
+    ]
     files_asked = {entry["file"] for entry in asked}
     entries = [entry for entry in kept if entry["file"] not in files_asked] + asked
     return {
@@ -142,8 +149,11 @@ class RunSet:
         return [run for group in self.runs.values() for run in group]
 
 
-def load(folder: Path) -> RunSet:
-    """Read ``folder``: every results file validated, the plan's failures and gaps named."""
+def load_one_setup(folder: Path) -> RunSet:
+    """Read ``folder`` as one set-up's distinct runs: every results file validated, the
+    plan's failures and gaps named, and two kinds of file turned from runs into problem
+    lines: a copy of another seed's training (``drop_copies``) and a run of another set-up
+    than the set's (``keep_one_setup``)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"no results folder at {folder}")
@@ -156,8 +166,10 @@ def load(folder: Path) -> RunSet:
     problems: dict[str, str] = {}  # one line per run, however many ways it went wrong
     for path in sorted((folder / RUNS).glob("*.json")):
         if listed is not None and f"{RUNS}/{path.name}" not in listed:
-            problems[path.stem] = ("not in plan.json: no command of this set trained it (a "
-                                   "copy, or a file from elsewhere)")  # fmt: skip
+            problems[path.stem] = (
+                "not in plan.json: no command of this set trained it (a "
+                "copy, or a file from elsewhere)"
+            )
             continue
         try:
             run = results.read(path)
@@ -165,19 +177,19 @@ def load(folder: Path) -> RunSet:
             problems[path.stem] = f"unreadable results: {exc}"
             continue
         runs.setdefault(run["experiment"], []).append(run)
-    _drop_copies(runs, problems)
+    drop_copies(runs, problems)
     for entry in (plan or {}).get("runs", []):
         path = folder / entry["file"]
         if entry["status"] != "ok":
             problems.setdefault(path.stem, f"{entry['status']}: {entry.get('error', '')}")
         elif not path.exists():
             problems.setdefault(path.stem, "missing: plan says ok but no results file")
-    _keep_one_setup(runs, problems, (plan or {}).get("setup"))
+    keep_one_setup(runs, problems, (plan or {}).get("setup"))
     ordered = {name: runs[name] for name in experiments.ALL if name in runs}
     return RunSet(ordered, sorted(problems.items()), plan)
 
 
-def _drop_copies(runs: dict[str, list[dict]], problems: dict[str, str]) -> None:
+def drop_copies(runs: dict[str, list[dict]], problems: dict[str, str]) -> None:
     """Two seeds never train alike: a run whose losses are another seed's, epoch for
     epoch, is a copy under another seed, a problem line and not a second seed (it would
     count twice and shrink the seeds' spread)."""
@@ -187,15 +199,17 @@ def _drop_copies(runs: dict[str, list[dict]], problems: dict[str, str]) -> None:
             trace = (tuple(run["history"]["loss"]), tuple(run["history"]["val_loss"]))
             if trace in seen:
                 stem = Path(results.file_name(name, run["seed"])).stem
-                problems.setdefault(stem, f"the same training as seed {seen[trace]} "
-                                          "(a copy under another seed)")  # fmt: skip
+                problems.setdefault(
+                    stem, f"the same training as seed {seen[trace]} (a copy under another seed)"
+                )
                 group.remove(run)
             else:
                 seen[trace] = run["seed"]
 
 
-def _keep_one_setup(runs: dict[str, list[dict]], problems: dict[str, str],
-                    setup: dict[str, Any] | None) -> None:  # fmt: skip
+def keep_one_setup(
+    runs: dict[str, list[dict]], problems: dict[str, str], setup: dict[str, Any] | None
+) -> None:
     """A run set holds one set-up: the plan's, or (a set without one) its most common.
     A results file of another is a problem line, never a row ranked against the others."""
     every = [run for group in runs.values() for run in group]

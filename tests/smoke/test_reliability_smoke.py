@@ -150,11 +150,11 @@ def test_a_failed_results_write_keeps_the_training(tmp_path, monkeypatch, capsys
 
     monkeypatch.setattr(results, "write", disk_full)
     with pytest.raises(OSError, match="No space left"):
-        lifecycle.complete(run, tiny, path, state_dir, verbose=0)
+        lifecycle.train_unless_finished(run, tiny, path, state_dir, verbose=0)
     assert _sealed(state_dir) == 2 and not path.exists()
     monkeypatch.setattr(results, "write", real_write)
     capsys.readouterr()
-    trained = lifecycle.complete(run, tiny, path, state_dir, verbose=2)
+    trained = lifecycle.train_unless_finished(run, tiny, path, state_dir, verbose=2)
     out = capsys.readouterr().out
     assert "resuming the interrupted run" in out and "after epoch 2" in out
     assert "Epoch 1/2" not in out and "Epoch 2/2" not in out  # nothing trained again

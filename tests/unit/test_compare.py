@@ -11,7 +11,7 @@ from results_factory import folder_of, make_run, retime, shift_accuracy
 
 from bench.cli import main
 from bench.core import experiments, results
-from bench.report import compare, stats
+from bench.report import compare, stats, verdict
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICK_EXAMPLE = ROOT / "reports" / "quick-example"
@@ -134,7 +134,7 @@ def test_few_timed_epochs_of_many_steps_are_not_judged_either(tmp_path, capsys):
     [(5, 20, True), (4, 25, False), (5, 19, False)],  # the minimum; 4 epochs; 95 steps
 )
 def test_speed_is_judged_from_the_minimum_on(tmp_path, capsys, timed_epochs, steps, judged):
-    assert compare.MIN_TIMED == stats.Timed(epochs=5, steps=100)  # as the README states it
+    assert verdict.MIN_TIMED == verdict.Timed(epochs=5, steps=100)  # as the README states it
     sets = [
         _short_set(tmp_path / k, {"step": ms}, epochs=timed_epochs + 1, steps=steps)
         for k, ms in (("a", 60.0), ("b", 120.0))
@@ -382,3 +382,23 @@ def test_what_the_baseline_cannot_offer_is_said_never_silently_skipped(tmp_path,
     assert f"[NOT COMPARED] step: not in {baseline}" in out.out
     assert f"[NOT COMPARED] exponential: not in {baseline}" in out.out
     assert "[INFO] 3 thing(s) not compared" in out.out
+
+
+def test_the_verdict_is_agree_differ_or_inconclusive(tmp_path):
+    """One verdict type: a regression makes the comparison differ (exit 1), speed too thin to
+    judge makes it inconclusive (exit 0, the experiments named), nothing at all agree."""
+
+    def drop(run):
+        if run["experiment"] == "linear":
+            shift_accuracy(run, -0.03)
+
+    same = compare.compare(_set(tmp_path / "a"), _set(tmp_path / "b"))
+    fell = compare.compare(_set(tmp_path / "c"), _set(tmp_path / "d", drop))
+    thin = compare.compare(
+        _short_set(tmp_path / "e", SAME_CODE[0]), _short_set(tmp_path / "f", SAME_CODE[1])
+    )
+    assert same.verdict == verdict.Verdict(verdict.Outcome.AGREE)
+    assert fell.verdict.outcome is verdict.Outcome.DIFFER and fell.verdict.exit_code == 1
+    assert fell.verdict.reasons == tuple(fell.problems)
+    assert thin.verdict.outcome is verdict.Outcome.INCONCLUSIVE and thin.verdict.exit_code == 0
+    assert thin.verdict.reasons == ("step", "linear")

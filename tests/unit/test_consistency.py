@@ -203,7 +203,7 @@ def test_the_issues_edited_accuracy_is_a_failed_run_not_first(tmp_path):
     runs[1]["evaluation"]["accuracy"] = 0.99
     runs[1]["history"]["val_accuracy"][-1] = 0.99
     folder_of(tmp_path, runs, raw=True)
-    assert list(runset.load(tmp_path).runs) == ["step"]
+    assert list(runset.load_one_setup(tmp_path).runs) == ["step"]
     text = markdown.render(tmp_path)
     assert "99.00" not in text and "linear-seed0: unreadable results:" in text
     assert "evaluation.accuracy: 0.99 but its classification report says 0.09" in text

@@ -95,7 +95,8 @@ def _digits() -> data.Dataset:
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 10, 1000)
     images = np.zeros((1000, 32, 32, 3), np.uint8)
-    return data.Dataset("digits", images, labels, images[:10], labels[:10], tuple("0123456789"), "t")
+    classes = tuple("0123456789")
+    return data.Dataset("digits", images, labels, images[:10], labels[:10], classes, "test")
 
 
 def test_label_noise_replaces_that_share_of_labels_the_same_way_each_time():

@@ -160,7 +160,7 @@ def test_a_run_set_stops_at_a_full_disk_with_one_line(tmp_path, monkeypatch, how
     def complete(*args, **kwargs):
         raise cause
 
-    monkeypatch.setattr(local.lifecycle, "complete", complete)
+    monkeypatch.setattr(local.lifecycle, "train_unless_finished", complete)
     dataset = data.load_digits()
     with pytest.raises(files.DiskFullError) as caught:
         local.run_all(tmp_path, runs, dataset, quick=True)

@@ -18,7 +18,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tiers import examples
 
+from bench.cli import main
+from bench.core import formats
 from bench.report import fingerprints as fps
+from bench.report import verdict
 
 VARIABLES = ["batch_normalization/gamma", "batch_normalization/moving_mean", "conv2d/kernel"]
 
@@ -35,7 +38,7 @@ def synthetic(epochs: int = 10, setups=("none", "step"), seed: int = 0) -> dict:
         }
 
     return {
-        "format": fps.FORMAT,
+        "format": formats.FINGERPRINT,
         "environment": {"tensorflow": "2.21", "keras": "3.15", "backend": "tensorflow", "cpu": "x"},
         "config": {"seed": 0, "epochs": epochs, "batch_size": 8, "mutations": {}},
         "variables": list(VARIABLES),
@@ -44,13 +47,13 @@ def synthetic(epochs: int = 10, setups=("none", "step"), seed: int = 0) -> dict:
 
 
 # The comparison's mechanics under a fixed tolerance (the derived one is tested below).
-FIXED = fps.Tolerance((1e-4,) * len(fps.KNOTS))
+FIXED = verdict.Tolerance((1e-4,) * len(verdict.KNOTS))
 
 
 @pytest.fixture(autouse=True)
 def fixed_tolerance(request, monkeypatch):
     if "derived" not in request.node.name and "keras" not in request.keywords:
-        monkeypatch.setattr(fps, "TOLERANCE", dict.fromkeys(fps.TOLERANCE, FIXED))
+        monkeypatch.setattr(verdict, "TOLERANCE", dict.fromkeys(verdict.TOLERANCE, FIXED))
 
 
 def test_identical_fingerprints_agree():
@@ -63,7 +66,7 @@ def test_identical_fingerprints_agree():
 def test_differences_below_the_tolerance_agree():
     a, b = synthetic(), synthetic()
     b["setups"] = copy.deepcopy(a["setups"])
-    b["setups"]["step"]["loss"][3] *= 1 + 0.5 * fps.TOLERANCE["loss"].at(np.array([3]))[0]
+    b["setups"]["step"]["loss"][3] *= 1 + 0.5 * verdict.TOLERANCE["loss"].at(np.array([3]))[0]
     assert fps.compare(a, b).agree
 
 
@@ -125,10 +128,10 @@ def test_a_mutated_candidate_stays_comparable():
 
 
 def test_the_derived_tolerance_never_shrinks_with_the_update():
-    for tolerance in fps.TOLERANCE.values():
+    for tolerance in verdict.TOLERANCE.values():
         values = tolerance.at(np.arange(200))
         assert np.all(np.diff(values) >= 0) and values.max() <= 2.0
-    assert fps.TOLERANCE["lr"].at(np.arange(100)).max() <= 1e-6  # rates are exact
+    assert verdict.TOLERANCE["lr"].at(np.arange(100)).max() <= 1e-6  # rates are exact
 
 
 def test_the_derived_tolerance_is_margin_times_the_worst_measured():
@@ -268,3 +271,23 @@ def test_the_fingerprint_names_its_environment_and_validates(fingerprint, baseli
     rates = baseline["setups"]["standard"]["lr"]
     assert rates[1] == pytest.approx(0.1 / (1 + 0.1 / EPOCHS), rel=1e-6)  # decay 0.1/epochs
     assert fps.validate(json.loads(json.dumps(baseline)), tmp_path / "x.json")
+
+
+def test_bench_compare_takes_two_fingerprints(tmp_path, capsys):
+    """``bench compare`` on two fingerprint files: the comparison's text, exit 0 when they
+    agree, 1 when they differ, 2 when only one of the two is a fingerprint or one is
+    damaged."""
+    baseline = _write(tmp_path, synthetic(), "a.json")
+    changed = synthetic()
+    changed["setups"]["step"]["loss"][2] *= 1.5
+    candidate = _write(tmp_path, changed, "b.json")
+    assert main(["compare", str(baseline), str(baseline)]) == 0
+    assert fps.compare_files(baseline, baseline)[1] in capsys.readouterr().out
+    assert main(["compare", str(baseline), str(candidate)]) == 1
+    out = capsys.readouterr().out
+    assert "DIFFER: first divergence at set-up step, update 2, loss" in out
+    assert main(["compare", str(baseline), str(tmp_path)]) == 2
+    assert "compare a fingerprint with a fingerprint" in capsys.readouterr().err
+    damaged = _write(tmp_path, {**synthetic(), "variables": []}, "c.json")
+    assert main(["compare", str(baseline), str(damaged)]) == 2
+    assert "not a usable fingerprint file" in capsys.readouterr().err

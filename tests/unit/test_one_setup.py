@@ -61,7 +61,7 @@ def test_a_results_file_of_another_set_up_is_a_problem_not_a_row(tmp_path_factor
     odd = runs[which]
     runs[which] = _with(odd, field, OTHER[field])
     folder_of(out, runs)
-    rs = runset.load(out)
+    rs = runset.load_one_setup(out)
     assert odd["experiment"] not in rs.runs
     assert [p for p in rs.problems if "another set-up" in p[1]] == [
         (f"{odd['experiment']}-seed0", rs.problems[0][1])

@@ -44,7 +44,7 @@ def test_train_and_reproduce_give_keras_the_verbosity(
     def asked(*args, **kwargs):
         raise _GivenError(kwargs["verbose"])
 
-    monkeypatch.setattr(lifecycle, "complete", asked)  # train's one run
+    monkeypatch.setattr(lifecycle, "train_unless_finished", asked)  # train's one run
     monkeypatch.setattr(local, "run_all", asked)  # reproduce's runs
     monkeypatch.setattr(sys.stdout, "isatty", lambda: terminal)
     for command in (

@@ -20,7 +20,7 @@ def no_training(monkeypatch):
     def train(*args, **kwargs):
         raise AssertionError("a finished run was trained again")
 
-    monkeypatch.setattr(lifecycle, "complete", train)
+    monkeypatch.setattr(lifecycle, "train_unless_finished", train)
 
 
 def _lines(out: str, word: str) -> list[str]:

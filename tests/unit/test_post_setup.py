@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from results_factory import folder_of, make_run, retime
 
-from bench.core import data
-from bench.report import markdown, stats
+from bench.core import data, identity
+from bench.report import markdown
 
 POST = {"none": 0.8414, "standard": 0.8151, "step": 0.8680, "linear": 0.8724, "poly": 0.8651}
 
@@ -26,14 +26,14 @@ def _small(run, train, test):
 
 
 def test_the_posts_set_up_is_comparable():
-    assert all(stats.comparable(make_run(n, 0, a)) for n, a in POST.items())
+    assert all(identity.comparable_with_post(make_run(n, 0, a)) for n, a in POST.items())
 
 
 @given(train=st.integers(10, 60_000), test=st.integers(10, 12_000))
 def test_other_counts_are_never_the_posts_data(train, test):
     if (train, test) == (50_000, 10_000):
         return
-    assert not stats.comparable(_small(make_run("step", 0, 0.87), train, test))
+    assert not identity.comparable_with_post(_small(make_run("step", 0, 0.87), train, test))
 
 
 @pytest.mark.parametrize("accuracy", [0.30, 0.87, 0.99])

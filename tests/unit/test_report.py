@@ -348,7 +348,8 @@ def test_the_posts_ranking_by_groups_comes_from_its_numbers():
     # points at 87 %, so linear, step and poly share the first place.
     final = {r["experiment"]: r["val_accuracy"] for r in golden.epoch_lines()
              if r["epoch"] == 100}  # fmt: skip
-    assert stats.written(stats.post_groups(final)) == "linear ≈ step ≈ poly > none > standard"
+    ranking = stats.format_ranking(stats.post_groups(final))
+    assert ranking == "linear ≈ step ≈ poly > none > standard"
 
 
 @pytest.mark.parametrize(
@@ -365,7 +366,7 @@ def test_the_posts_ranking_by_groups_comes_from_its_numbers():
 def test_ranking_groups_on_hand_made_results(accuracies, written):
     runs = {n: [make_run("linear", 0, acc)] for n, acc in accuracies.items()}
     tolerance = lambda x, y: stats.tolerance_between(runs[x], runs[y])  # noqa: E731
-    assert stats.written(stats.groups(accuracies, tolerance)) == written
+    assert stats.format_ranking(stats.rank_in_groups(accuracies, tolerance)) == written
 
 
 def test_groups_compare_as_sets_and_need_every_experiment():

@@ -62,7 +62,7 @@ def test_a_results_file_copied_under_another_seed_is_not_a_second_seed(tmp_path)
     folder = folder_of(tmp_path, [make_run("linear", 0, 0.87)])
     runs = folder / runset.RUNS
     (runs / "linear-seed1.json").write_bytes((runs / "linear-seed0.json").read_bytes())
-    rs = runset.load(folder)
+    rs = runset.load_one_setup(folder)
     assert [len(group) for group in rs.runs.values()] == [1]
     (problem,) = rs.problems
     assert problem[0] == "linear-seed1" and "not what its name says (a copied file?)" in problem[1]
@@ -87,7 +87,7 @@ def test_a_copy_with_its_seed_edited_is_not_a_second_seed(tmp_path_factory, name
     copy = json.loads((folder / "runs" / f"{name}-seed{min(copied, seeds - 1)}.json").read_text())
     copy["seed"] = to
     (folder / "runs" / f"{name}-seed{to}.json").write_text(json.dumps(copy))
-    rs = runset.load(folder)
+    rs = runset.load_one_setup(folder)
     assert sorted(r["seed"] for r in rs.runs[name]) == list(range(seeds))
     assert dict(rs.problems)[f"{name}-seed{to}"].startswith("the same training as seed")
     assert re.search(rf"runs finished +\| {seeds} of {seeds + 1} ", markdown.render(folder))
@@ -105,7 +105,7 @@ def _plan(*runs, setup=True):
 def test_a_results_file_the_plan_does_not_list_is_not_a_run(tmp_path):
     runs = [make_run("step", 0, 0.87), make_run("step", 1, 0.86)]
     folder = folder_of(tmp_path, runs, _plan(runs[0]))
-    rs = runset.load(folder)
+    rs = runset.load_one_setup(folder)
     assert [r["seed"] for r in rs.runs["step"]] == [0]
     assert dict(rs.problems)["step-seed1"].startswith("not in plan.json")
     assert re.search(r"runs finished +\| 1 of 1 ", markdown.render(folder))
@@ -116,5 +116,5 @@ def test_an_older_releases_plan_of_its_last_command_leaves_the_earlier_runs_in(t
     own runs; an earlier command's genuine files are runs, not strangers."""
     runs = [make_run("none", 0, 0.84), make_run("step", 0, 0.87), make_run("linear", 0, 0.87)]
     folder = folder_of(tmp_path, runs, _plan(runs[2], setup=False))
-    rs = runset.load(folder)
+    rs = runset.load_one_setup(folder)
     assert list(rs.runs) == ["none", "step", "linear"] and rs.problems == []

@@ -16,7 +16,7 @@ import pytest
 
 from bench.cli import build_parser, main
 from bench.report import rounds
-from bench.report.stats import Verdict
+from bench.report.verdict import Outcome
 
 RECORDED = Path(__file__).resolve().parents[1] / "data" / "speed-rounds.json"
 RESAMPLES = 4000
@@ -45,12 +45,12 @@ def test_the_interval_of_six_pairs_is_the_walsh_extremes():
 @pytest.mark.parametrize(
     ("log_ratios", "outcome"),
     [
-        ([math.log(1.5)] * 3 + [math.log(1.6)] * 3, Verdict.REGRESSED),
-        ([0.01, -0.02, 0.0, 0.02, -0.01, 0.01], Verdict.OK),
+        ([math.log(1.5)] * 3 + [math.log(1.6)] * 3, Outcome.DIFFER),
+        ([0.01, -0.02, 0.0, 0.02, -0.01, 0.01], Outcome.AGREE),
         # a machine whose rounds swing 0.6x-1.6x: the spread covers the threshold
-        ([math.log(x) for x in (0.6, 1.6, 1.0, 1.5, 0.7, 1.2)], Verdict.INCONCLUSIVE),
+        ([math.log(x) for x in (0.6, 1.6, 1.0, 1.5, 0.7, 1.2)], Outcome.INCONCLUSIVE),
         # consistently slower, but not provably past the threshold
-        ([math.log(x) for x in (1.1, 1.3, 1.2, 1.15, 1.35, 1.05)], Verdict.INCONCLUSIVE),
+        ([math.log(x) for x in (1.1, 1.3, 1.2, 1.15, 1.35, 1.05)], Outcome.INCONCLUSIVE),
     ],
 )
 def test_three_outcomes(log_ratios, outcome):
@@ -84,7 +84,7 @@ def _medians(series: str) -> list[tuple[float, float]]:
 
 def _resampled_outcomes(
     pairs: list[tuple[float, float]], seed: int, slower: float = 1.0
-) -> list[Verdict]:
+) -> list[Outcome]:
     """PAIRS pairs drawn with replacement, RESAMPLES times, the candidate's rounds made
     ``slower``: each draw's outcome."""
     draw = random.Random(seed)
@@ -105,7 +105,7 @@ def _same_pairs() -> list[tuple[float, float]]:
 
 def test_same_environment_rounds_alarm_at_most_5_percent():
     outcomes = _resampled_outcomes(_same_pairs(), seed=1)
-    false_alarms = outcomes.count(Verdict.REGRESSED) / len(outcomes)
+    false_alarms = outcomes.count(Outcome.DIFFER) / len(outcomes)
     assert false_alarms <= 0.05, false_alarms
 
 
@@ -113,7 +113,7 @@ def test_a_slowdown_of_1_4x_on_this_machines_noise_is_caught():
     """The recorded same-environment pairs with every candidate round 1.4x slower: the
     machine's own noise, a slowdown of known size past the threshold."""
     outcomes = _resampled_outcomes(_same_pairs(), seed=3, slower=1.4)
-    assert outcomes.count(Verdict.REGRESSED) / len(outcomes) >= 0.8
+    assert outcomes.count(Outcome.DIFFER) / len(outcomes) >= 0.8
 
 
 def test_a_known_slowdown_is_caught():
@@ -125,7 +125,7 @@ def test_a_known_slowdown_is_caught():
     true_ratio = statistics.median(b / a for a, b in pairs)
     assert true_ratio > 1.25  # the slowdown made on purpose is past the threshold
     outcomes = _resampled_outcomes(pairs, seed=2)
-    power = outcomes.count(Verdict.REGRESSED) / len(outcomes)
+    power = outcomes.count(Outcome.DIFFER) / len(outcomes)
     assert power >= 0.8, power
 
 

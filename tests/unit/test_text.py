@@ -33,17 +33,17 @@ NAME = st.text(st.characters(exclude_characters="/\x00", exclude_categories=("Cs
 
 @given(HOSTILE)
 def test_a_cell_is_one_bounded_line_with_no_markup(value):
-    shown = text.cell(value)
+    shown = text.markdown_safe(value)
     assert shown.splitlines() == ([shown] if shown else [])
     # What no backslash escape and no entity the escaping writes accounts for.
     unescaped = re.sub(r"\\.|&(?:amp|lt|gt|quot|#124);", "", shown)
     assert not set(unescaped) & set("<>|`*_[]~#!$\\\r\n\x00\x1b\u2028\u2029")
-    assert len(text.line(value)) <= text.LIMIT and len(shown) <= 6 * text.LIMIT
+    assert len(text.one_line(value)) <= text.LIMIT and len(shown) <= 6 * text.LIMIT
 
 
 def test_a_long_text_is_cut_with_a_visible_ellipsis():
-    assert text.line("a" * 10_000_000) == "a" * (text.LIMIT - 1) + "…"
-    assert text.line("a" * text.LIMIT) == "a" * text.LIMIT
+    assert text.one_line("a" * 10_000_000) == "a" * (text.LIMIT - 1) + "…"
+    assert text.one_line("a" * text.LIMIT) == "a" * text.LIMIT
 
 
 def _run_set(root: Path, value: str, name: str) -> Path:

@@ -13,7 +13,7 @@ from test_fingerprint import synthetic
 
 from bench.cli import main
 from bench.report import rounds, upgrade
-from bench.report.stats import Verdict
+from bench.report.verdict import Outcome, Verdict
 
 
 def test_welch_matches_scipy_and_states_the_detectable_difference():
@@ -50,17 +50,17 @@ def _rounds(ratios, base=100.0):
 
 def test_rounds_are_paired_side_by_side_and_judged():
     same = upgrade.speed_verdict(*_rounds([1.0, 1.02, 0.98, 1.01, 0.99, 1.0]))
-    assert same.verdict.outcome is Verdict.OK and not same.regressed
+    assert same.verdict.outcome is Outcome.AGREE and not same.regressed
     assert len(same.pairs) == 6 and same.pairs[0] == (100.0, 100.0)
     slow = upgrade.speed_verdict(*_rounds([1.5, 1.6, 1.55, 1.5, 1.45, 1.6]))
-    assert slow.verdict.outcome is Verdict.REGRESSED and slow.regressed
+    assert slow.verdict.outcome is Outcome.DIFFER and slow.regressed
     assert slow.verdict.low > 1 and slow.verdict.ratio == pytest.approx(1.5375, rel=0.05)
 
 
 def test_a_noisy_machine_is_inconclusive_never_a_regression(tmp_path):
     noisy = [0.6, 1.6, 1.0, 1.5, 0.7, 1.3]
     result = upgrade.speed_verdict(*_rounds(noisy))
-    assert result.verdict.outcome is Verdict.INCONCLUSIVE and not result.regressed
+    assert result.verdict.outcome is Outcome.INCONCLUSIVE and not result.regressed
     old, new = _rounds(noisy)
     _side(tmp_path / "old", [0.90, 0.91, 0.89], old, _row(a="works"))
     _side(tmp_path / "new", [0.90, 0.91, 0.89], new, _row(a="works"))
@@ -70,6 +70,8 @@ def test_a_noisy_machine_is_inconclusive_never_a_regression(tmp_path):
     text = path.read_text()
     assert text.splitlines()[0] == "**NO REGRESSION** (TF A -> TF B); speed inconclusive"
     assert "): inconclusive (threshold 1.25x)" in text and result.regressions() == []
+    assert result.verdict() == Verdict(Outcome.INCONCLUSIVE, ("speed",))
+    assert result.verdict().exit_code == 0
 
 
 def test_an_older_checks_two_rounds_a_side_are_not_judged(tmp_path):
@@ -123,6 +125,8 @@ def test_upgrade_md_opens_with_the_verdict_then_each_section(tmp_path):
     )
     text = path.read_text()
     assert text.splitlines()[0].startswith("**REGRESSED** (TF A -> TF B): drift")
+    assert result.verdict().outcome is Outcome.DIFFER and result.verdict().exit_code == 1
+    assert result.verdict().reasons == tuple(result.regressions())
     for title in ("## Drift", "## Numerics", "## Convergence", "## Speed"):
         assert title in text
     assert "smallest difference" in text and "Welch" in text
