@@ -54,11 +54,20 @@ def convergence(out: Path, setup: str, seeds: int, epochs: int) -> dict[str, Any
     with tempfile.TemporaryDirectory() as state:
         for seed in range(seeds):
             run = experiments.Run(experiment, seed, "digits", deterministic=True)
-            result = train.run(run, dataset, state_dir=Path(state) / str(seed), force=True,
-                               verbose=0)  # fmt: skip
+            result = train.run(
+                run, dataset, state_dir=Path(state) / str(seed), force=True, verbose=0
+            )
             accuracy.append(result["evaluation"]["accuracy"])
-    value = {"setup": {"schedule": setup, "dataset": "digits", "model": "quick",
-                       "epochs": epochs, "seeds": seeds}, "accuracy": accuracy}  # fmt: skip
+    value = {
+        "setup": {
+            "schedule": setup,
+            "dataset": "digits",
+            "model": "quick",
+            "epochs": epochs,
+            "seeds": seeds,
+        },
+        "accuracy": accuracy,
+    }
     write_json(out, value)
     return value
 

@@ -15,6 +15,7 @@ scikit-learn's ``classification_report``. What differs, and why:
 from __future__ import annotations
 
 import datetime
+import logging
 import subprocess
 import time
 import types
@@ -32,6 +33,8 @@ from bench.keras.compat import keras
 from bench.keras.resnet import ResNet, forward_flops
 from bench.keras.schedule import to_keras
 from bench.keras.space import SpaceCheck
+
+log = logging.getLogger(__name__)
 
 
 class EpochLog(keras.callbacks.CSVLogger):
@@ -146,7 +149,7 @@ def run(
     run_identity = identity.of(run, dataset)
     done = state.prepare(state_dir, run_identity, force)
     if done:
-        print(f"[INFO] resuming the interrupted run kept in {state_dir} after epoch {done}")
+        log.info("[INFO] resuming the interrupted run kept in %s after epoch %s", state_dir, done)
     keras.utils.set_random_seed(run.seed)
     if run.deterministic:
         compat.deterministic()
@@ -164,7 +167,7 @@ def run(
                              "were written and its state was dropped (a lower rate may "
                              "train)")  # fmt: skip
     history = state.read_log(state_dir / state.LOG, experiment.epochs)
-    print("[INFO] evaluating network...")
+    log.info("[INFO] evaluating network...")
     evaluation = _evaluate(model, dataset, experiment.batch_size)
     placed = identity.place(run_identity)
     return results.build(
@@ -291,7 +294,7 @@ def _evaluate(model: Any, dataset: data.Dataset, batch_size: int) -> dict[str, A
         "zero_division": 0,
     }
     report_text = classification_report(**report_args)
-    print(report_text)
+    log.info(report_text)
     report = classification_report(**report_args, output_dict=True)
     return {"accuracy": float(report["accuracy"]), "report": report, "report_text": report_text}
 
