@@ -352,7 +352,8 @@ def read_rows(folder: Path) -> list[dict[str, Any]]:
     rows = []
     for path in sorted(Path(folder).glob("*.json")):
         try:
-            row = json.loads(path.read_text(encoding="utf-8"))
+            raw = files.read_regular(path, files.MAX_JSON_BYTES)  # no FIFO, no giant
+            row = json.loads(raw.decode("utf-8"))
             row["probes"] = [Probe(**p) for p in row["probes"]]
             _release(row["versions"]["tensorflow"] or row["versions"]["keras"])
         except (ValueError, KeyError, TypeError) as error:

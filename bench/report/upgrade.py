@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.core import files, jsonfile
+from bench.core import files
 from bench.report import fingerprints, rounds, stats
 from bench.report.compare import MAX_SLOWDOWN
 
@@ -51,7 +51,7 @@ def read_side(folder: Path) -> dict[str, Any]:
         if part == "fingerprint.json":
             side["fingerprint"] = fingerprints.read(path)
             continue
-        side[part.removesuffix(".json")] = jsonfile.read(path)  # regular, bounded: or one line
+        side[part.removesuffix(".json")] = files.read_json(path)  # regular, bounded: or one line
     side["speed"] = _speed_rounds(folder)
     return side
 
@@ -75,7 +75,7 @@ def _speed_rounds(folder: Path) -> dict[str, Any]:
 
 def _speed_round(path: Path) -> tuple[float, dict[str, Any]]:
     """One round's median ms/step and set-up; ValueError naming the file."""
-    measured = jsonfile.read(path)
+    measured = files.read_json(path)
     ms = measured.get("ms_per_step") if isinstance(measured, dict) else None
     setup = measured.get("setup", {}) if isinstance(measured, dict) else None
     if not (isinstance(ms, list) and ms and all(map(_milliseconds, ms))):
