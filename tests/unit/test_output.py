@@ -116,6 +116,17 @@ def test_a_cpu_run_into_a_file_prints_a_line_per_epoch_and_no_cuinit_error(tmp_p
     assert "\r" not in said and "\x1b[" not in said  # no bar redrawn, no colours
     epochs = [line for line in said.splitlines() if re.match(r"\d+/\d+ - .*val_loss", line)]
     assert len(epochs) == 2, said[-3000:]  # Keras' verbose=2: one summary line per epoch
+    # bench's logged lines among Keras' and the CLI's, in the post's order, both streams
+    # into the one file.
+    order = [
+        "[INFO] loading ",
+        *epochs,
+        "[INFO] evaluating network...",
+        "precision    recall  f1-score   support",
+        "[INFO] wrote ",
+    ]
+    places = [said.find(line) for line in order]
+    assert -1 not in places and places == sorted(places), said[-3000:]
     if not quiet.cuda_driver():
         assert quiet.CUINIT not in said
 
