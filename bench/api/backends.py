@@ -12,6 +12,7 @@ within the report's tolerance (the comparison's ``verdict``).
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -23,6 +24,8 @@ from bench.api import runs
 from bench.core import backend, files
 from bench.report import compare, text
 from bench.run import runset
+
+log = logging.getLogger(__name__)
 
 BACKENDS_REPORT = "BACKENDS.md"
 
@@ -55,7 +58,7 @@ def run_all(out: Path, names: list[str], argv: list[str]) -> int:
     the number of backends whose reproduction failed."""
     failed = []
     for k, name in enumerate(names, 1):
-        print(f"[INFO] backend {k} of {len(names)}: {name} -> {Path(out) / name}", flush=True)
+        log.info("[INFO] backend %s of %s: %s -> %s", k, len(names), name, Path(out) / name)
         env = {**os.environ, "KERAS_BACKEND": name}
         command = [sys.executable, "-m", "bench", "reproduce", *argv, "--out", str(out / name)]
         code = subprocess.run(command, env=env).returncode
@@ -63,7 +66,7 @@ def run_all(out: Path, names: list[str], argv: list[str]) -> int:
             raise KeyboardInterrupt
         if code:
             failed.append(name)
-    print(f"[INFO] backends compared: {write(out, names)}")
+    log.info("[INFO] backends compared: %s", write(out, names))
     return len(failed)
 
 

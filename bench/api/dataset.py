@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from bench.core import data
+
+log = logging.getLogger(__name__)
 
 
 def _keras_download() -> data.Dataset:
@@ -18,6 +21,6 @@ def load(
 ) -> data.Dataset:
     """The dataset ``name`` (from ``data_dir``, the caches, or Keras' download), cut to
     ``subset`` training images drawn with ``subset_seed``."""
-    print(f"[INFO] loading {data.TITLES[name]} data...")
+    log.info("[INFO] loading %s data...", data.TITLES[name])
     dataset = data.load(name, data_dir, download=_keras_download)
     return dataset if subset is None else data.subset(dataset, subset, subset_seed)

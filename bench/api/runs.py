@@ -6,6 +6,7 @@ does. Every one that writes into a folder takes that folder's lock first.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -14,6 +15,8 @@ from bench.api import dataset as datasets
 from bench.core import backend, experiments, files, progbar, results, stop
 from bench.report import figures, markdown
 from bench.run import lifecycle, local, plan, ray_tasks, runset
+
+log = logging.getLogger(__name__)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -47,22 +50,38 @@ class TrainedRun:
 
 
 def train_one(
-    schedule: str = "none", *, out: Path = Path("output"), epochs: int | None = None,
-    dataset: str = "cifar10", data_dir: Path | None = None, subset: int | None = None,
-    subset_seed: int = 0, batch_size: int | None = None, seed: int = 42,
-    deterministic: bool = False, force: bool = False, verbose: int | None = None,
-    model: Literal["post", "quick"] = "post", rates: dict[str, float] | None = None,
-    lr_source: str | None = None, lr_plot: Path = Path("lr.png"),
+    schedule: str = "none",
+    *,
+    out: Path = Path("output"),
+    epochs: int | None = None,
+    dataset: str = "cifar10",
+    data_dir: Path | None = None,
+    subset: int | None = None,
+    subset_seed: int = 0,
+    batch_size: int | None = None,
+    seed: int = 42,
+    deterministic: bool = False,
+    force: bool = False,
+    verbose: int | None = None,
+    model: Literal["post", "quick"] = "post",
+    rates: dict[str, float] | None = None,
+    lr_source: str | None = None,
+    lr_plot: Path = Path("lr.png"),
     train_plot: Path = Path("training.png"),
-) -> TrainedRun:  # fmt: skip
+) -> TrainedRun:
     """Train one experiment as the post's ``train.py`` does, unless ``out`` holds it
     finished already, then draw its plots (relative plot paths land in ``out``).
     ``verbose``: Keras' (default: ``progbar.verbosity``)."""
     backend.check()  # an unknown or missing backend: one line now, not after the data
-    experiment = experiments.configure(schedule, epochs=epochs, batch_size=batch_size,
-                                       model=model, rates=rates, lr_source=lr_source)  # fmt: skip
-    run = experiments.Run(experiment, seed, dataset, subset, deterministic,
-                          subset_seed=subset_seed)  # fmt: skip
+    experiment = experiments.configure(
+        schedule,
+        epochs=epochs,
+        batch_size=batch_size,
+        model=model,
+        rates=rates,
+        lr_source=lr_source,
+    )
+    run = experiments.Run(experiment, seed, dataset, subset, deterministic, subset_seed=subset_seed)
     lr_plot, train_plot = Path(out) / lr_plot, Path(out) / train_plot
     files.check_writable(out)
     for plot in (lr_plot, train_plot):
@@ -74,10 +93,10 @@ def train_one(
     # Keras' (none, standard): its train.py decides them at those two places.
     per_epoch = experiment.policy.schedule_name is not None
     if per_epoch:
-        print(experiment.info)
+        log.info(experiment.info)
     data = datasets.load(dataset, data_dir, subset, subset_seed)
     if not per_epoch:
-        print(experiment.info)
+        log.info(experiment.info)
     # Before the lock: a finished run with other settings is refused, writing nothing.
     finished = lifecycle.finished(path, run, data, force) and not state_dir.exists()
     how = {"force": force, "verbose": progbar.verbosity(verbose)}
@@ -96,8 +115,15 @@ def train_one(
     return TrainedRun(path, trained is not None, plots)
 
 
-def set_name(*, quick: bool, dataset: str, epochs: int, seeds: int, subset: int | None,
-             backends: str | None = None) -> str:  # fmt: skip
+def set_name(
+    *,
+    quick: bool,
+    dataset: str,
+    epochs: int,
+    seeds: int,
+    subset: int | None,
+    backends: str | None = None,
+) -> str:
     """The default run-set name; a backend other than TensorFlow (the default) is named,
     so that its runs never land beside TensorFlow's."""
     name = "quick" if quick else f"{dataset}-{epochs}ep-{seeds}seed"
@@ -136,12 +162,24 @@ class Reproduction:
 
 
 def reproduce(
-    schedules: str | None = None, *, seeds: int = 1, quick: bool = False, out: Path | None = None,
-    name: str | None = None, dataset: str | None = None, data_dir: Path | None = None,
-    subset: int | None = None, subset_seed: int = 0, epochs: int | None = None,
-    batch_size: int | None = None, deterministic: bool = False, force: bool = False,
-    verbose: int | None = None, ray: str | None = None, workers: int | None = None,
-) -> Reproduction:  # fmt: skip
+    schedules: str | None = None,
+    *,
+    seeds: int = 1,
+    quick: bool = False,
+    out: Path | None = None,
+    name: str | None = None,
+    dataset: str | None = None,
+    data_dir: Path | None = None,
+    subset: int | None = None,
+    subset_seed: int = 0,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    deterministic: bool = False,
+    force: bool = False,
+    verbose: int | None = None,
+    ray: str | None = None,
+    workers: int | None = None,
+) -> Reproduction:
     """Train the experiments (``schedules``: ``post``, ``extra``, ``all`` or names) x
     ``seeds`` into the run set ``out`` (default ``reports/NAME``), then write its report.
     ``ray`` ("" for a local instance, or an address) runs each run as a Ray task."""
@@ -151,9 +189,17 @@ def reproduce(
     verbose = progbar.verbosity(verbose)
     if ray is not None:
         ray_tasks.require()
-    runs = planned(schedules, seeds=seeds, quick=quick, dataset=dataset, subset=subset,
-                   subset_seed=subset_seed, epochs=epochs, batch_size=batch_size,
-                   deterministic=deterministic)  # fmt: skip
+    runs = planned(
+        schedules,
+        seeds=seeds,
+        quick=quick,
+        dataset=dataset,
+        subset=subset,
+        subset_seed=subset_seed,
+        epochs=epochs,
+        batch_size=batch_size,
+        deterministic=deterministic,
+    )
     chosen = {"name": name, "quick": quick, "seeds": seeds, "subset": subset}
     out = Path(out) if out is not None else default_out(runs, **chosen)
     files.check_writable(out)
@@ -161,36 +207,58 @@ def reproduce(
     data = datasets.load(runs[0].dataset, data_dir, subset, subset_seed)
     with runset.lock(out):
         try:
-            failed = _execute(out, runs, data, ray, workers, quick=quick, force=force,
-                              verbose=verbose)  # fmt: skip
+            failed = _execute(
+                out, runs, data, ray, workers, quick=quick, force=force, verbose=verbose
+            )
         except KeyboardInterrupt as interrupt:
             raise _stopped(out / runset.STATE, interrupt) from None
-        print(f"[INFO] results: {out / runset.RUNS}")
+        log.info("[INFO] results: %s", out / runset.RUNS)
         report = markdown.write(out)
     return Reproduction(out, report, failed)
 
 
 def planned(
-    schedules: str | None, *, seeds: int = 1, quick: bool = False, dataset: str | None = None,
-    subset: int | None = None, subset_seed: int = 0, epochs: int | None = None,
-    batch_size: int | None = None, deterministic: bool = False,
-) -> list[experiments.Run]:  # fmt: skip
+    schedules: str | None,
+    *,
+    seeds: int = 1,
+    quick: bool = False,
+    dataset: str | None = None,
+    subset: int | None = None,
+    subset_seed: int = 0,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    deterministic: bool = False,
+) -> list[experiments.Run]:
     """The runs a reproduction of ``schedules`` x ``seeds`` trains, in order (``reproduce``'s
     settings, the same defaults)."""
     name = dataset or (experiments.QUICK_DATASET if quick else "cifar10")
-    return plan.plan_runs(experiments.names(schedules), seeds, name, subset, deterministic,
-                          subset_seed, quick_setup=quick, epochs=epochs,
-                          batch_size=batch_size)  # fmt: skip
+    return plan.plan_runs(
+        experiments.names(schedules),
+        seeds,
+        name,
+        subset,
+        deterministic,
+        subset_seed,
+        quick_setup=quick,
+        epochs=epochs,
+        batch_size=batch_size,
+    )
 
 
-def _execute(out: Path, runs: list[experiments.Run], data: Any, ray: str | None,
-             workers: int | None, **options: Any) -> int:  # fmt: skip
+def _execute(
+    out: Path,
+    runs: list[experiments.Run],
+    data: Any,
+    ray: str | None,
+    workers: int | None,
+    **options: Any,
+) -> int:
     """The runs, in this process or as Ray tasks; how many failed."""
     if ray is None:
         return local.run_all(out, runs, data, **options)
     slots = ray_tasks.connect(ray or None, workers)
     try:
-        print(f"[INFO] Ray: {slots.where}", flush=True)
+        log.info("[INFO] Ray: %s", slots.where)
         ray_tasks.check_storage(out)
         return ray_tasks.run_all(out, runs, data, slots, **options)
     finally:

@@ -4,6 +4,7 @@ test, the training speed, and the API-drift probe."""
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -15,6 +16,8 @@ from bench.core import backend, experiments, files
 from bench.core.progbar import progbar
 from bench.keras import lr_find as finder
 from bench.report import figures, golden
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -31,8 +34,9 @@ class ScheduleTable:
     rules: dict[str, str] = field(default_factory=dict)
 
 
-def schedules(names: list[str] | None = None, epochs: int = experiments.EPOCHS,
-              plot_dir: Path | None = None) -> ScheduleTable:  # fmt: skip
+def schedules(
+    names: list[str] | None = None, epochs: int = experiments.EPOCHS, plot_dir: Path | None = None
+) -> ScheduleTable:
     """The rates of ``names`` (default: the post's five) over ``epochs`` at the post's 391
     steps per epoch; with ``plot_dir``, the post's lr_*_schedule.png too."""
     every = [experiments.get(name) for name in names or experiments.EXPERIMENTS]
@@ -88,21 +92,38 @@ class RangeTest:
     replaced: list[Path]  # the plot, where it replaced a file this call had not written
 
 
-def lr_find(*, out: Path = Path("output/lr-find"), start: float = 1e-7, end: float = 10.0,
-            steps: int = 100, mode: str = "exp", dataset: str = "cifar10",
-            data_dir: Path | None = None, subset: int | None = None, subset_seed: int = 0,
-            batch_size: int = experiments.BATCH_SIZE, seed: int = 42,
-            model: Literal["post", "quick"] = "post") -> RangeTest:  # fmt: skip
+def lr_find(
+    *,
+    out: Path = Path("output/lr-find"),
+    start: float = 1e-7,
+    end: float = 10.0,
+    steps: int = 100,
+    mode: str = "exp",
+    dataset: str = "cifar10",
+    data_dir: Path | None = None,
+    subset: int | None = None,
+    subset_seed: int = 0,
+    batch_size: int = experiments.BATCH_SIZE,
+    seed: int = 42,
+    model: Literal["post", "quick"] = "post",
+) -> RangeTest:
     """The learning-rate range test: sweep the rate, write its CSV and plot."""
     tried = finder.rates(start, end, steps, mode)
     backend.check()
     files.check_writable(out)
     setup = experiments.configure("none", batch_size=batch_size, model=model)
     data = datasets.load(dataset, data_dir, subset, subset_seed)
-    print(f"[INFO] sweeping the rate from {start:g} to {end:g} over {steps} updates ({mode}), "
-          f"batch {setup.batch_size}")  # fmt: skip
-    result = finder.find(data, tried, model_args=setup.model_args,
-                         batch_size=setup.batch_size, seed=seed)  # fmt: skip
+    log.info(
+        "[INFO] sweeping the rate from %g to %g over %s updates (%s), batch %s",
+        start,
+        end,
+        steps,
+        mode,
+        setup.batch_size,
+    )
+    result = finder.find(
+        data, tried, model_args=setup.model_args, batch_size=setup.batch_size, seed=seed
+    )
     marks = finder.suggestions(result)
     csv_path = finder.write_csv(Path(out) / "lr_find.csv", result)
     figure = figures.finder_figure(result.rates, result.losses, result.smoothed, marks)
@@ -110,9 +131,13 @@ def lr_find(*, out: Path = Path("output/lr-find"), start: float = 1e-7, end: flo
     return RangeTest(result, marks, csv_path, *saved.written, saved.replaced)
 
 
-def speed(*, out: Path = Path("output/speed.json"), steps: int = 300,
-          batch_size: int = experiments.BATCH_SIZE,
-          model: Literal["post", "quick"] = "post") -> dict[str, Any]:  # fmt: skip
+def speed(
+    *,
+    out: Path = Path("output/speed.json"),
+    steps: int = 300,
+    batch_size: int = experiments.BATCH_SIZE,
+    model: Literal["post", "quick"] = "post",
+) -> dict[str, Any]:
     """The post's ResNet's ms/step and images/s here, with the post's beside them, written
     to ``out`` as JSON."""
     files.check_writable_file(Path(out))
@@ -127,8 +152,9 @@ def speed(*, out: Path = Path("output/speed.json"), steps: int = 300,
     return result
 
 
-def drift(name: str | None, rows: Path, report: Path, save: bool = True
-          ) -> tuple[dict[str, Any], str, tuple[Path, Path] | None]:  # fmt: skip
+def drift(
+    name: str | None, rows: Path, report: Path, save: bool = True
+) -> tuple[dict[str, Any], str, tuple[Path, Path] | None]:
     """The API-drift probe on the installed Keras; with ``save``, its row merged into the
     drift table. The row, its column heading, and the two files written."""
     from bench.keras import drift as probe  # lazy: the probe imports Keras

@@ -1,8 +1,9 @@
 """``python -m bench`` / ``bench``: the suite's command line.
 
 Parsing and printing only: each command is a few lines over a use-case function of
-``bench.api`` (README, "Python API"). Every command turns bad input into one line on stderr
-and exit code 2, and writes each output file whole or not at all.
+``bench.api`` (README, "Python API"), and shows the progress and notices bench logs below
+it as they come (``bench.core.console``). Every command turns bad input into one line on
+stderr and exit code 2, and writes each output file whole or not at all.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from tabulate import tabulate
 from bench import api
 from bench.api import backends, tools
 from bench.cli import upgrade_commands
-from bench.core import backend, checks, data, experiments, schedules, stop
+from bench.core import backend, checks, console, data, experiments, schedules, stop
 from bench.report import compare, fingerprints, text, verdict
 
 
@@ -460,7 +461,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = argparse.Namespace(command="")  # until parsed: a signal then names no command
     try:
-        with stop.handled():  # parsing too: no moment between start-up's handlers and these
+        # Parsing too: no moment between start-up's handlers and these.
+        with console.shown(), stop.handled():
             try:
                 args = build_parser().parse_args(argv)
             except SystemExit as exc:  # argparse printed its one line (or --help): its code

@@ -41,6 +41,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from bench.core import files
+
 CIFAR10_ENV = "BENCH_CIFAR10"
 CIFAR10_CLASSES = (
     "airplane", "automobile", "bird", "cat", "deer",
@@ -150,9 +152,7 @@ def _assemble(read: Callable[[str], tuple[np.ndarray, np.ndarray]], source: str)
 
 
 def _check_size(where: str, size: int) -> None:
-    if size > MAX_BATCH_BYTES:
-        raise DataError(f"{where} is {size:,} bytes, more than any CIFAR-10 batch "
-                        f"({MAX_BATCH_BYTES:,}): not read")  # fmt: skip
+    files.check_size(where, size, MAX_BATCH_BYTES, "any CIFAR-10 batch", DataError)
 
 
 def _from_folder(folder: Path) -> Dataset:

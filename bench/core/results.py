@@ -23,8 +23,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from bench.core import backend, consistency, identity, jsonfile
-from bench.core.files import atomic_write
+from bench.core import backend, consistency, files, identity
 
 # Version 3 (this release) records which epochs traced and compiled (``history.compiled``:
 # the first epoch of each process, so epoch 1 and the first after each resume). Version 2
@@ -207,8 +206,8 @@ def validate(results: Any, where: str = "results") -> dict[str, Any]:
     """``results`` if every field follows ``SCHEMA``, else ``ResultsError`` naming one."""
     if not isinstance(results, dict):
         raise ResultsError(f"{where}: not a JSON object")
-    if jsonfile.nesting(results) > jsonfile.MAX_DEPTH:  # jsonschema and json.dumps recurse
-        raise ResultsError(f"{where}: nested deeper than {jsonfile.MAX_DEPTH} levels")
+    if files.nesting(results) > files.MAX_DEPTH:  # jsonschema and json.dumps recurse
+        raise ResultsError(f"{where}: nested deeper than {files.MAX_DEPTH} levels")
 
     error = best_match(_validator().iter_errors(results))
     if error is not None:
@@ -254,7 +253,7 @@ def write(path: Path, results: dict[str, Any]) -> Path:
     """Validate ``results`` and write it to ``path`` atomically."""
     validate(results, str(path))
     text = json.dumps(results, indent=1, allow_nan=False) + "\n"
-    return atomic_write(Path(path), lambda f: f.write(text.encode("utf-8")))
+    return files.atomic_write(Path(path), lambda f: f.write(text.encode("utf-8")))
 
 
 def _migrated(results: Any) -> Any:
@@ -276,7 +275,7 @@ def _migrated(results: Any) -> Any:
 def read(path: Path) -> dict[str, Any]:
     """The validated results in ``path``; its name must say its experiment and seed."""
     try:
-        results = jsonfile.read(path)
+        results = files.read_json(path)
     except ValueError as exc:
         raise ResultsError(str(exc)) from None
     validate(_migrated(results), str(path))

@@ -30,7 +30,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from bench.core import files, identity, jsonfile, results
+from bench.core import files, identity, results
 
 IDENTITY = "run.json"
 LOG = "history.csv"
@@ -97,7 +97,7 @@ def _saved_identity(state_dir: Path) -> identity.Identity | bool | None:
     if not path.exists():
         return None
     try:
-        saved = jsonfile.read(path)
+        saved = files.read_json(path)
     except ValueError:
         saved = None
     if not isinstance(saved, dict):
@@ -128,7 +128,7 @@ def _verified_epochs(state_dir: Path) -> int:
 
 def _read_seal(state_dir: Path) -> dict[str, Any]:
     try:
-        seal = jsonfile.read(state_dir / SEAL)
+        seal = files.read_json(state_dir / SEAL)
     except ValueError:
         seal = None
     if seal == FRESH and type(seal["epochs"]) is int:

@@ -137,8 +137,11 @@ def _sgd(factory: Callable[..., Any], momentum: float = 0.0, **kwargs: Any) -> t
     decay = kwargs.get("decay", 0.0)
     meant = [LR / (1 + decay * t) for t in range(UPDATES)]
     shown = ", ".join(f"{r:.4g}" for r in rates)
-    effect = f"rates {shown}" + ("" if np.allclose(rates, meant, rtol=1e-5) else
-                                 f" (meant: {', '.join(f'{r:.4g}' for r in meant)})")  # fmt: skip
+    effect = f"rates {shown}" + (
+        ""
+        if np.allclose(rates, meant, rtol=1e-5)
+        else f" (meant: {', '.join(f'{r:.4g}' for r in meant)})"
+    )
     return bool(np.allclose(rates, meant, rtol=1e-5)), effect
 
 
@@ -161,10 +164,18 @@ def _fit(callbacks: list[Any] | None = None) -> tuple[Any, Any, np.ndarray]:
     x = rng.normal(size=(32, 4)).astype("float32")
     y = np.eye(3, dtype="float32")[rng.integers(0, 3, size=32)]
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
-    model.compile(loss="categorical_crossentropy", optimizer=compat.sgd(LR, 0.9),
-                  metrics=["accuracy"])  # fmt: skip
-    H = model.fit(x=x, y=y, validation_data=(x, y), batch_size=16, epochs=2,
-                  callbacks=callbacks or [], verbose=0)  # fmt: skip
+    model.compile(
+        loss="categorical_crossentropy", optimizer=compat.sgd(LR, 0.9), metrics=["accuracy"]
+    )
+    H = model.fit(
+        x=x,
+        y=y,
+        validation_data=(x, y),
+        batch_size=16,
+        epochs=2,
+        callbacks=callbacks or [],
+        verbose=0,
+    )
     return model, H, x
 
 
@@ -340,7 +351,8 @@ def read_rows(folder: Path) -> list[dict[str, Any]]:
     rows = []
     for path in sorted(Path(folder).glob("*.json")):
         try:
-            row = json.loads(path.read_text(encoding="utf-8"))
+            raw = files.read_regular(path, files.MAX_JSON_BYTES)  # no FIFO, no giant
+            row = json.loads(raw.decode("utf-8"))
             row["probes"] = [Probe(**p) for p in row["probes"]]
             _release(row["versions"]["tensorflow"] or row["versions"]["keras"])
         except (ValueError, KeyError, TypeError) as error:
@@ -410,7 +422,8 @@ def save(row: dict[str, Any], rows_dir: Path, report: Path) -> tuple[Path, Path]
     """Save ``row`` in ``rows_dir`` and re-render ``report`` from every row saved there;
     the two paths written."""
     text = json.dumps(row, indent=2) + "\n"
-    saved = files.atomic_write(Path(rows_dir) / f"{row['row']}.json",
-                               lambda f: f.write(text.encode()))  # fmt: skip
+    saved = files.atomic_write(
+        Path(rows_dir) / f"{row['row']}.json", lambda f: f.write(text.encode())
+    )
     merged = render(read_rows(rows_dir))
     return saved, files.atomic_write(Path(report), lambda f: f.write(merged.encode()))

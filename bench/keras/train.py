@@ -15,6 +15,7 @@ for "standard", ``LearningRateScheduler`` for step/linear/poly: ``bench.keras.sc
 from __future__ import annotations
 
 import datetime
+import logging
 import subprocess
 import time
 from collections.abc import Callable
@@ -30,6 +31,8 @@ from bench.keras.callbacks import StopCheck
 from bench.keras.compat import keras
 from bench.keras.resnet import ResNet, forward_flops
 from bench.keras.space import SpaceCheck
+
+log = logging.getLogger(__name__)
 
 
 class EpochLog(keras.callbacks.CSVLogger):
@@ -145,7 +148,7 @@ def run(
     run_identity = identity.of(run, dataset)
     done = state.prepare(state_dir, run_identity, force)
     if done:
-        print(f"[INFO] resuming the interrupted run kept in {state_dir} after epoch {done}")
+        log.info("[INFO] resuming the interrupted run kept in %s after epoch %s", state_dir, done)
     keras.utils.set_random_seed(run.seed)
     if run.deterministic:
         compat.deterministic()
@@ -163,7 +166,7 @@ def run(
             "state was dropped (a lower rate may train)"
         )
     history = state.read_log(state_dir / state.LOG, experiment.epochs)
-    print("[INFO] evaluating network...")
+    log.info("[INFO] evaluating network...")
     evaluation = _evaluate(model, dataset, experiment.batch_size)
     return _results(run, dataset, run_identity, model, started, history, evaluation)
 
@@ -313,6 +316,6 @@ def _evaluate(model: Any, dataset: data.Dataset, batch_size: int) -> dict[str, A
         "zero_division": 0,
     }
     report_text = classification_report(**report_args)
-    print(report_text)
+    log.info(report_text)
     report = classification_report(**report_args, output_dict=True)
     return {"accuracy": float(report["accuracy"]), "report": report, "report_text": report_text}

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.core import files, jsonfile
+from bench.core import files
 from bench.report import fingerprints, rounds
 from bench.report.verdict import ALPHA, MAX_SLOWDOWN, POWER, Outcome, Verdict
 
@@ -45,7 +45,7 @@ def read_side(folder: Path) -> dict[str, Any]:
     convergence seeds."""
     folder = Path(folder)
     side: dict[str, Any] = {
-        "drift": jsonfile.read(folder / "drift.json"),  # regular, bounded: or one line
+        "drift": files.read_json(folder / "drift.json"),  # regular, bounded: or one line
         "fingerprint": fingerprints.read(folder / "fingerprint.json"),
     }
     side["speed"], side["convergence"] = _rounds(folder)
@@ -89,7 +89,7 @@ def _seeds(seeds: list[tuple[Path, dict[str, Any]]], folder: Path) -> dict[str, 
 def _round(path: Path) -> tuple[float, dict[str, Any], dict[str, Any]]:
     """One round's median ms/step, speed set-up and convergence seed; ValueError naming
     the file."""
-    measured = jsonfile.read(path)
+    measured = files.read_json(path)
     if not isinstance(measured, dict):
         raise ValueError(f"{path}: a round is a JSON object")
     ms, setup = measured.get("ms_per_step"), measured.get("setup")

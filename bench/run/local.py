@@ -10,13 +10,14 @@ propagates.
 
 from __future__ import annotations
 
-import sys
-import traceback
+import logging
 from pathlib import Path
 
 from bench.core import data, files, results, state
 from bench.core.experiments import Run
 from bench.run import lifecycle, plan, runset
+
+log = logging.getLogger(__name__)
 
 
 def run_all(
@@ -48,9 +49,9 @@ def run_all(
                 runs_plan.stop_for_space(k, exc, _error(exc))
             failed += 1
             runs_plan.mark(k, "failed", _error(exc))
-            print(f"[ERROR] {head} failed: {runs_plan.error(k)}", file=sys.stderr)
-            if not isinstance(exc, (results.ResultsError, state.DivergedError)):
-                traceback.print_exc()  # a bug's: a damaged file or a divergence is a result
+            # A bug's traceback follows; a damaged file or a divergence is a result.
+            bug = not isinstance(exc, (results.ResultsError, state.DivergedError))
+            log.error("[ERROR] %s failed: %s", head, runs_plan.error(k), exc_info=bug)
     return failed
 
 
@@ -64,10 +65,10 @@ def _one(out: Path, run: Run, dataset: data.Dataset, head: str, force: bool, ver
         state_dir,
         force=force,
         verbose=verbose,
-        on_start=lambda: print(f"[INFO] {head}, {epochs} epochs, {images}", flush=True),
+        on_start=lambda: log.info("[INFO] %s, %s epochs, %s", head, epochs, images),
     )
     if trained is None:
-        print(f"[INFO] {head}: finished already ({path}; --force trains it again)")
+        log.info("[INFO] %s: finished already (%s; --force trains it again)", head, path)
     return "ok"
 
 

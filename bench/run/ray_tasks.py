@@ -17,18 +17,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import sys
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.core import backend, data, files, state
+from bench.core import backend, console, data, files, state
 from bench.core.experiments import Run
 from bench.run import lifecycle, plan, runset
 
 RETRIES = 3
+log = logging.getLogger(__name__)
 
 
 def require() -> None:
@@ -61,8 +61,12 @@ def connect(address: str | None, workers: int | None) -> Slots:
         os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     import ray  # lazy: Ray is the optional `ray` extra
 
-    ray.init(address=address, include_dashboard=False if address is None else None,
-             logging_level=logging.ERROR, log_to_driver=True)  # fmt: skip
+    ray.init(
+        address=address,
+        include_dashboard=False if address is None else None,
+        logging_level=logging.ERROR,
+        log_to_driver=True,
+    )
     resources = ray.cluster_resources()
     gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 1))
     where = f"cluster at {address}" if address else "local instance on 127.0.0.1"
@@ -73,15 +77,19 @@ def connect(address: str | None, workers: int | None) -> Slots:
     return Slots(0, share, concurrent, f"{where}: {concurrent} runs at once, {share} cores each")
 
 
-def _task(run: Run, dataset: data.Dataset, paths: tuple[str, str], verbose: int,
-          threads: int) -> float:  # fmt: skip
+def _task(
+    run: Run, dataset: data.Dataset, paths: tuple[str, str], verbose: int, threads: int
+) -> float:
     """One run, in a Ray worker: the only place Keras (and TensorFlow, on its backend) is
     imported."""
     from bench.keras import compat  # lazy: in the worker only; the driver never loads TensorFlow
 
     compat.configure_worker(threads)
     start = time.perf_counter()
-    lifecycle.train_unless_finished(run, dataset, Path(paths[0]), Path(paths[1]), verbose=verbose)
+    with console.shown():  # the run's lines, as in the driver; Ray forwards them to it
+        lifecycle.train_unless_finished(
+            run, dataset, Path(paths[0]), Path(paths[1]), verbose=verbose
+        )
     return time.perf_counter() - start
 
 
@@ -104,18 +112,34 @@ def check_storage(out: Path) -> None:
     look = ray.remote(num_cpus=0)(sees)
     try:
         nodes = [n for n in ray.nodes() if n["Alive"]]
-        answers = ray.get([look.options(scheduling_strategy=NodeAffinitySchedulingStrategy(
-            n["NodeID"], soft=False)).remote(str(probe)) for n in nodes])  # fmt: skip
+        answers = ray.get(
+            [
+                look.options(
+                    scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)
+                ).remote(str(probe))
+                for n in nodes
+            ]
+        )
     finally:
         probe.unlink(missing_ok=True)
     blind = [n["NodeManagerAddress"] for n, ok in zip(nodes, answers, strict=True) if not ok]
     if blind:
-        raise ValueError(f"{out} is not visible from Ray node(s) {', '.join(blind)}: --out "
-                         "must be storage every worker sees (a shared file system)")  # fmt: skip
+        raise ValueError(
+            f"{out} is not visible from Ray node(s) {', '.join(blind)}: --out "
+            "must be storage every worker sees (a shared file system)"
+        )
 
 
-def run_all(out: Path, runs: list[Run], dataset: data.Dataset, slots: Slots, *, quick: bool,
-            force: bool = False, verbose: int = 1) -> int:  # fmt: skip
+def run_all(
+    out: Path,
+    runs: list[Run],
+    dataset: data.Dataset,
+    slots: Slots,
+    *,
+    quick: bool,
+    force: bool = False,
+    verbose: int = 1,
+) -> int:
     """Submit every unfinished run as a task; follow them as they end; return how many
     failed. Interrupted (Ctrl+C, SIGTERM): the tasks are cancelled and the plan says so."""
     import ray  # lazy: Ray is the optional `ray` extra
@@ -131,9 +155,9 @@ def run_all(out: Path, runs: list[Run], dataset: data.Dataset, slots: Slots, *, 
         paths = tuple(str(path.absolute()) for path in runset.run_paths(out, run))
         # The run's Keras backend goes with it: a worker's own settings may differ.
         runtime = {"env_vars": {"KERAS_BACKEND": run.backend}}
-        ref = task.options(name=Path(paths[0]).stem, num_gpus=slots.gpus, num_cpus=slots.cpus,
-                           runtime_env=runtime).remote(run, shared, paths, max(verbose, 2)
-                                                       if verbose else 0, slots.cpus)  # fmt: skip
+        ref = task.options(
+            name=Path(paths[0]).stem, num_gpus=slots.gpus, num_cpus=slots.cpus, runtime_env=runtime
+        ).remote(run, shared, paths, max(verbose, 2) if verbose else 0, slots.cpus)
         pending[ref] = k
     try:
         return _follow(runs_plan, pending)
@@ -167,8 +191,15 @@ def _follow(runs_plan: plan.Plan, pending: dict[Any, int]) -> int:
             runs_plan.mark(k, "ok")
             elapsed = time.monotonic() - start
             left = elapsed / done * (total - done)
-            print(f"[INFO] {head} finished in {seconds:.0f} s ({done} of {total} ended, "
-                  f"{elapsed:.0f} s so far, about {left:.0f} s left)", flush=True)  # fmt: skip
+            log.info(
+                "[INFO] %s finished in %.0f s (%s of %s ended, %.0f s so far, about %.0f s left)",
+                head,
+                seconds,
+                done,
+                total,
+                elapsed,
+                left,
+            )
         except ray.exceptions.RayError as exc:
             failed += 1
             cause = getattr(exc, "cause", None) or exc
@@ -176,7 +207,7 @@ def _follow(runs_plan: plan.Plan, pending: dict[Any, int]) -> int:
             if files.disk_full(cause):  # as in local.run_all: the other runs would meet it
                 runs_plan.stop_for_space(k, cause, error)
             runs_plan.mark(k, "failed", error)
-            print(f"[ERROR] {head} failed: {runs_plan.error(k)}", file=sys.stderr, flush=True)
+            log.error("[ERROR] %s failed: %s", head, runs_plan.error(k))
     return failed
 
 

@@ -30,7 +30,7 @@ from filelock import FileLock, Timeout
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from bench.core import experiments, files, identity, jsonfile, results
+from bench.core import experiments, files, identity, results
 
 PLAN = "plan.json"
 RUNS = "runs"
@@ -124,7 +124,7 @@ def read_plan(out: Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
     try:
-        plan = jsonfile.read(path)
+        plan = files.read_json(path)
     except ValueError as exc:
         why = str(exc).removeprefix(f"{path}: ")
         raise ValueError(f"{path}: unreadable plan ({why})") from None

@@ -1,9 +1,9 @@
 """The layers of docs/architecture.md hold, for every import in bench/ (those inside
 functions too), with no exemption: each layer imports only the layers its rule names, no
-module imports itself back through any chain, no reader imports a renderer, and an import
+module imports itself back through any chain, no reader imports a renderer, an import
 inside a function is there only to keep TensorFlow/Keras, JAX, PyTorch, Ray (or the
 second-long imports of scikit-learn and matplotlib) from loading, with its reason beside
-it."""
+it, and nothing below the command line prints."""
 
 from __future__ import annotations
 
@@ -28,14 +28,30 @@ MAY_IMPORT = {
     "cli": {"core", "report", "api", "cli"},
     "entry": {"cli"},
 }
-READERS = {"bench.report.stats", "bench.report.golden", "bench.report.compare",
-           "bench.core.results", "bench.run.runset", "bench.core.state"}  # fmt: skip
+READERS = {
+    "bench.report.stats",
+    "bench.report.golden",
+    "bench.report.compare",
+    "bench.core.results",
+    "bench.run.runset",
+    "bench.core.state",
+}
 RENDERERS = {"bench.report.figures", "bench.report.markdown"}
 # What a lazy import may keep from loading: the frameworks and Ray (seconds, and GPU memory),
 # and the libraries whose import alone costs a CLI's start-up half a second or more here
 # (scikit-learn's datasets 1.3 s, scipy.stats 1.4 s, matplotlib 0.5 s; python -X importtime).
-HEAVY = {"tensorflow", "keras", "tf_keras", "jax", "jaxlib", "torch", "ray", "sklearn",
-         "scipy", "matplotlib"}  # fmt: skip
+HEAVY = {
+    "tensorflow",
+    "keras",
+    "tf_keras",
+    "jax",
+    "jaxlib",
+    "torch",
+    "ray",
+    "sklearn",
+    "scipy",
+    "matplotlib",
+}
 
 
 def _name(path: Path) -> str:
@@ -169,6 +185,47 @@ def test_the_rule_checker_sees_a_cycle_and_a_lazy_light_import(tmp_path, monkeyp
     finally:
         imports.cache_clear()
         heavy.cache_clear()
+
+
+# The layers that may print: the command line, and the entry point that starts it.
+PRINTING = {"cli", "entry"}
+
+
+def prints(source: str) -> list[int]:
+    """The lines that name the built-in ``print``: a call (to any file), or ``print``
+    handed on as a value (``key=print``, ``map(print, ...)``, ``say = print``)."""
+    tree = ast.parse(source)
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Name) and node.id == "print" and isinstance(node.ctx, ast.Load)
+    ]
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if layer(m) not in PRINTING))
+def test_nothing_below_the_command_line_prints(module):
+    """Progress and notices go through ``logging`` (bench.core.console) or are returned."""
+    found = prints(MODULES[module].read_text(encoding="utf-8"))
+    assert not found, f"{module} prints on line(s) {found}: log it, or return it to the CLI"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "print('x')",
+        "import sys\nprint('x', file=sys.stderr, flush=True)",
+        "def f(say=print):\n    say('x')",
+        "list(map(print, [1]))",
+        "say = print",
+        "class A:\n    def f(self):\n        return lambda: print(1)",
+    ],
+)
+def test_the_print_rule_sees_every_way_to_print(source):
+    assert prints(source)
+
+
+def test_the_print_rule_leaves_other_names_alone():
+    assert not prints("def print_only(): pass\nx.print('y')\nargs.print_only = True")
 
 
 def test_docs_state_the_same_rules():

@@ -36,9 +36,7 @@ def _recorded() -> dict:
 
 
 def _accuracies(noisy: bool) -> list[float]:
-    return [
-        s["accuracy"] for s in _recorded()["seeds"] if bool(s["setup"]["label_noise"]) == noisy
-    ]
+    return [s["accuracy"] for s in _recorded()["seeds"] if bool(s["setup"]["label_noise"]) == noisy]
 
 
 def test_the_recorded_seeds_are_the_checks_set_up():

@@ -21,7 +21,7 @@ from results_factory import folder_of, make_run
 from tiers import examples
 
 from bench.cli import main
-from bench.core import files, jsonfile, results, state
+from bench.core import files, results, state
 from bench.keras import lr_find
 from bench.report import golden
 from bench.run import runset
@@ -43,7 +43,7 @@ def plant(path: Path, kind: str) -> Path:
         path.mkdir()
     elif kind == "oversized":
         with path.open("wb") as f:  # sparse: no disk used
-            f.truncate(jsonfile.MAX_BYTES + 1)
+            f.truncate(files.MAX_JSON_BYTES + 1)
     elif kind == "symlink-to-fifo":
         os.mkfifo(path.with_name(path.name + ".fifo"))
         path.symlink_to(path.name + ".fifo")
@@ -70,7 +70,7 @@ def prompt(seconds: int = 10):
 def test_read_regular_refuses_what_is_not_a_regular_file(tmp_path, kind):
     path = plant(tmp_path / "x.json", kind)
     with prompt(), pytest.raises(ValueError, match=r"x\.json: .*not read") as caught:
-        files.read_regular(path, jsonfile.MAX_BYTES)
+        files.read_regular(path, files.MAX_JSON_BYTES)
     assert "\n" not in str(caught.value)
 
 
@@ -170,7 +170,7 @@ def _nested(depth: int) -> bytes:
 
 
 @settings(max_examples=examples(30))
-@given(depth=st.one_of(st.integers(jsonfile.MAX_DEPTH, 200),
+@given(depth=st.one_of(st.integers(files.MAX_DEPTH, 200),
                        st.integers(sys.getrecursionlimit() - 60, sys.getrecursionlimit() + 60),
                        st.integers(10_000, 200_000)))  # fmt: skip
 def test_deep_results_and_plans_are_one_line_never_a_recursion_error(depth):
@@ -191,7 +191,7 @@ def test_deep_results_and_plans_are_one_line_never_a_recursion_error(depth):
         assert main(["compare", str(good), str(folder)]) == 2
 
 
-@pytest.mark.parametrize("depth", [jsonfile.MAX_DEPTH + 1, sys.getrecursionlimit()])
+@pytest.mark.parametrize("depth", [files.MAX_DEPTH + 1, sys.getrecursionlimit()])
 def test_a_deep_value_in_memory_is_refused_before_jsonschema_or_dumps(tmp_path, depth):
     run = make_run("step", 0, 0.86)
     value: list = []
@@ -209,4 +209,4 @@ def test_a_deep_value_in_memory_is_refused_before_jsonschema_or_dumps(tmp_path, 
                     lambda inner: st.lists(inner, max_size=3)
                     | st.dictionaries(st.text(max_size=3), inner, max_size=3)))  # fmt: skip
 def test_the_depth_scan_agrees_with_the_parsed_value(value):
-    assert jsonfile.depth(json.dumps(value).encode()) == jsonfile.nesting(value)
+    assert files.json_depth(json.dumps(value).encode()) == files.nesting(value)

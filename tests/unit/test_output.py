@@ -3,16 +3,19 @@ where standard output is not a terminal (Keras' own advice; a bar there is a
 carriage-return line per update), and not TensorFlow's needless cuInit error where no
 NVIDIA driver exists (bench.core.quiet), every other line kept."""
 
+import logging
 import os
 import re
 import subprocess
 import sys
+import traceback
 
 import pytest
 from results_factory import TINY
 
+from bench.api import dataset as datasets
 from bench.cli import main
-from bench.core import progbar, quiet
+from bench.core import console, progbar, quiet
 from bench.run import lifecycle, local
 
 # TensorFlow's line on a CPU-only machine, as a CPU run printed it (TensorFlow 2.21).
@@ -113,5 +116,89 @@ def test_a_cpu_run_into_a_file_prints_a_line_per_epoch_and_no_cuinit_error(tmp_p
     assert "\r" not in said and "\x1b[" not in said  # no bar redrawn, no colours
     epochs = [line for line in said.splitlines() if re.match(r"\d+/\d+ - .*val_loss", line)]
     assert len(epochs) == 2, said[-3000:]  # Keras' verbose=2: one summary line per epoch
+    # bench's logged lines among Keras' and the CLI's, in the post's order, both streams
+    # into the one file.
+    order = [
+        "[INFO] loading ",
+        *epochs,
+        "[INFO] evaluating network...",
+        "precision    recall  f1-score   support",
+        "[INFO] wrote ",
+    ]
+    places = [said.find(line) for line in order]
+    assert -1 not in places and places == sorted(places), said[-3000:]
     if not quiet.cuda_driver():
         assert quiet.CUINIT not in said
+
+
+def test_the_command_line_shows_what_bench_logs_below_it(capsys):
+    """One line per record, as ``print`` wrote it: errors on stderr, the rest on stdout."""
+    log = logging.getLogger("bench.run.local")
+    with console.shown():
+        log.info("[INFO] run 1 of 2: step, seed 0, 2 epochs")
+        log.error("[ERROR] run 2 of 2: poly, seed 0 failed: %s", "ValueError: bad")
+        log.debug("not shown: below INFO")
+    assert capsys.readouterr() == (
+        "[INFO] run 1 of 2: step, seed 0, 2 epochs\n",
+        "[ERROR] run 2 of 2: poly, seed 0 failed: ValueError: bad\n",
+    )
+    log.error("after the command: not shown")
+    assert capsys.readouterr() == ("", "")
+
+
+def test_a_bugs_traceback_follows_its_line_as_print_exc_wrote_it(capsys):
+    try:
+        {}["missing"]
+    except KeyError:
+        with console.shown():
+            logging.getLogger("bench.run.local").error("[ERROR] failed", exc_info=True)
+        printed = "[ERROR] failed\n" + traceback.format_exc()
+    assert capsys.readouterr().err == printed
+
+
+def test_the_python_api_says_nothing_unless_logging_is_configured(capsys, caplog):
+    """A library's convention: quiet by default; ``logging.basicConfig`` shows the lines."""
+    with caplog.at_level(logging.INFO):
+        datasets.load("digits", subset=20)
+    assert capsys.readouterr() == ("", "")
+    assert [r.getMessage() for r in caplog.records] == ["[INFO] loading digits data..."]
+
+
+# Without pytest's handlers: a library's error is not Python's last-resort line on stderr.
+QUIET = """
+import logging
+import bench
+logging.getLogger("bench.run.local").error("[ERROR] run 1 of 1 failed")
+"""
+
+
+def test_bench_alone_prints_not_even_an_error():
+    proc = subprocess.run([sys.executable, "-c", QUIET], capture_output=True, text=True)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+
+
+# The CLI's prints and bench's records, both streams into one pipe, as `2>&1 | tee` has them.
+ORDER = """
+import logging, sys
+from bench.core import console
+log = logging.getLogger("bench.api.runs")
+with console.shown():
+    print("[INFO] the command's own line")
+    log.info("[INFO] run 1 of 2")
+    log.error("[ERROR] run 1 of 2 failed")
+    log.info("[INFO] run 2 of 2")
+    print("bench reproduce: 1 run(s) failed", file=sys.stderr)
+"""
+
+
+def test_the_order_holds_when_both_streams_go_to_one_pipe():
+    proc = subprocess.run(
+        [sys.executable, "-c", ORDER], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert proc.stdout.splitlines() == [
+        "[INFO] the command's own line",
+        "[INFO] run 1 of 2",
+        "[ERROR] run 1 of 2 failed",
+        "[INFO] run 2 of 2",
+        "bench reproduce: 1 run(s) failed",
+    ]

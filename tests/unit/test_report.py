@@ -17,7 +17,7 @@ from results_factory import folder_of, make_run, retime
 from tiers import examples
 
 from bench.cli import main
-from bench.core import data, experiments
+from bench.core import console, data, experiments
 from bench.report import figures, golden, markdown, stats
 from bench.run import local, plan
 
@@ -231,7 +231,8 @@ def test_reproduce_reports_a_corrupt_results_file_and_renders_the_rest(tmp_path,
     folder = folder_of(tmp_path, [none])
     (folder / "runs" / "linear-seed0.json").write_text('{"schema_version": 1, "history"')
     runs = plan.plan_runs(["none", "linear"], 1, "digits", None, False)
-    failed = local.run_all(folder, runs, digits, quick=False)
+    with console.shown():  # its lines as the command line shows them
+        failed = local.run_all(folder, runs, digits, quick=False)
     assert failed == 1
     out, err = capsys.readouterr()
     assert "run 1 of 2: none, seed 0: finished already" in out
