@@ -54,7 +54,7 @@ COMPAT = {
     "keras-3.15-jax": ["keras==3.15.*", "jax[cpu]==0.10.*"],
 }
 # Keras 3 on PyTorch: outside CI (`nox -s torch`), its wheels bring CUDA libraries of
-# several GB (README, "Keras 3 backends").
+# several GB (docs/backends.md, "PyTorch").
 TORCH = {"keras-3.15-torch": ["keras==3.15.*", "torch==2.*"]}
 ROWS = {**COMPAT, **TORCH}
 # TF_USE_LEGACY_KERAS is what makes tf.keras mean tf-keras on TensorFlow >= 2.16.
@@ -217,7 +217,7 @@ def compat(session: nox.Session, row: str) -> None:
 @nox.session
 def torch(session: nox.Session) -> None:
     """Keras 3 on PyTorch (CPU), the compat checks of a row, from its pins. Not in CI: the
-    wheels are several GB (README). Adds its column to reports/api-drift.md."""
+    wheels are several GB (docs/backends.md). Adds its column to reports/api-drift.md."""
     (row,) = TORCH
     _install_row(session, row, "-c", str(CONSTRAINTS / f"{row}.txt"))
     _compat_checks(session, _row_env(row), row)

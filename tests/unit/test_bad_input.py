@@ -4,7 +4,7 @@ bench` in a process of their own, the rest through bench.cli.main); all fail bef
 any training (a tiny run is set up by default, so a check that stopped working would fail
 in seconds rather than train for 100 epochs).
 
-The README's "Nothing silently wrong" table maps each class of bad input to the test
+docs/nothing-silently-wrong.md's table maps each class of bad input to the test
 that proves what the suite does with it; the classes with generated damage are in
 tests/unit/test_damage.py, the kills and the lock in tests/smoke/test_reliability_smoke.py.
 """

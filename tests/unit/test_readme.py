@@ -1,7 +1,9 @@
-"""Every command line the README shows is checked against the real thing, naming the README
-line that fails: `python -m bench` lines are parsed by bench's own argument parser (inline
-mentions: the command and each flag they name), `nox -s` names sessions nox lists, `pytest
--m` names registered markers, `pip install` names extras pyproject.toml declares. The first
+"""Every command line the README and the docs/ pages show is checked against the real thing,
+naming the page and line that fails: `python -m bench` lines are parsed by bench's own
+argument parser (inline mentions: the command and each flag they name), `nox -s` names
+sessions nox lists, `pytest -m` names registered markers, `pip install` names extras
+pyproject.toml declares. Every relative link resolves, to a heading where it names one, and
+the README stays short enough to read (at most 250 lines: the rest is in docs/). The first
 line (the main job) runs verbatim in tests/readme/; the second is what `.ci/run` runs.
 """
 
@@ -28,6 +30,10 @@ from readme_lines import (
     commands,
     first_two,
     hidden_commands,
+    link_problem,
+    links,
+    page_name,
+    pages,
 )
 
 from bench import api
@@ -175,17 +181,29 @@ def markers(pytestconfig) -> set[str]:
     return {line.split(":")[0].split("(")[0].strip() for line in pytestconfig.getini("markers")}
 
 
-def _problems(text: str, markers: set[str]) -> list[str]:
-    found = [(c, problem(c, markers)) for c in commands(text)]
+PAGES = pages()
+MAX_README_LINES = 250
+
+
+def _problems(text: str, markers: set[str], page: str = "README.md") -> list[str]:
+    found = [(c, problem(c, markers)) for c in commands(text, page)]
     return [f"{c.where()}\n    {why}" for c, why in found if why]
 
 
-def test_every_readme_command_parses(markers):
-    text = README.read_text(encoding="utf-8")
-    found = commands(text)
-    assert len([c for c in found if not c.inline]) >= 30  # the blocks were read at all
-    assert _problems(text, markers) == []
-    assert hidden_commands(text) == []
+@pytest.mark.parametrize("path", PAGES, ids=page_name)
+def test_every_command_of_the_readme_and_the_docs_parses(path, markers):
+    text = path.read_text(encoding="utf-8")
+    assert _problems(text, markers, page_name(path)) == []
+    assert hidden_commands(text, page_name(path)) == []
+
+
+def test_the_blocks_were_read_at_all():
+    shown = {
+        page_name(path): [c for c in commands(path.read_text(encoding="utf-8")) if not c.inline]
+        for path in PAGES
+    }
+    assert len(shown["README.md"]) >= 15
+    assert sum(map(len, shown.values())) >= 50
 
 
 def test_a_command_in_a_plain_block_or_behind_a_variable_is_still_seen(markers):
@@ -285,21 +303,24 @@ def _git(*words: str) -> list[str]:
     return found.stdout.splitlines()
 
 
-def test_what_the_readme_commands_write_is_ignored_and_holds_no_committed_file(monkeypatch):
-    """Every bench line of the README's blocks (inline spans are mentions, whose paths are
-    placeholders such as FILE.json) writes where git ignores it, and where no committed
-    file lies: running the README leaves `git status` clean."""
+def test_what_the_readme_and_docs_commands_write_is_ignored_and_holds_no_committed_file(
+    monkeypatch,
+):
+    """Every bench line of the README's and the docs' blocks (inline spans are mentions,
+    whose paths are placeholders such as FILE.json) writes where git ignores it, and where
+    no committed file lies: running the README leaves `git status` clean."""
     written = {}
-    for command in commands(README.read_text(encoding="utf-8")):
-        args = None if command.inline else _bench_args(command)
-        if args is None:
-            continue
-        monkeypatch.setenv(
-            "KERAS_BACKEND", _environment(command).get("KERAS_BACKEND", "tensorflow")
-        )
-        for path in writes(args):
-            if not Path(path).is_absolute():  # outside the checkout: not git's to track
-                written.setdefault(path, command.where())
+    for page in PAGES:
+        for command in commands(page.read_text(encoding="utf-8"), page_name(page)):
+            args = None if command.inline else _bench_args(command)
+            if args is None:
+                continue
+            monkeypatch.setenv(
+                "KERAS_BACKEND", _environment(command).get("KERAS_BACKEND", "tensorflow")
+            )
+            for path in writes(args):
+                if not Path(path).is_absolute():  # outside the checkout: not git's to track
+                    written.setdefault(path, command.where())
     assert "output/lr.png" in written and "reports/quick/" in written  # the defaults count
     ignored = set(_git("check-ignore", "--no-index", *written))
     tracked = _git("ls-files", "--", *written)
@@ -307,7 +328,7 @@ def test_what_the_readme_commands_write_is_ignored_and_holds_no_committed_file(m
         f"{where}\n    {p} is not ignored" for p, where in written.items() if p not in ignored
     ]
     assert exposed == []
-    assert tracked == [], f"committed files where README commands write: {tracked}"
+    assert tracked == [], f"committed files where README or docs commands write: {tracked}"
 
 
 def _extras_used(command: Command) -> set[str]:
@@ -327,11 +348,12 @@ def _extras_installed(command: Command) -> set[str]:
     return {e for w in command.words for e in re.findall(r"[\[,]([\w-]+)(?=[,\]])", w)}
 
 
-def test_no_readme_block_uses_an_extra_before_it_installs_it():
+@pytest.mark.parametrize("path", PAGES, ids=page_name)
+def test_no_block_uses_an_extra_before_it_installs_it(path):
     """A block that installs an extra installs it before its first line that needs it (a
     block without the install is for a machine that has it: "A GPU box with JAX")."""
     late = []
-    for block in blocks(README.read_text(encoding="utf-8")):
+    for block in blocks(path.read_text(encoding="utf-8")):
         if block.language not in ("bash", "sh"):
             continue
         lines = commands(f"```bash\n{block.code}```\n")
@@ -339,7 +361,8 @@ def test_no_readme_block_uses_an_extra_before_it_installs_it():
             first_install = next(k for k, c in enumerate(lines) if extra in _extras_installed(c))
             used = [c for c in lines[:first_install] if extra in _extras_used(c)]
             late += [
-                f"README.md line {block.line + c.line - 2}: {c.text} (needs {extra})" for c in used
+                f"{page_name(path)} line {block.line + c.line - 2}: {c.text} (needs {extra})"
+                for c in used
             ]
     assert late == []
 
@@ -375,3 +398,56 @@ def test_a_console_blocks_output_is_not_a_command(markers):
     page = "```console\n$ nox -s lint\nnox > Session lint was successful.\n```\n"
     assert [c.text for c in commands(page)] == ["nox -s lint"]
     assert _problems(page, markers) == []
+
+
+def test_the_readme_is_short_enough_to_read():
+    lines = README.read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= MAX_README_LINES, (
+        f"README.md has {len(lines)} lines, more than {MAX_README_LINES}: move detail to docs/"
+    )
+
+
+def _link_problems(path: Path, text: str) -> list[str]:
+    found = [(link, link_problem(path, text, link)) for link in links(text)]
+    return [f"{page_name(path)} line {k.line}: ({k.target}) {why}" for k, why in found if why]
+
+
+@pytest.mark.parametrize("path", PAGES, ids=page_name)
+def test_every_relative_link_resolves(path):
+    assert _link_problems(path, path.read_text(encoding="utf-8")) == []
+
+
+def test_the_readme_links_every_docs_page():
+    linked = {
+        (README.parent / k.target.partition("#")[0]).resolve()
+        for k in links(README.read_text(encoding="utf-8"))
+    }
+    assert [page_name(p) for p in PAGES if p.parent.name == "docs" and p not in linked] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "says"),
+    [
+        ("See [the CLI](cli.md).\n", None, None),
+        ("See [the CLI](nowhere.md).\n", 1, "no file docs/nowhere.md"),
+        ("Text.\n\nSee ![a figure](../reports/none.png).\n", 3, "no file reports/none.png"),
+        ("See [a folder](../bench/).\n", None, None),
+        ("Text.\n\n[ref]: ../missing.md\n", 3, "no file missing.md"),
+        ("See [`the API`](../README.md#python-api).\n", None, None),
+        ("See [the API](../README.md#python-apj).\n", 1, "README.md has no heading #python-apj"),
+        ("# Top\n\nSee [top](#top).\n", None, None),
+        ("# Top\n\nSee [top](#bottom).\n", 3, "no heading #bottom here"),
+        ("# A, b: `c_d`\n\n# A, b: `c_d`\n\n[x](#a-b-c_d-1)\n", None, None),
+        ("See [x](../../outside.md).\n", 1, "leads out of the repository"),
+        ("See [x](https://example.org/nowhere) and <https://example.org>.\n", None, None),
+        ("Shown, not linked: `[x](nowhere.md)`.\n\n```md\n[x](nowhere.md)\n```\n", None, None),
+    ],
+)
+def test_a_broken_link_or_anchor_fails_naming_the_line(text, line, says):
+    page = ROOT / "docs" / "a-page.md"  # as if in docs/: links resolve from there
+    problems = _link_problems(page, text)
+    if says is None:
+        assert problems == []
+    else:
+        (found,) = problems
+        assert found.startswith(f"docs/a-page.md line {line}: ") and found.endswith(says), found

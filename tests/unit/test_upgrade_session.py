@@ -1,6 +1,6 @@
 """`nox -s upgrade`'s own steps (noxfile.py): which specs it takes, how each side is built
 and named, and that a report lands whole or not at all. The sessions themselves build
-TensorFlow environments from the index and run on demand (README, "Upgrading TensorFlow")."""
+TensorFlow environments from the index and run on demand (docs/upgrade.md)."""
 
 from __future__ import annotations
 
