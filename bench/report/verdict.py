@@ -124,9 +124,10 @@ class Tolerance:
 # Derived from the six matrix rows' fingerprints (docs/fingerprint.md,
 # ``fingerprints.derive``), from the pairs that compute the same quantity: moving_variance
 # from pairs on the same side of Keras 2/3 only (Keras 2's fused BatchNorm keeps the
-# unbiased batch variance, Keras 3 the biased one), loss without Keras 3.0 (its
-# train_on_batch returns the running mean of the loss). Both differences are real and stay
-# flagged. After ~3 updates the weights' float noise has grown chaotic (lr 0.1): from there
+# unbiased batch variance, Keras 3 the biased one: a real difference, and it stays
+# flagged), loss without Keras 3.0 (its train_on_batch, which the fingerprint then used,
+# returned the running mean of the loss; the fingerprint now trains with fit, as the
+# post does). After ~3 updates the weights' float noise has grown chaotic (lr 0.1): from there
 # only the rates and the loss are checked closely. "final" (one number, the summary after
 # all updates) is informative only.
 TOLERANCE = {
