@@ -49,8 +49,8 @@ def drift(out: Path) -> dict[str, Any]:
 
 # The convergence seed each speed round trains after its timed steps: the quick
 # reproduction's "linear" on the embedded digits set, 10 epochs, deterministic. Its final
-# accuracy spreads 0.42 points over seeds (8 seeds, 2026-12-03), so 6 seeds a side detect a
-# difference of about 1 point with 80 % power (docs/upgrade.md).
+# accuracy spreads under half a point over seeds, so 6 seeds a side detect a difference of
+# about 1 point with 80 % power (measured: docs/upgrade.md).
 CONVERGENCE = {"schedule": "linear", "dataset": "digits", "model": "quick", "epochs": 10}
 # The generator that picks the labels ``noisy_labels`` replaces: the same labels everywhere.
 CALIBRATION_SEED = 1234

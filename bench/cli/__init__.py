@@ -46,9 +46,11 @@ def cmd_schedules(args: argparse.Namespace) -> int:
     in Keras' progress-bar format); plateau's starting rate and rule."""
     table = api.schedules(args.schedule, args.epochs, args.plot_dir)
     if table.names:
-        print(f"Learning rate per epoch ({schedules.EPOCH_RATE}), {table.epochs} epochs, "
-              f"batch {experiments.BATCH_SIZE}, {experiments.TRAIN_IMAGES:,} images "
-              f"({table.steps} steps per epoch)")  # fmt: skip
+        print(
+            f"Learning rate per epoch ({schedules.EPOCH_RATE}), {table.epochs} epochs, "
+            f"batch {experiments.BATCH_SIZE}, {experiments.TRAIN_IMAGES:,} images "
+            f"({table.steps} steps per epoch)"
+        )
         print(tabulate(table.rows, headers=["epoch", *table.names], disable_numparse=True))
     for name, rule in table.rules.items():
         print(f"{name}: {rule}")
@@ -61,12 +63,24 @@ def cmd_train(args: argparse.Namespace) -> int:
     rates, source = _rates(args)
     try:
         done = api.train_one(
-            args.schedule, out=args.out, epochs=args.epochs, dataset=args.dataset,
-            data_dir=args.data_dir, subset=args.subset, subset_seed=args.subset_seed,
-            batch_size=args.batch_size, seed=args.seed, deterministic=args.deterministic,
-            force=args.force, verbose=args.verbose, model=args.model, rates=rates,
-            lr_source=source, lr_plot=args.lr_plot, train_plot=args.train_plot,
-        )  # fmt: skip
+            args.schedule,
+            out=args.out,
+            epochs=args.epochs,
+            dataset=args.dataset,
+            data_dir=args.data_dir,
+            subset=args.subset,
+            subset_seed=args.subset_seed,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            deterministic=args.deterministic,
+            force=args.force,
+            verbose=args.verbose,
+            model=args.model,
+            rates=rates,
+            lr_source=source,
+            lr_plot=args.lr_plot,
+            train_plot=args.train_plot,
+        )
     except api.Interrupted as interrupt:
         return _interrupted("train", interrupt)
     if not done.trained:
@@ -101,59 +115,93 @@ def _reproduce_backends(args: argparse.Namespace, out: Path) -> int:
     except api.Interrupted as interrupt:
         return _interrupted("reproduce", interrupt)
     if failed:
-        print(f"bench reproduce: {failed} backend(s) failed; see their reports",
-              file=sys.stderr)  # fmt: skip
+        print(f"bench reproduce: {failed} backend(s) failed; see their reports", file=sys.stderr)
     return 1 if failed else 0
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     """Run the post's experiments (x seeds), then write the markdown report."""
-    settings = {k: getattr(args, k) for k in ("seeds", "quick", "subset", "subset_seed",
-                "epochs", "batch_size", "deterministic")}  # fmt: skip
+    settings = {
+        k: getattr(args, k)
+        for k in (
+            "seeds",
+            "quick",
+            "subset",
+            "subset_seed",
+            "epochs",
+            "batch_size",
+            "deterministic",
+        )
+    }
     if args.backends:
         runs = api.runs.planned(args.schedules, dataset=args.dataset, **settings)
         chosen = {k: getattr(args, k) for k in ("name", "quick", "seeds", "subset", "backends")}
         out = args.out or api.runs.default_out(runs, **chosen)
         return _reproduce_backends(args, out)
     try:
-        done = api.reproduce(args.schedules, out=args.out, name=args.name, dataset=args.dataset,
-                             data_dir=args.data_dir, force=args.force, verbose=args.verbose,
-                             ray=args.ray, workers=args.workers, **settings)  # fmt: skip
+        done = api.reproduce(
+            args.schedules,
+            out=args.out,
+            name=args.name,
+            dataset=args.dataset,
+            data_dir=args.data_dir,
+            force=args.force,
+            verbose=args.verbose,
+            ray=args.ray,
+            workers=args.workers,
+            **settings,
+        )
     except api.Interrupted as interrupt:
         return _interrupted("reproduce", interrupt)
     print(f"[INFO] report: {done.report}")
     if done.failed:
-        print(f"bench reproduce: {done.failed} run(s) failed; the report marks them",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"bench reproduce: {done.failed} run(s) failed; the report marks them", file=sys.stderr
+        )
     return 1 if done.failed else 0
 
 
 def cmd_lr_find(args: argparse.Namespace) -> int:
     """The learning-rate range test: sweep the rate, write its CSV and plot, suggest rates."""
-    found = api.lr_find(out=args.out, start=args.start, end=args.end, steps=args.steps,
-                        mode=args.mode, dataset=args.dataset, data_dir=args.data_dir,
-                        subset=args.subset, subset_seed=args.subset_seed,
-                        batch_size=args.batch_size, seed=args.seed, model=args.model)  # fmt: skip
+    found = api.lr_find(
+        out=args.out,
+        start=args.start,
+        end=args.end,
+        steps=args.steps,
+        mode=args.mode,
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        subset=args.subset,
+        subset_seed=args.subset_seed,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        model=args.model,
+    )
     print(f"[INFO] {found.sweep.stopped}")
     for name, rate in found.suggestions.items():
         print(f"[INFO] suggested rate {rate:.3g} ({name}: {tools.MEANINGS[name]})")
-    print("[INFO] no rule is robust: read the plot, and pick where the loss still falls "
-          f"steadily. For a cyclic schedule: bench train -s cyclic-triangular --lr-from "
-          f"{found.csv} ({tools.RULE})")  # fmt: skip
+    print(
+        "[INFO] no rule is robust: read the plot, and pick where the loss still falls "
+        f"steadily. For a cyclic schedule: bench train -s cyclic-triangular --lr-from "
+        f"{found.csv} ({tools.RULE})"
+    )
     _wrote([found.csv, found.plot], found.replaced)
     return 0
 
 
 def cmd_speed(args: argparse.Namespace) -> int:
     """The post's ResNet's training speed on this backend and device, against the post's."""
-    print(f"[INFO] timing {args.steps} updates of batch {args.batch_size} on Keras' "
-          f"{backend.configured()} backend (after {args.steps} that compile)")  # fmt: skip
-    result = api.speed(out=args.out, steps=args.steps, batch_size=args.batch_size,
-                       model=args.model)  # fmt: skip
-    print(f"[INFO] {result['ms_per_step']:.1f} ms/step, {result['images_per_second']:,.0f} "
-          f"images/s on {', '.join(result['environment']['devices'])}; the post: "
-          f"{result['post_ms_per_step']:g} ms/step, {result['post_images_per_second']:,.0f} "
-          "images/s")  # fmt: skip
+    print(
+        f"[INFO] timing {args.steps} updates of batch {args.batch_size} on Keras' "
+        f"{backend.configured()} backend (after {args.steps} that compile)"
+    )
+    result = api.speed(out=args.out, steps=args.steps, batch_size=args.batch_size, model=args.model)
+    print(
+        f"[INFO] {result['ms_per_step']:.1f} ms/step, {result['images_per_second']:,.0f} "
+        f"images/s on {', '.join(result['environment']['devices'])}; the post: "
+        f"{result['post_ms_per_step']:g} ms/step, {result['post_images_per_second']:,.0f} "
+        "images/s"
+    )
     print(f"[INFO] wrote {args.out}")
     return 0
 
@@ -233,7 +281,8 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
 _QUICK = f"{experiments.QUICK_DATASET}, {experiments.QUICK_EPOCHS} epochs, a small ResNet"
 # Every flag once: (names, argparse keywords). A command names the ones it takes, and may
-# give one its own default and help (FLAGS_BY_COMMAND). A declarative table.
+# give one its own default and help (FLAGS_BY_COMMAND). A declarative table, one flag per
+# entry as --help lists them, hand-aligned (fmt: skip) so that each reads as one row.
 FLAGS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     "epochs": (("-e", "--epochs"), {"type": checks.argument("epochs"), "help": "# of epochs"}),
     "dataset": (("--dataset",), {"choices": data.DATASETS,
@@ -297,6 +346,7 @@ _ONE_RUN: dict[str, dict[str, Any]] = {
     "subset_seed": {},
     "batch_size": {"default": experiments.BATCH_SIZE, "help": "default: the post's 128"},
 }
+# Hand-aligned (fmt: skip): one row per command, its flags' own defaults and help.
 FLAGS_BY_COMMAND: dict[str, dict[str, dict[str, Any]]] = {
     "train": {
         "epochs": {"default": experiments.EPOCHS, "help": "# of epochs to train for"},
@@ -358,11 +408,25 @@ def _add_flags(p: argparse.ArgumentParser, command: str) -> None:
 
 def _schedules_parser(commands: Any) -> None:
     p = commands.add_parser("schedules", help=cmd_schedules.__doc__)
-    p.add_argument("-s", "--schedule", action="append", metavar="NAME",
-                   help=f"one of {', '.join(experiments.ALL)} (repeatable; default: the "
-                   "post's five; plateau: its rule, as its rate follows val_loss)")  # fmt: skip
-    p.add_argument("-e", "--epochs", **_bounded({"type": checks.argument("epochs"),
-                   "default": experiments.EPOCHS, "help": "# of epochs"}))  # fmt: skip
+    p.add_argument(
+        "-s",
+        "--schedule",
+        action="append",
+        metavar="NAME",
+        help=f"one of {', '.join(experiments.ALL)} (repeatable; default: the "
+        "post's five; plateau: its rule, as its rate follows val_loss)",
+    )
+    p.add_argument(
+        "-e",
+        "--epochs",
+        **_bounded(
+            {
+                "type": checks.argument("epochs"),
+                "default": experiments.EPOCHS,
+                "help": "# of epochs",
+            }
+        ),
+    )
     p.add_argument("--plot-dir", type=Path, help="also write the post's lr_*_schedule.png here")
     p.set_defaults(func=cmd_schedules)
 
@@ -392,13 +456,16 @@ def _train_parser(commands: Any) -> None:
         help="training plot (relative: inside --out)",
     )
     _add_flags(p, "train")
-    p.set_defaults(func=cmd_train)  # fmt: skip
+    p.set_defaults(func=cmd_train)
 
 
 def _table_parsers(commands: Any) -> None:
     """The commands whose flags are all in FLAGS_BY_COMMAND."""
-    for name, func in (("reproduce", cmd_reproduce), ("lr-find", cmd_lr_find),
-                       ("speed", cmd_speed)):  # fmt: skip
+    for name, func in (
+        ("reproduce", cmd_reproduce),
+        ("lr-find", cmd_lr_find),
+        ("speed", cmd_speed),
+    ):
         p = commands.add_parser(name, help=func.__doc__)
         _add_flags(p, name)
         p.set_defaults(func=func)

@@ -44,8 +44,9 @@ def check(name: str | None = None) -> str:
     without importing anything, so a command refuses it before its first epoch."""
     name = name or configured()
     if name not in KNOWN:
-        raise ValueError(f"KERAS_BACKEND={name} is not a Keras backend: choose one of "
-                         f"{', '.join(KNOWN)}")  # fmt: skip
+        raise ValueError(
+            f"KERAS_BACKEND={name} is not a Keras backend: choose one of {', '.join(KNOWN)}"
+        )
     if importlib.util.find_spec(name) is None:
         raise ValueError(
             f"Keras' {name} backend needs {name}, which is not installed here; {install(name)}"

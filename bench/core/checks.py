@@ -13,6 +13,7 @@ from collections.abc import Callable
 # The largest value each whole number a user gives may take: far beyond any real use (the
 # post trains 100 epochs of 391 steps), and small enough that a typo such as -e 1000000000
 # is one line at once instead of minutes of growing memory. numpy's seeds are 32-bit.
+# Each flag's two spellings side by side (fmt: skip keeps the table packed).
 LIMITS = {"epochs": 10_000, "seeds": 1_000, "seed": 2**32 - 1, "subset-seed": 2**32 - 1,
           "subset_seed": 2**32 - 1, "steps": 1_000_000, "batch-size": 65_536,
           "batch_size": 65_536, "subset": 10_000_000, "workers": 1_024}  # fmt: skip

@@ -44,6 +44,8 @@ import numpy as np
 from bench.core import files
 
 CIFAR10_ENV = "BENCH_CIFAR10"
+# CIFAR-10's label order, five a row as its own batches.meta lists them (fmt: skip keeps
+# the two rows).
 CIFAR10_CLASSES = (
     "airplane", "automobile", "bird", "cat", "deer",
     "dog", "frog", "horse", "ship", "truck",
@@ -183,8 +185,10 @@ def _from_tarball(path: Path) -> Dataset:
                 if name not in members:
                     raise DataError(f"{path} has no {_FOLDER}/{name}: not CIFAR-10's archive")
                 _check_size(f"{path}:{members[name].name}", members[name].size)
-                return _parse_batch(io.BytesIO(tar.extractfile(members[name]).read()),
-                                    f"{path}:{members[name].name}")  # fmt: skip
+                return _parse_batch(
+                    io.BytesIO(tar.extractfile(members[name]).read()),
+                    f"{path}:{members[name].name}",
+                )
 
             return _assemble(read, str(path))
     except (tarfile.TarError, EOFError, OSError) as exc:
@@ -268,9 +272,12 @@ def load_digits() -> Dataset:
     big = grey.repeat(4, axis=1).repeat(4, axis=2)  # 8x8 -> 32x32
     images = np.repeat(big[..., np.newaxis], 3, axis=3)
     train_x, test_x, train_y, test_y = train_test_split(
-        images, digits.target.astype(np.int64),
-        test_size=DIGITS_TEST_IMAGES, stratify=digits.target, random_state=0,
-    )  # fmt: skip
+        images,
+        digits.target.astype(np.int64),
+        test_size=DIGITS_TEST_IMAGES,
+        stratify=digits.target,
+        random_state=0,
+    )
     return Dataset("digits", train_x, train_y, test_x, test_y, DIGITS_CLASSES, "sklearn.datasets")
 
 
@@ -310,8 +317,9 @@ def subset(dataset: Dataset, train_images: int, seed: int) -> Dataset:
             drop = np.random.default_rng(seed).choice(len(y), len(y) - n, replace=False)
             keep = np.setdiff1d(np.arange(len(y)), drop)
         else:
-            keep, _ = train_test_split(np.arange(len(y)), train_size=n, stratify=y,
-                                       random_state=seed)  # fmt: skip
+            keep, _ = train_test_split(
+                np.arange(len(y)), train_size=n, stratify=y, random_state=seed
+            )
         keep.sort()  # keep the dataset's own order; fit shuffles anyway
         return x[keep], y[keep]
 

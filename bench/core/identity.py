@@ -10,9 +10,10 @@ schedule, its seed and determinism may differ between them.
 Everything that needs a run's identity reads it from here:
 
 - ``of(run, dataset)``: the identity of a run about to train;
-- ``place(identity)``: the parts of a results file it fills (``bench.keras.train`` builds
-  the file's ``experiment``, ``seed``, ``config``, ``dataset`` and ``environment`` from it);
-- ``recorded(results)``: the identity a results file records (resume, reuse, compare and
+- ``results_fields(identity)``: the parts of a results file it fills (``bench.keras.train``
+  builds the file's ``experiment``, ``seed``, ``config``, ``dataset`` and ``environment``
+  from it);
+- ``from_results(results)``: the identity a results file records (resume, reuse, compare and
   the report read it); ``schema_at``: the fields' schemas where the results schema needs
   them; ``fill_old``: what a schema version 1 file meant by the fields it lacks;
 - ``differences(a, b)``: the fields on which two identities differ, named.
@@ -184,7 +185,7 @@ def of(run: experiments.Run, dataset: data.Dataset) -> Identity:
     )
 
 
-def place(identity: Identity) -> dict[str, Any]:
+def results_fields(identity: Identity) -> dict[str, Any]:
     """The parts of a results file the identity fills, nested as the file nests them."""
     placed: dict[str, Any] = {}
     for f in FIELDS:
@@ -212,7 +213,7 @@ def _recorded_value(results: dict[str, Any], f: dataclasses.Field) -> Any:
         return f.metadata["derived"](results)
 
 
-def recorded(results: dict[str, Any]) -> Identity:
+def from_results(results: dict[str, Any]) -> Identity:
     """The identity a (validated) results file records."""
     return Identity(**{f.name: _recorded_value(results, f) for f in FIELDS})
 

@@ -236,8 +236,9 @@ def build(**fields: Any) -> dict[str, Any]:
     """A validated results dict from its top-level fields (all but ``schema_version``),
     as a reader will read it back (tuples become lists, numpy numbers Python ones)."""
     try:
-        text = json.dumps({"schema_version": SCHEMA_VERSION, **fields}, allow_nan=False,
-                          default=_plain)  # fmt: skip
+        text = json.dumps(
+            {"schema_version": SCHEMA_VERSION, **fields}, allow_nan=False, default=_plain
+        )
     except ValueError:
         raise ResultsError("results: holds a NaN or infinite number") from None
     return validate(json.loads(text))
@@ -266,8 +267,9 @@ def _migrated(results: Any) -> Any:
     history = results.get("history")
     if isinstance(history, dict):  # else the schema names what is wrong with it
         epochs = history.get("epoch")
-        history.setdefault("compiled", [i == 0 for i in range(len(epochs))]
-                           if isinstance(epochs, list) else [])  # fmt: skip
+        history.setdefault(
+            "compiled", [i == 0 for i in range(len(epochs))] if isinstance(epochs, list) else []
+        )
     results["schema_version"] = SCHEMA_VERSION
     return results
 

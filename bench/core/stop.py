@@ -75,8 +75,10 @@ def message(command: str, interrupt: KeyboardInterrupt, state_dir: Path | None =
     name = str(interrupt) or ("SIGTERM" if isinstance(interrupt, Terminated) else "SIGINT")
     how = f"terminated ({name})" if isinstance(interrupt, Terminated) else "interrupted"
     if state_dir is not None and Path(state_dir).exists():
-        return (f"bench {command}: {how}; run the same command again to resume (state kept "
-                f"in {state_dir})")  # fmt: skip
+        return (
+            f"bench {command}: {how}; run the same command again to resume (state kept "
+            f"in {state_dir})"
+        )
     # Outside training the line names the key too; inside, it reads as it always has.
     how = "interrupted (Ctrl+C)" if how == "interrupted" else how
     who = f"bench {command}" if command else "bench"  # stopped while its arguments were read

@@ -212,10 +212,15 @@ def setup_trace(
     return trace, [n for n, _ in variables]
 
 
-def run(setups: tuple[str, ...] = tuple(experiments.EXPERIMENTS), *, seed: int = SEED,
-        epochs: int = EPOCHS, batch_size: int = BATCH_SIZE,
-        model_args: dict[str, Any] | None = None,
-        mutations: Mutations = Mutations()) -> dict[str, Any]:  # fmt: skip
+def run(
+    setups: tuple[str, ...] = tuple(experiments.EXPERIMENTS),
+    *,
+    seed: int = SEED,
+    epochs: int = EPOCHS,
+    batch_size: int = BATCH_SIZE,
+    model_args: dict[str, Any] | None = None,
+    mutations: Mutations = Mutations(),
+) -> dict[str, Any]:
     """The fingerprint of ``setups`` (default: the post's five), as a JSON-ready dict."""
     _pin_threads()
     compat.deterministic()
@@ -225,8 +230,9 @@ def run(setups: tuple[str, ...] = tuple(experiments.EXPERIMENTS), *, seed: int =
     model_args = dict(model_args or MODEL_ARGS)
     traces, names = {}, None
     for name in setups:
-        traces[name], names = setup_trace(name, images, labels, seed=seed,
-                                          model_args=model_args, mutations=mutations)  # fmt: skip
+        traces[name], names = setup_trace(
+            name, images, labels, seed=seed, model_args=model_args, mutations=mutations
+        )
     return {
         "format": formats.FINGERPRINT,
         "environment": compat.environment(),

@@ -1,8 +1,8 @@
 """Room for the next backup, asked before Keras writes it.
 
 Keras' BackupAndRestore writes its weights through h5py, which does not fail cleanly on a
-full disk: with the disk full at the first backup, ``train`` died with a segmentation
-fault (exit 139) and 80 h5py tracebacks (issue 20). So before each backup the free space
+full disk: with the disk full at the first backup, ``train`` dies with a segmentation
+fault (exit 139) and 80 h5py tracebacks. So before each backup the free space
 is checked against what the backup will take (and Keras' previous copy beside it); short
 of it, the run stops with one line (``files.DiskFullError``) and the last sealed backup
 stays as it was, to resume from once there is space.

@@ -28,18 +28,26 @@ def random_fit(steps: int, batch_size: int, model: str, seed: int, timer: Any) -
     experiment = experiments.configure("none", batch_size=batch_size, model=model)
     keras.utils.set_random_seed(seed)
     net = ResNet.build(**experiment.model_args)
-    net.compile(loss=experiments.LOSS, optimizer=schedule.optimizer(experiment),
-                metrics=list(experiments.METRICS))  # fmt: skip
+    net.compile(
+        loss=experiments.LOSS,
+        optimizer=schedule.optimizer(experiment),
+        metrics=list(experiments.METRICS),
+    )
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, size=(steps * batch_size, 32, 32, 3), dtype=np.uint8)
     labels = data.one_hot(rng.integers(0, 10, size=len(images)), 10)
-    net.fit(compat.batches(images, labels, batch_size), epochs=2,
-            callbacks=[timer, StopCheck()], verbose=0,
-            shuffle=False)  # random images: their order does not matter  # fmt: skip
+    net.fit(
+        compat.batches(images, labels, batch_size),
+        epochs=2,
+        callbacks=[timer, StopCheck()],
+        verbose=0,
+        shuffle=False,
+    )  # random images: their order does not matter
 
 
-def measure(steps: int, batch_size: int = experiments.BATCH_SIZE, model: str = "post",
-            seed: int = 0) -> dict[str, Any]:  # fmt: skip
+def measure(
+    steps: int, batch_size: int = experiments.BATCH_SIZE, model: str = "post", seed: int = 0
+) -> dict[str, Any]:
     """ms/step and images/s of the timed epoch."""
     times = EpochTimes()
     random_fit(steps, batch_size, model, seed, times)

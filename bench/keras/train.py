@@ -181,7 +181,7 @@ def _results(
     evaluation: dict[str, Any],
 ) -> dict[str, Any]:
     """The results file of a trained run (``bench.core.results``)."""
-    placed = identity.place(run_identity)
+    placed = identity.results_fields(run_identity)
     course = identity.course(run, dataset)
     config = {
         **placed["config"],

@@ -121,7 +121,7 @@ def _setup_differences(old: runset.RunSet, new: runset.RunSet) -> list[str]:
     """Each set-up field but the backend on which two run sets differ, with both values
     (a run set holds one set-up: ``runset.load_one_setup``)."""
     old_setup, new_setup = (
-        identity.setup_of(identity.recorded(s.all_runs()[0])) for s in (old, new)
+        identity.setup_of(identity.from_results(s.all_runs()[0])) for s in (old, new)
     )
     return identity.setup_differences(
         {**old_setup, "backend": None}, {**new_setup, "backend": None}
@@ -130,7 +130,7 @@ def _setup_differences(old: runset.RunSet, new: runset.RunSet) -> list[str]:
 
 def _backends(runs: dict[str, list[dict]]) -> str:
     every = [run for group in runs.values() for run in group]
-    return ", ".join(sorted({identity.recorded(run).backend for run in every}))
+    return ", ".join(sorted({identity.from_results(run).backend for run in every}))
 
 
 def _headers(across: tuple[str, str] | None) -> list[str]:

@@ -24,7 +24,9 @@ def finished(path: Path, run: Run, dataset: data.Dataset, force: bool = False) -
     """
     if force or not Path(path).exists():
         return False
-    differ = identity.differences(identity.recorded(results.read(path)), identity.of(run, dataset))
+    differ = identity.differences(
+        identity.from_results(results.read(path)), identity.of(run, dataset)
+    )
     if differ:
         raise ValueError(
             f"{path} holds a finished run with other settings ({', '.join(differ)}): add "

@@ -54,7 +54,7 @@ def check_one_setup(out: Path, setup: dict[str, Any]) -> dict[str, Any] | None:
     theirs = [("plan.json", (previous or {}).get("setup"))]
     for path in sorted((Path(out) / runset.RUNS).glob("*.json")):
         with contextlib.suppress(results.ResultsError):
-            recorded = identity.recorded(results.read(path))
+            recorded = identity.from_results(results.read(path))
             theirs.append((path.name, identity.setup_of(recorded)))
     for name, other in theirs:
         differ = identity.setup_differences(other, setup) if other is not None else []

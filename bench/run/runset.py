@@ -213,7 +213,7 @@ def keep_one_setup(
     """A run set holds one set-up: the plan's, or (a set without one) its most common.
     A results file of another is a problem line, never a row ranked against the others."""
     every = [run for group in runs.values() for run in group]
-    found = [identity.setup_of(identity.recorded(run)) for run in every]
+    found = [identity.setup_of(identity.from_results(run)) for run in every]
     if setup is None and found:
         texts = [json.dumps(s, sort_keys=True) for s in found]
         setup = found[max(range(len(found)), key=lambda i: (texts.count(texts[i]), -i))]

@@ -54,7 +54,7 @@ def test_a_run_on_another_backend_is_another_run(monkeypatch):
     assert run.backend == "jax"
     recorded = make_run("none", 0, 0.84)
     recorded["environment"]["backend"] = "tensorflow"  # written by TensorFlow's Keras
-    was = identity.recorded(recorded)
+    was = identity.from_results(recorded)
     now = dataclasses.replace(was, backend=run.backend)
     assert identity.differences(was, now) == ["backend"]
 

@@ -121,7 +121,7 @@ def test_damaged_golden_files_are_refused_or_still_consistent(tmp_path_factory, 
 
 # --- a run's resume state: a real layout (identity, backup, seal, log), synthetic bytes ---
 
-IDENTITY = identity.recorded(make_run("linear", 0, 0.87, epochs=5))
+IDENTITY = identity.from_results(make_run("linear", 0, 0.87, epochs=5))
 # The columns Keras' CSVLogger writes for a scheduled run (sorted keys, as it does).
 HEADER = [
     "epoch",

@@ -89,7 +89,7 @@ def _plan(folder):
 
 def _seal(folder):
     state_dir = folder / "state"
-    state.prepare(state_dir, identity.recorded(make_run("step", 0, 0.8, epochs=2)))
+    state.prepare(state_dir, identity.from_results(make_run("step", 0, 0.8, epochs=2)))
     (state_dir / state.LOG).write_text("epoch\n0\n")
     (state_dir / state.BACKUP).mkdir()
     return state_dir / state.SEAL, lambda: state.seal(state_dir, 1)

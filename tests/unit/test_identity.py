@@ -22,7 +22,7 @@ def _recorded_for(run, tmp_path):
     """A results file of ``run`` as training would write it (its identity placed by
     identity.place, the rest hand-made), and its path."""
     made = make_run("none", run.seed, 0.8, epochs=2, dataset="digits")
-    placed = identity.place(identity.of(run, DIGITS))
+    placed = identity.results_fields(identity.of(run, DIGITS))
     for block in ("config", "dataset", "environment"):
         made[block].update(placed[block])
     path = tmp_path / results.file_name("none", run.seed)
@@ -62,7 +62,7 @@ def _run():
 
 def test_a_results_file_reads_back_as_the_identity_it_was_built_from(tmp_path):
     path = _recorded_for(_run(), tmp_path)
-    assert identity.recorded(results.read(path)) == identity.of(_run(), DIGITS)
+    assert identity.from_results(results.read(path)) == identity.of(_run(), DIGITS)
     assert lifecycle.finished(path, _run(), DIGITS) is True  # the same run: nothing to do
 
 

@@ -44,7 +44,7 @@ def test_every_setup_field_has_another_value_here():
 def test_a_command_of_another_set_up_is_refused_naming_each_field(tmp_path_factory, fields):
     out = tmp_path_factory.mktemp("set")
     folder_of(out, [make_run("step", 0, 0.87, epochs=2)])
-    setup = identity.setup_of(identity.recorded(make_run("step", 0, 0.87, epochs=2)))
+    setup = identity.setup_of(identity.from_results(make_run("step", 0, 0.87, epochs=2)))
     other = {**setup, **{f: OTHER[f] for f in fields}}
     with pytest.raises(ValueError, match="holds a run set of another set-up") as refused:
         plan.check_one_setup(out, other)

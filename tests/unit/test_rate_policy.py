@@ -190,7 +190,7 @@ def _written_by_the_current_release(tmp_path):
     named by config.schedule, decay and plateau, no config.rate_policy."""
     run = _step_run()
     made = make_run("step", run.seed, 0.8, epochs=10, dataset="digits")
-    placed = identity.place(identity.of(run, DIGITS))
+    placed = identity.results_fields(identity.of(run, DIGITS))
     for block in ("config", "dataset", "environment"):
         made[block].update(placed[block])
     del made["config"]["rate_policy"]
@@ -205,7 +205,7 @@ def _written_by_the_current_release(tmp_path):
 def test_a_file_without_a_rate_policy_is_the_same_run(tmp_path):
     path = _written_by_the_current_release(tmp_path)
     assert "rate_policy" not in json.loads(path.read_text())["config"]
-    assert identity.recorded(results.read(path)) == identity.of(_step_run(), DIGITS)
+    assert identity.from_results(results.read(path)) == identity.of(_step_run(), DIGITS)
     assert lifecycle.finished(path, _step_run(), DIGITS) is True
 
 
@@ -216,7 +216,7 @@ def test_the_committed_quick_example_is_still_its_run(name):
     recorded = results.read(QUICK_EXAMPLE / f"{name}-seed0.json")
     quick = experiments.configure(name, quick_setup=True)
     run = experiments.Run(quick, 0, "digits", backend=recorded["environment"]["backend"])
-    assert identity.differences(identity.recorded(recorded), identity.of(run, DIGITS)) == []
+    assert identity.differences(identity.from_results(recorded), identity.of(run, DIGITS)) == []
 
 
 def test_a_changed_formula_refuses_the_old_run_before_training_naming_the_schedule(

@@ -98,7 +98,7 @@ def _plan(*runs, setup=True):
     False, as an older release wrote it: its last command's runs only, no set-up)."""
     entries = [{"experiment": r["experiment"], "seed": r["seed"], "status": "ok",
                 "file": f"runs/{r['experiment']}-seed{r['seed']}.json"} for r in runs]  # fmt: skip
-    recorded = identity.setup_of(identity.recorded(runs[0]))
+    recorded = identity.setup_of(identity.from_results(runs[0]))
     return {"runs": entries, **({"setup": recorded} if setup else {})}
 
 
