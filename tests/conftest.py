@@ -8,6 +8,7 @@ import signal
 from importlib import metadata
 from pathlib import Path
 
+import golden_rates
 import pytest
 from _pytest.mark.expression import Expression  # pytest's own -m parser
 from hypothesis import settings
@@ -67,11 +68,7 @@ def pytest_report_header(config):
 @pytest.fixture(scope="session")
 def derivation():
     """golden/derive_schedules.py, the exact-rational schedule tables (independent of bench)."""
-    path = Path(__file__).resolve().parents[1] / "golden" / "derive_schedules.py"
-    spec = importlib.util.spec_from_file_location("derive_schedules", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return golden_rates.DERIVATION
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import math
 import re
 import statistics
 
+import golden_rates
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -97,14 +98,35 @@ def test_lr_and_class_tables_show_the_posts_values(tmp_path):
     assert classes["cat"][1:] == ["0.87 / 0.74", "0.86 / 0.73"]  # each run's accuracy
 
 
+LOGGED_EPOCHS = sorted({r["epoch"] for r in golden.epoch_lines()})  # 1-3 and 98-100
+
+
+def test_the_lr_table_shows_each_experiments_derived_rate_and_the_posts_printed_one(tmp_path):
+    """Every experiment's "ours" column is its run's last-update rate at the post's logged
+    epochs, as golden/derive_schedules.py gives it (tests/golden_rates.py), in Keras'
+    progress-bar format; "post" is the post's printed rate (golden/epoch_lines.csv), and
+    where the post printed one the two agree."""
+    names = [n for n in experiments.ALL if n != "plateau"]
+    text = markdown.render(folder_of(tmp_path, [make_run(n, 0, 0.86) for n in names]))
+    shown = {(r[0], int(r[1])): (r[2], r[3]) for r in table_rows(text, "Learning rate")}
+    printed = {(r["experiment"], r["epoch"]): r["lr"] for r in golden.epoch_lines()}
+    for name in names:
+        derived = golden_rates.last_update_rates(name)
+        for epoch in LOGGED_EPOCHS:
+            post = printed.get((name, epoch)) or "-"
+            want = golden_rates.keras_printed(derived[epoch - 1])
+            assert shown[(name, epoch)] == (want, post), (name, epoch)
+            assert post in ("-", want), (name, epoch)
+
+
 def test_the_schedules_table_and_the_report_show_the_same_rate_for_an_epoch(tmp_path, capsys):
     """One set-up, the post's "standard" (100 epochs of 391 steps): the report shows what
     the results record, the rate applied to each epoch's last batch (here golden's
-    independent derivation of it, in float32 as Keras keeps it); ``bench schedules`` must
-    print the same number for the same epoch."""
+    independent derivation of it, in float32 as Keras keeps it: make_run's); ``bench
+    schedules`` must print the same number for the same epoch."""
     run = make_run("standard", 0, POST["standard"])
     last = golden.schedule_tables()["standard_last_batch"]
-    run["history"]["lr"] = [float(np.float32(rate)) for rate in last]
+    assert run["history"]["lr"] == [float(np.float32(rate)) for rate in last]
     text = markdown.render(folder_of(tmp_path, [run]))
     report = {int(r[1]): r[2] for r in table_rows(text, "Learning rate") if r[0] == "standard"}
     assert sorted(report) == [1, 2, 3, 98, 99, 100]
