@@ -17,9 +17,10 @@ from tiers import examples
 # Property tests: no example database (nothing written into the checkout), and the same
 # examples on every run, so CI's result is reproducible; `--hypothesis-seed` or
 # HYPOTHESIS_PROFILE=explore (random examples, more of them) looks further.
-# A bare pytest (the fast tier) tries a tenth of the examples nox does (tests/tiers.py).
-settings.register_profile("suite", database=None, derandomize=True, deadline=None,
-                          max_examples=examples(100))  # fmt: skip
+# A bare pytest (the fast tier) tries a 25th of the examples nox does (tests/tiers.py).
+settings.register_profile(
+    "suite", database=None, derandomize=True, deadline=None, max_examples=examples(100)
+)
 settings.register_profile("explore", database=None, deadline=None, max_examples=1000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 

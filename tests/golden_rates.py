@@ -34,7 +34,8 @@ def _per_update(name: str, epochs: int, steps: int) -> Callable[[int], object]:
     beyond-the-post set-up, at this run's length)."""
     d = DERIVATION
     total = epochs * steps
-    half = max(1, round(total / 20))
+    half = max(1, round(total / 20))  # a cycle has at least one update each way
+    warmup = round(total / 20)
     gamma = 0.01 ** (1 / total)
     by_epoch = {
         "none": lambda e: d.ALPHA,
@@ -51,7 +52,7 @@ def _per_update(name: str, epochs: int, steps: int) -> Callable[[int], object]:
         "cyclic-triangular2": lambda t: d.cyclic(t, d.BASE, d.ALPHA, half, "triangular2"),
         "cyclic-exp_range": lambda t: d.cyclic(t, d.BASE, d.ALPHA, half, "exp_range", gamma),
         "one-cycle": lambda t: d.one_cycle(t, d.ALPHA, total, Fraction(3, 10)),
-        "cosine-warmup": lambda t: d.warmup_cosine(t, Fraction(0), d.ALPHA, half, total - half),
+        "cosine-warmup": lambda t: d.warmup_cosine(t, Fraction(0), d.ALPHA, warmup, total - warmup),
     }
     return by_update[name]
 

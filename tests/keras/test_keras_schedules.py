@@ -67,8 +67,7 @@ def test_step_decay_is_piecewise_constant_with_boundaries_one_epoch_early():
 @pytest.mark.parametrize("power", [1, 5])
 def test_polynomial_decay_is_keras_polynomial_decay_with_end_rate_0(power):
     post = PolynomialDecay(maxEpochs=100, initAlpha=0.1, power=power)
-    twin = schedules.PolynomialDecay(0.1, decay_steps=100 * SPE, end_learning_rate=0.0,
-                                     power=power)  # fmt: skip
+    twin = schedules.PolynomialDecay(0.1, decay_steps=100 * SPE, end_learning_rate=0.0, power=power)
     epochs = range(0, 121)  # past the end too: both hold 0
     ours = [post.rate_at(e * SPE, SPE) for e in epochs]
     # rel 1e-5: Keras rounds 1 - step / decay_steps to float32, and power 5 multiplies that
@@ -120,8 +119,9 @@ def test_warmup_cosine_is_keras_cosine_decay():
     # is a cond, evaluated one step at a time, slow on JAX.
     steps = [*range(0, 3 * SPE, 7), 3 * SPE - 1, *range(3 * SPE, 101 * SPE, 181)]
     if COSINE_WARMUP:
-        twin = schedules.CosineDecay(0.0, ours.decaySteps, alpha=0.0, warmup_target=0.1,
-                                     warmup_steps=ours.warmupSteps)  # fmt: skip
+        twin = schedules.CosineDecay(
+            0.0, ours.decaySteps, alpha=0.0, warmup_target=0.1, warmup_steps=ours.warmupSteps
+        )
         assert _keras_rates(twin, steps) == pytest.approx(ours.table(steps), rel=1e-6, abs=COS_ABS)
     else:
         # Keras before 2.13 has no warm-up: only the decay phase has a twin, shifted.
@@ -151,8 +151,16 @@ def _fit(learning_rate, callbacks=(), epochs=EPOCHS, validation=None):
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
     model.compile(optimizer=compat.sgd(learning_rate, 0.9), loss="categorical_crossentropy")
     applied = AppliedRates()
-    model.fit(X, Y, batch_size=BATCH, epochs=epochs, shuffle=False, verbose=0,
-              validation_data=validation, callbacks=[*callbacks, applied])  # fmt: skip
+    model.fit(
+        X,
+        Y,
+        batch_size=BATCH,
+        epochs=epochs,
+        shuffle=False,
+        verbose=0,
+        validation_data=validation,
+        callbacks=[*callbacks, applied],
+    )
     return applied.rates
 
 
@@ -223,12 +231,23 @@ def _plateau_rates(log, split, resumable):
     rates = []
     for first, last in ((0, split), (split, 6)) if split else ((0, 6),):
         applied = AppliedRates()
-        plateau = (ResumablePlateau(log, 0.1, **args) if resumable
-                   else keras.callbacks.ReduceLROnPlateau(**args))  # fmt: skip
+        plateau = (
+            ResumablePlateau(log, 0.1, **args)
+            if resumable
+            else keras.callbacks.ReduceLROnPlateau(**args)
+        )
         logger = keras.callbacks.CSVLogger(str(log), append=True)
-        model.fit(X, Y, batch_size=BATCH, initial_epoch=first, epochs=last, shuffle=False,
-                  validation_data=(np.zeros_like(X), Y), verbose=0,
-                  callbacks=[plateau, logger, applied])  # fmt: skip
+        model.fit(
+            X,
+            Y,
+            batch_size=BATCH,
+            initial_epoch=first,
+            epochs=last,
+            shuffle=False,
+            validation_data=(np.zeros_like(X), Y),
+            verbose=0,
+            callbacks=[plateau, logger, applied],
+        )
         rates += applied.rates[::STEPS]
     return rates
 

@@ -43,8 +43,11 @@ def _refused(run, field):
 
 
 @settings(max_examples=examples(100))
-@given(name=st.sampled_from(NAMES), delta=st.floats(1e-6, 0.5).map(lambda d: round(d, 9)),
-       sign=st.sampled_from([-1, 1]))  # fmt: skip
+@given(
+    name=st.sampled_from(NAMES),
+    delta=st.floats(1e-6, 0.5).map(lambda d: round(d, 9)),
+    sign=st.sampled_from([-1, 1]),
+)
 def test_an_accuracy_unlike_its_report_is_refused(name, delta, sign):
     run = _copy(make_run(name, 0, 0.5, epochs=3))
     run["evaluation"]["accuracy"] = 0.5 + sign * delta
@@ -53,8 +56,11 @@ def test_an_accuracy_unlike_its_report_is_refused(name, delta, sign):
 
 
 @settings(max_examples=examples(100))
-@given(name=st.sampled_from(NAMES), images=st.integers(1, 5_000).map(lambda n: n / 10_000),
-       sign=st.sampled_from([-1, 1]))  # fmt: skip
+@given(
+    name=st.sampled_from(NAMES),
+    images=st.integers(1, 5_000).map(lambda n: n / 10_000),
+    sign=st.sampled_from([-1, 1]),
+)
 def test_a_last_epoch_unlike_the_evaluation_is_refused(name, images, sign):
     run = _copy(make_run(name, 0, 0.5, epochs=3))
     run["history"]["val_accuracy"][-1] = 0.5 + sign * images  # one image or more
@@ -62,8 +68,11 @@ def test_a_last_epoch_unlike_the_evaluation_is_refused(name, images, sign):
 
 
 @settings(max_examples=examples(100))
-@given(name=st.sampled_from([n for n in NAMES if n != "plateau"]), epoch=st.integers(0, 11),
-       factor=st.floats(1.00001, 3.0) | st.floats(0.0, 0.99999))  # fmt: skip
+@given(
+    name=st.sampled_from([n for n in NAMES if n != "plateau"]),
+    epoch=st.integers(0, 11),
+    factor=st.floats(1.00001, 3.0) | st.floats(0.0, 0.99999),
+)
 def test_a_logged_rate_unlike_the_schedule_is_refused_at_its_epoch(name, epoch, factor):
     run = _copy(make_run(name, 0, 0.8, epochs=12))
     run["history"]["lr"][epoch] *= factor

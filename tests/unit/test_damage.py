@@ -50,8 +50,9 @@ def _one_line(exc: Exception) -> str:
 @pytest.fixture(scope="module")
 def run_set(tmp_path_factory):
     """A run set of two good runs; each example damages a third."""
-    return folder_of(tmp_path_factory.mktemp("set"), [make_run("none", 0, 0.84),
-                                                      make_run("step", 0, 0.87)])  # fmt: skip
+    return folder_of(
+        tmp_path_factory.mktemp("set"), [make_run("none", 0, 0.84), make_run("step", 0, 0.87)]
+    )
 
 
 @settings(max_examples=examples(150))
@@ -74,9 +75,20 @@ def test_damaged_results_are_refused_or_valid_and_the_report_lists_them(run_set,
 
 
 @settings(max_examples=examples(100))
-@given(blob=damaged_json({"quick": True, "dataset": "digits", "subset": None, "seeds": [0],
-                          "experiments": ["none"], "runs": [{"experiment": "none", "seed": 0,
-                          "file": "runs/none-seed0.json", "status": "ok"}]}))  # fmt: skip
+@given(
+    blob=damaged_json(
+        {
+            "quick": True,
+            "dataset": "digits",
+            "subset": None,
+            "seeds": [0],
+            "experiments": ["none"],
+            "runs": [
+                {"experiment": "none", "seed": 0, "file": "runs/none-seed0.json", "status": "ok"}
+            ],
+        }
+    )
+)
 def test_damaged_plans_are_refused_or_valid(run_set, blob):
     (run_set / runset.PLAN).write_bytes(blob)
     try:
@@ -329,8 +341,13 @@ def _sealed_state(root: Path, epochs: int = 2, header: list[str] = HEADER) -> Pa
     return folder
 
 
-FILES = [state.IDENTITY, state.SEAL, state.LOG, f"{state.BACKUP}/latest.weights.h5",
-         f"{state.BACKUP}/training_metadata.json"]  # fmt: skip
+FILES = [
+    state.IDENTITY,
+    state.SEAL,
+    state.LOG,
+    f"{state.BACKUP}/latest.weights.h5",
+    f"{state.BACKUP}/training_metadata.json",
+]
 
 
 @settings(max_examples=examples(150))
@@ -344,9 +361,13 @@ def test_damaged_state_is_resumed_only_when_verified(tmp_path_factory, target, h
     path = folder / target
     blob = path.read_bytes()
     cut = int(at * (len(blob) - 1))
-    damaged = {"delete": None, "empty": b"", "truncate": blob[:cut],
-               "garble": blob[:cut] + b"\xff\x00" + blob[cut + 2:],
-               "append": blob + b"9,1,1,1,1,1,1,1,1,1,1\n"}[how]  # fmt: skip
+    damaged = {
+        "delete": None,
+        "empty": b"",
+        "truncate": blob[:cut],
+        "garble": blob[:cut] + b"\xff\x00" + blob[cut + 2 :],
+        "append": blob + b"9,1,1,1,1,1,1,1,1,1,1\n",
+    }[how]
     if damaged is None:
         path.unlink()
     else:
@@ -375,12 +396,14 @@ def test_damaged_state_is_resumed_only_when_verified(tmp_path_factory, target, h
         (lambda f: (f / state.LOG).write_text(_log(3).replace("0.5", "0.6", 1)), "not the ones"),
         (lambda f: (f / state.IDENTITY).unlink(), "run.json is damaged (missing beside"),
         (lambda f: (f / state.BACKUP / "latest.weights.h5").unlink(), "not the ones sealed"),
-        (lambda f: (f / state.BACKUP / "training_metadata.json").write_text('{"epoch": 3}'),
-         "backup is damaged (its files are not the ones sealed"),
+        (
+            lambda f: (f / state.BACKUP / "training_metadata.json").write_text('{"epoch": 3}'),
+            "backup is damaged (its files are not the ones sealed",
+        ),
         (lambda f: shutil.rmtree(f / state.BACKUP), "backup is damaged (missing"),
         (lambda f: (f / state.SEAL).unlink(), "backup is damaged (never sealed"),
     ],
-)  # fmt: skip
+)
 def test_each_listed_damage_names_its_file(tmp_path, damage, message):
     folder = _sealed_state(tmp_path)
     damage(folder)
@@ -439,16 +462,23 @@ def cifar_source(tmp_path_factory):
 
 
 @settings(max_examples=examples(100))
-@given(at=st.floats(0, 1), how=st.sampled_from(["truncate", "flip", "insert"]),
-       name=st.sampled_from([*cf.TRAIN_FILES, "test_batch"]))  # fmt: skip
-def test_damaged_cifar10_batches_are_refused_or_read_whole(tmp_path_factory, cifar_source, at,
-                                                           how, name):  # fmt: skip
+@given(
+    at=st.floats(0, 1),
+    how=st.sampled_from(["truncate", "flip", "insert"]),
+    name=st.sampled_from([*cf.TRAIN_FILES, "test_batch"]),
+)
+def test_damaged_cifar10_batches_are_refused_or_read_whole(
+    tmp_path_factory, cifar_source, at, how, name
+):
     folder = tmp_path_factory.mktemp("c") / cf.FOLDER
     shutil.copytree(cifar_source, folder)
     blob = (folder / name).read_bytes()
     i = int(at * (len(blob) - 1))
-    damaged = {"truncate": blob[:i], "flip": blob[:i] + bytes([blob[i] ^ 0xFF]) + blob[i + 1:],
-               "insert": blob[:i] + b"c__builtin__\neval\n" + blob[i:]}[how]  # fmt: skip
+    damaged = {
+        "truncate": blob[:i],
+        "flip": blob[:i] + bytes([blob[i] ^ 0xFF]) + blob[i + 1 :],
+        "insert": blob[:i] + b"c__builtin__\neval\n" + blob[i:],
+    }[how]
     (folder / name).write_bytes(damaged)
     try:
         dataset = data.load("cifar10", folder)

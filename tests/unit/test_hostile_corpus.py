@@ -142,14 +142,26 @@ REPRODUCE_REFUSED = "bench reproduce: error: {bad} holds a run set of another se
 
 def _base(folder):
     runs = [make_run("step", 0, 0.87), make_run("linear", 0, 0.86)]
-    plan = {"runs": [{"experiment": r["experiment"], "seed": 0, "status": "ok",
-                      "file": f"runs/{r['experiment']}-seed0.json"} for r in runs]}  # fmt: skip
+    plan = {
+        "runs": [
+            {
+                "experiment": r["experiment"],
+                "seed": 0,
+                "status": "ok",
+                "file": f"runs/{r['experiment']}-seed0.json",
+            }
+            for r in runs
+        ]
+    }
     return folder_of(folder, runs, plan)
 
 
 def _snapshot(folder):
-    return {p: (p.read_bytes() if p.is_file() and not p.is_symlink() else p.lstat().st_mode)
-            for p in sorted(folder.rglob("*")) if not p.is_fifo()}  # fmt: skip
+    return {
+        p: (p.read_bytes() if p.is_file() and not p.is_symlink() else p.lstat().st_mode)
+        for p in sorted(folder.rglob("*"))
+        if not p.is_fifo()
+    }
 
 
 def _bounded(argv, seconds=60):

@@ -32,25 +32,43 @@ def _recorded_for(run, tmp_path):
 # Each identity field a re-run could change, and how (a declarative table).
 CHANGES = {
     "init_lr": lambda run: dataclasses.replace(
-        run, experiment=dataclasses.replace(run.experiment, init_lr=0.05)),
+        run, experiment=dataclasses.replace(run.experiment, init_lr=0.05)
+    ),
     "momentum": lambda run: dataclasses.replace(
-        run, experiment=dataclasses.replace(run.experiment, momentum=0.8)),
+        run, experiment=dataclasses.replace(run.experiment, momentum=0.8)
+    ),
     "decay": lambda run: dataclasses.replace(
-        run, experiment=dataclasses.replace(run.experiment, time_based=True)),
-    "schedule": lambda run: dataclasses.replace(run, experiment=dataclasses.replace(
-        run.experiment, schedule_class="StepDecay",
-        schedule_args={"initAlpha": 0.1, "factor": 0.5, "dropEvery": 1})),
-    "plateau": lambda run: dataclasses.replace(run, experiment=dataclasses.replace(
-        run.experiment, plateau={"monitor": "val_loss", "factor": 0.5, "patience": 1})),
-    "model_args": lambda run: dataclasses.replace(run, experiment=dataclasses.replace(
-        run.experiment, model_args={**run.experiment.model_args, "reg": 0.001})),
+        run, experiment=dataclasses.replace(run.experiment, time_based=True)
+    ),
+    "schedule": lambda run: dataclasses.replace(
+        run,
+        experiment=dataclasses.replace(
+            run.experiment,
+            schedule_class="StepDecay",
+            schedule_args={"initAlpha": 0.1, "factor": 0.5, "dropEvery": 1},
+        ),
+    ),
+    "plateau": lambda run: dataclasses.replace(
+        run,
+        experiment=dataclasses.replace(
+            run.experiment, plateau={"monitor": "val_loss", "factor": 0.5, "patience": 1}
+        ),
+    ),
+    "model_args": lambda run: dataclasses.replace(
+        run,
+        experiment=dataclasses.replace(
+            run.experiment, model_args={**run.experiment.model_args, "reg": 0.001}
+        ),
+    ),
     "epochs": lambda run: dataclasses.replace(
-        run, experiment=dataclasses.replace(run.experiment, epochs=3)),
+        run, experiment=dataclasses.replace(run.experiment, epochs=3)
+    ),
     "batch_size": lambda run: dataclasses.replace(
-        run, experiment=dataclasses.replace(run.experiment, batch_size=32)),
+        run, experiment=dataclasses.replace(run.experiment, batch_size=32)
+    ),
     "deterministic": lambda run: dataclasses.replace(run, deterministic=True),
     "backend": lambda run: dataclasses.replace(run, backend="jax"),
-}  # fmt: skip
+}
 
 
 def _run():
@@ -112,8 +130,7 @@ def test_a_version_2_results_file_is_read_as_compiling_in_epoch_1_alone(tmp_path
         (1, lambda run: run.update(history=[]), "history: [] is not of type 'object'"),
     ],
 )
-def test_an_older_file_damaged_is_refused_naming_what_is_wrong(tmp_path, version, change,
-                                                               message):  # fmt: skip
+def test_an_older_file_damaged_is_refused_naming_what_is_wrong(tmp_path, version, change, message):
     old = make_run("linear", 0, 0.87, epochs=3)
     del old["history"]["compiled"]
     old["schema_version"] = version

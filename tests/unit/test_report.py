@@ -69,11 +69,22 @@ def test_ranking(tmp_path, accuracies, verdict):
 
 def test_missing_and_failed_runs_are_marked(tmp_path):
     runs = [make_run(n, 0, POST[n]) for n in ("none", "step", "linear")]
-    plan = {"quick": False, "runs": [
-        {"experiment": n, "seed": 0, "file": f"runs/{n}-seed0.json", "status": "ok"}
-        for n in ("none", "step", "linear", "poly")
-    ] + [{"experiment": "standard", "seed": 0, "file": "runs/standard-seed0.json",
-          "status": "failed", "error": "RuntimeError: out of memory"}]}  # fmt: skip
+    plan = {
+        "quick": False,
+        "runs": [
+            {"experiment": n, "seed": 0, "file": f"runs/{n}-seed0.json", "status": "ok"}
+            for n in ("none", "step", "linear", "poly")
+        ]
+        + [
+            {
+                "experiment": "standard",
+                "seed": 0,
+                "file": "runs/standard-seed0.json",
+                "status": "failed",
+                "error": "RuntimeError: out of memory",
+            }
+        ],
+    }
     folder = folder_of(tmp_path, runs, plan)
     (folder / "runs" / "linear-seed0.json").write_text("{broken")
     text = markdown.render(folder)
@@ -340,8 +351,11 @@ def test_reproduce_refuses_finished_runs_of_another_set_up_before_training(tmp_p
     runs = plan.plan_runs(["none", "linear"], 1, "digits", None, False, epochs=2)
     # A set is one set-up: the folder is refused as a whole (--force retrains a set-up's
     # runs, never turns the set into another set-up).
-    with pytest.raises(ValueError, match=r"holds a run set of another set-up \(none-seed0.json: "
-                       r"epochs 100 vs 2\): use another --out"):  # fmt: skip
+    with pytest.raises(
+        ValueError,
+        match=r"holds a run set of another set-up \(none-seed0.json: "
+        r"epochs 100 vs 2\): use another --out",
+    ):
         local.run_all(folder, runs, digits, quick=False)
     assert not (folder / "plan.json").exists() and "run 1 of 2" not in capsys.readouterr().out
 
@@ -368,8 +382,7 @@ def test_the_posts_ranking_by_groups_comes_from_its_numbers():
     # Its final val_accuracy: linear 87.24, step 86.80, poly 86.51, none 84.14, standard
     # 81.51; one run each on 10,000 images: 2·sqrt(p(1-p)/10,000 + 2·0.003²) is 1.07
     # points at 87 %, so linear, step and poly share the first place.
-    final = {r["experiment"]: r["val_accuracy"] for r in golden.epoch_lines()
-             if r["epoch"] == 100}  # fmt: skip
+    final = {r["experiment"]: r["val_accuracy"] for r in golden.epoch_lines() if r["epoch"] == 100}
     assert stats.written(stats.post_groups(final)) == "linear ≈ step ≈ poly > none > standard"
 
 
@@ -393,8 +406,7 @@ def test_ranking_groups_on_hand_made_results(accuracies, written):
 def test_groups_compare_as_sets_and_need_every_experiment():
     post = [["linear", "step", "poly"], ["none"], ["standard"]]
     assert stats.same_groups([["poly", "step", "linear"], ["none"], ["standard"]], post)
-    assert stats.same_groups([["x"], ["step", "linear", "poly", "y"], ["none"], ["standard"]],
-                             post)  # fmt: skip
+    assert stats.same_groups([["x"], ["step", "linear", "poly", "y"], ["none"], ["standard"]], post)
     assert not stats.same_groups([["step", "linear"], ["poly"], ["none"], ["standard"]], post)
     assert stats.same_groups([["step", "linear", "poly"], ["none"]], post) is None
 
@@ -408,8 +420,9 @@ def test_the_report_opens_with_one_summary_line(tmp_path):
     )
     runs[0] = make_run("none", 0, POST["none"] - 0.05)
     text = markdown.render(folder_of(tmp_path / "b", runs))
-    assert text.splitlines()[2].startswith("**Summary**: 4 of 5 experiments reproduced; the "
-                                           "ranking does not match the post's")  # fmt: skip
+    assert text.splitlines()[2].startswith(
+        "**Summary**: 4 of 5 experiments reproduced; the ranking does not match the post's"
+    )
     quick = markdown.render(folder_of(tmp_path / "c", [make_run("linear", 0, 0.9, epochs=12)]))
     assert quick.splitlines()[2] == (
         "**Summary**: not the post's set-up (see below), so no verdict is given."
