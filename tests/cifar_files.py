@@ -36,15 +36,37 @@ def _uint8_array(a: np.ndarray) -> bytes:
     """ndarray.__reduce__ as Python 2's numpy wrote it: _reconstruct, then BUILD state."""
     rows, cols = a.shape
     dtype = (
-        b"cnumpy\ndtype\n" + _str(b"u1") + _int(0) + _int(1) + b"\x87R"
-        + b"(" + _int(3) + _str(b"|") + b"NNN" + _int(-1) + _int(-1) + _int(0) + b"tb"
-    )  # fmt: skip
+        b"cnumpy\ndtype\n"
+        + _str(b"u1")
+        + _int(0)
+        + _int(1)
+        + b"\x87R"
+        + b"("
+        + _int(3)
+        + _str(b"|")
+        + b"NNN"
+        + _int(-1)
+        + _int(-1)
+        + _int(0)
+        + b"tb"
+    )
     return (
-        b"cnumpy.core.multiarray\n_reconstruct\n" + b"cnumpy\nndarray\n"
-        + _int(0) + b"\x85" + _str(b"b") + b"\x87R"
-        + b"(" + _int(1) + _int(rows) + _int(cols) + b"\x86" + dtype
-        + b"\x89" + _str(a.tobytes()) + b"tb"
-    )  # fmt: skip
+        b"cnumpy.core.multiarray\n_reconstruct\n"
+        + b"cnumpy\nndarray\n"
+        + _int(0)
+        + b"\x85"
+        + _str(b"b")
+        + b"\x87R"
+        + b"("
+        + _int(1)
+        + _int(rows)
+        + _int(cols)
+        + b"\x86"
+        + dtype
+        + b"\x89"
+        + _str(a.tobytes())
+        + b"tb"
+    )
 
 
 def batch_bytes(images: np.ndarray, labels: list[int], batch_label: bytes) -> bytes:
@@ -53,12 +75,20 @@ def batch_bytes(images: np.ndarray, labels: list[int], batch_label: bytes) -> by
     filenames = [f"img_{i}.png".encode() for i in range(len(images))]
     return (
         b"\x80\x02}("
-        + _str(b"data") + _uint8_array(np.ascontiguousarray(rows, dtype=np.uint8))
-        + _str(b"labels") + b"](" + b"".join(_int(v) for v in labels) + b"e"
-        + _str(b"batch_label") + _str(batch_label)
-        + _str(b"filenames") + b"](" + b"".join(_str(f) for f in filenames) + b"e"
+        + _str(b"data")
+        + _uint8_array(np.ascontiguousarray(rows, dtype=np.uint8))
+        + _str(b"labels")
+        + b"]("
+        + b"".join(_int(v) for v in labels)
+        + b"e"
+        + _str(b"batch_label")
+        + _str(batch_label)
+        + _str(b"filenames")
+        + b"]("
+        + b"".join(_str(f) for f in filenames)
+        + b"e"
         + b"u."
-    )  # fmt: skip
+    )
 
 
 def make_images(n: int, seed: int) -> tuple[np.ndarray, list[int]]:

@@ -8,6 +8,7 @@ import signal
 from importlib import metadata
 from pathlib import Path
 
+import golden_rates
 import pytest
 from _pytest.mark.expression import Expression  # pytest's own -m parser
 from hypothesis import settings
@@ -16,9 +17,10 @@ from tiers import examples
 # Property tests: no example database (nothing written into the checkout), and the same
 # examples on every run, so CI's result is reproducible; `--hypothesis-seed` or
 # HYPOTHESIS_PROFILE=explore (random examples, more of them) looks further.
-# A bare pytest (the fast tier) tries a tenth of the examples nox does (tests/tiers.py).
-settings.register_profile("suite", database=None, derandomize=True, deadline=None,
-                          max_examples=examples(100))  # fmt: skip
+# A bare pytest (the fast tier) tries a 25th of the examples nox does (tests/tiers.py).
+settings.register_profile(
+    "suite", database=None, derandomize=True, deadline=None, max_examples=examples(100)
+)
 settings.register_profile("explore", database=None, deadline=None, max_examples=1000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
@@ -67,11 +69,7 @@ def pytest_report_header(config):
 @pytest.fixture(scope="session")
 def derivation():
     """golden/derive_schedules.py, the exact-rational schedule tables (independent of bench)."""
-    path = Path(__file__).resolve().parents[1] / "golden" / "derive_schedules.py"
-    spec = importlib.util.spec_from_file_location("derive_schedules", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return golden_rates.DERIVATION
 
 
 @pytest.fixture(scope="session")

@@ -78,8 +78,11 @@ def damaged_lines(draw: st.DrawFn, text: str, separator: str = ",") -> str:
     elif kind == "cell":
         cells = lines[at].rstrip("\n").split(separator)
         column = draw(st.integers(0, len(cells) - 1))
-        cells[column] = draw(st.sampled_from(["", "x", "nan", "inf", "-1", "1e400", "0", "poly",
-                                              "cosine", "101", "9.9.9"]))  # fmt: skip
+        cells[column] = draw(
+            st.sampled_from(
+                ["", "x", "nan", "inf", "-1", "1e400", "0", "poly", "cosine", "101", "9.9.9"]
+            )
+        )
         lines[at] = separator.join(cells) + "\n"
     else:
         joined = "".join(lines)

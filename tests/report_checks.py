@@ -7,17 +7,26 @@ from pathlib import Path
 from bench.core import experiments, results
 
 SECTIONS = [
-    "## Accuracy", "## Ranking", "## Per-class F1", "## Learning rate at the post's logged epochs",
-    "## Throughput", "## Figures", "## Environment", "## Errata in the post",
+    "## Accuracy",
+    "## Ranking",
+    "## Per-class F1",
+    "## Learning rate at the post's logged epochs",
+    "## Throughput",
+    "## Figures",
+    "## Environment",
+    "## Errata in the post",
     "## Failed or missing runs",
-]  # fmt: skip
+]
 
 
 def table_rows(text: str, section: str) -> list[list[str]]:
     """The cells of the markdown table under ``## <section>`` (header and rule left out)."""
     body = text.split(f"## {section}")[1].split("\n## ")[0]
-    return [[cell.strip() for cell in line.strip().strip("|").split("|")]
-            for line in body.splitlines() if line.startswith("|")][2:]  # fmt: skip
+    return [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in body.splitlines()
+        if line.startswith("|")
+    ][2:]
 
 
 def accuracy_rows(text: str) -> dict[str, list[str]]:

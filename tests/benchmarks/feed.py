@@ -57,8 +57,13 @@ def main(variant: str, n: int, epochs: int = 1) -> dict:
     from bench.keras.compat import keras
     from bench.keras.train import EpochOrder
 
-    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.GlobalAveragePooling2D(),
-                              keras.layers.Dense(10, activation="softmax")])  # fmt: skip
+    model = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="sgd", loss=experiments.LOSS)
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(n, 32, 32, 3), dtype=np.uint8)  # as CIFAR-10 loads
@@ -80,8 +85,14 @@ def main(variant: str, n: int, epochs: int = 1) -> dict:
         raise SystemExit(f"unknown variant {variant!r}: post, ours or in-graph")
     seconds = time.perf_counter() - start
     peak = status_mb("VmHWM")
-    return {"variant": variant, "images": n, "seconds": seconds, "peak_rss_mb": peak,
-            "baseline_rss_mb": baseline, "epoch_seconds": times.seconds}  # fmt: skip
+    return {
+        "variant": variant,
+        "images": n,
+        "seconds": seconds,
+        "peak_rss_mb": peak,
+        "baseline_rss_mb": baseline,
+        "epoch_seconds": times.seconds,
+    }
 
 
 if __name__ == "__main__":

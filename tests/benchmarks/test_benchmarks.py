@@ -40,8 +40,11 @@ def test_train_step_post_resnet_batch_128(benchmark):
 def _feed(variant, epochs=1):
     proc = subprocess.run(
         [sys.executable, str(FEED), variant, str(FEED_IMAGES), str(epochs)],
-        capture_output=True, text=True, check=True, timeout=900,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=900,
+    )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -58,9 +61,11 @@ def test_ours_is_not_slower_and_uses_half_the_memory():
     post, ours = _feed("post"), _feed("ours")
     post2, ours2 = _feed("post"), _feed("ours")
     post_s, ours_s = min(post["seconds"], post2["seconds"]), min(ours["seconds"], ours2["seconds"])
-    print(f"\nfeed {FEED_IMAGES:,} images: post {post_s:.2f} s, {post['peak_rss_mb']:.0f} MB; "
-          f"ours {ours_s:.2f} s, {ours['peak_rss_mb']:.0f} MB; time ratio {ours_s / post_s:.2f}, "
-          f"memory ratio {ours['peak_rss_mb'] / post['peak_rss_mb']:.2f}")  # fmt: skip
+    print(
+        f"\nfeed {FEED_IMAGES:,} images: post {post_s:.2f} s, {post['peak_rss_mb']:.0f} MB; "
+        f"ours {ours_s:.2f} s, {ours['peak_rss_mb']:.0f} MB; time ratio {ours_s / post_s:.2f}, "
+        f"memory ratio {ours['peak_rss_mb'] / post['peak_rss_mb']:.2f}"
+    )
     assert ours_s <= post_s
     assert ours["peak_rss_mb"] <= 0.5 * post["peak_rss_mb"]
 
@@ -82,8 +87,10 @@ def test_the_backend_free_order_costs_tensorflow_nothing():
     ratio = statistics.median(fastest(new) / fastest(old) for old, new in pairs)
     old_mb = max(old["peak_rss_mb"] for old, _ in pairs)
     new_mb = max(new["peak_rss_mb"] for _, new in pairs)
-    print(f"\nfeed {FEED_IMAGES:,} images, 7 pairs: numpy order / in-graph order, median time "
-          f"ratio {ratio:.3f}; peak {new_mb:.0f} MB against {old_mb:.0f} MB")  # fmt: skip
+    print(
+        f"\nfeed {FEED_IMAGES:,} images, 7 pairs: numpy order / in-graph order, median time "
+        f"ratio {ratio:.3f}; peak {new_mb:.0f} MB against {old_mb:.0f} MB"
+    )
     assert ratio <= 1.05
     assert new_mb <= old_mb * 1.01  # the same arrays; 1 % for the allocator's noise
 
@@ -128,11 +135,12 @@ def _epoch_seconds(tmp_path, per_batch: bool) -> float:
 
 def test_no_per_batch_host_reads(tmp_path):
     # Alternating, best of three each: the per-epoch reads against per-batch ones.
-    rounds = [(_epoch_seconds(tmp_path, True), _epoch_seconds(tmp_path, False))
-              for _ in range(3)]  # fmt: skip
+    rounds = [(_epoch_seconds(tmp_path, True), _epoch_seconds(tmp_path, False)) for _ in range(3)]
     per_batch, per_epoch = (min(r[i] for r in rounds) for i in (0, 1))
-    print(f"\ntraining epoch, quick ResNet, 16 steps: per-batch rate reads {per_batch:.3f} s, "
-          f"per-epoch {per_epoch:.3f} s, ratio {per_epoch / per_batch:.3f}")  # fmt: skip
+    print(
+        f"\ntraining epoch, quick ResNet, 16 steps: per-batch rate reads {per_batch:.3f} s, "
+        f"per-epoch {per_epoch:.3f} s, ratio {per_epoch / per_batch:.3f}"
+    )
     assert per_epoch <= 1.1 * per_batch
 
 
@@ -140,9 +148,24 @@ def _reproduce(out, *extra):
     import time
 
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "bench", "reproduce", "--quick", "--deterministic",
-                    "--verbose", "0", "--out", str(out), *extra],
-                   check=True, capture_output=True, timeout=1800)  # fmt: skip
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "reproduce",
+            "--quick",
+            "--deterministic",
+            "--verbose",
+            "0",
+            "--out",
+            str(out),
+            *extra,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=1800,
+    )
     return time.perf_counter() - start
 
 
@@ -150,11 +173,17 @@ def test_quick_reproduction_in_process_vs_ray_two_workers(tmp_path):
     pytest.importorskip("ray")
     in_process = _reproduce(tmp_path / "in-process")
     fanned = _reproduce(tmp_path / "ray", "--ray", "--workers", "2")
-    print(f"\nquick reproduction (5 runs x 10 epochs): in-process {in_process:.0f} s, "
-          f"--ray --workers 2 {fanned:.0f} s, ratio {fanned / in_process:.2f}")  # fmt: skip
+    print(
+        f"\nquick reproduction (5 runs x 10 epochs): in-process {in_process:.0f} s, "
+        f"--ray --workers 2 {fanned:.0f} s, ratio {fanned / in_process:.2f}"
+    )
     for name in experiments.EXPERIMENTS:
-        rates = [json.loads((tmp_path / where / "runs" / f"{name}-seed0.json").read_text())[
-            "history"]["lr"] for where in ("in-process", "ray")]  # fmt: skip
+        rates = [
+            json.loads((tmp_path / where / "runs" / f"{name}-seed0.json").read_text())["history"][
+                "lr"
+            ]
+            for where in ("in-process", "ray")
+        ]
         assert rates[0] == rates[1], name
 
 

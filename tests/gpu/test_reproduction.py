@@ -34,8 +34,10 @@ def gpu():
 
     gpus = [d for d in compat.environment()["devices"] if d.startswith("GPU")]
     if not gpus:
-        pytest.skip(f"no GPU visible to Keras' {compat.BACKEND} backend: the 100-epoch "
-                    "reproduction needs one")  # fmt: skip
+        pytest.skip(
+            f"no GPU visible to Keras' {compat.BACKEND} backend: the 100-epoch "
+            "reproduction needs one"
+        )
     return gpus
 
 
@@ -66,8 +68,9 @@ def test_full_reproduction_matches_the_post(cifar10, gpu, capsys):
     executor, how = _executor(gpu)
     with capsys.disabled():
         print(f"\n[INFO] GPU suite: {len(gpu)} GPU(s), the runs go {how}")
-    code = main(["reproduce", "--seeds", str(seeds), "--verbose", "2", "--out", str(out),
-                 *executor])  # fmt: skip
+    code = main(
+        ["reproduce", "--seeds", str(seeds), "--verbose", "2", "--out", str(out), *executor]
+    )
     assert code == 0, f"some runs failed: see {out / 'REPORT.md'}"
     names = list(experiments.EXPERIMENTS)
     text = check_report(out, names, seeds=seeds, epochs=experiments.EPOCHS)

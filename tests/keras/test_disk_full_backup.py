@@ -49,8 +49,12 @@ def test_the_space_check_comes_before_the_backup():
 def _mount(folder, size):
     os.makedirs(folder, exist_ok=True)
     options = f"size={size}" if not os.path.ismount(folder) else f"remount,size={size}"
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
-                          capture_output=True).returncode == 0  # fmt: skip
+    return (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True
+        ).returncode
+        == 0
+    )
 
 
 @pytest.mark.keras
@@ -60,9 +64,24 @@ def test_train_on_a_full_tmpfs_is_one_line_and_resumes_with_space(tmp_path):
     if not _mount(disk, "200k"):
         pytest.skip("cannot mount a tmpfs here (needs root)")
     try:
-        command = [sys.executable, "-m", "bench", "train", "-s", "step", "--dataset", "digits",
-                   "--model", "quick", "-e", "2", "--verbose", "0",
-                   "--out", str(disk / "out")]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "bench",
+            "train",
+            "-s",
+            "step",
+            "--dataset",
+            "digits",
+            "--model",
+            "quick",
+            "-e",
+            "2",
+            "--verbose",
+            "0",
+            "--out",
+            str(disk / "out"),
+        ]
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
         full = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
         assert full.returncode == 2 and "Traceback" not in full.stderr, full.stderr[-2000:]

@@ -10,8 +10,23 @@ from bench.report import markdown
 from bench.run import local
 
 # one-cycle at a peak rate of 1e30: the loss is NaN within the first epoch.
-DIVERGING = ["train", "-s", "one-cycle", "--max-lr", "1e30", "--dataset", "digits",
-             "--subset", "100", "--model", "quick", "-e", "2", "--verbose", "0"]  # fmt: skip
+DIVERGING = [
+    "train",
+    "-s",
+    "one-cycle",
+    "--max-lr",
+    "1e30",
+    "--dataset",
+    "digits",
+    "--subset",
+    "100",
+    "--model",
+    "quick",
+    "-e",
+    "2",
+    "--verbose",
+    "0",
+]
 
 
 def test_a_diverging_run_is_named_at_its_epoch_and_never_resumed(tmp_path, capsys):
@@ -32,11 +47,15 @@ def test_a_diverging_run_is_named_at_its_epoch_and_never_resumed(tmp_path, capsy
 
 def test_a_diverged_run_in_a_set_is_a_failed_run_the_report_names(tmp_path):
     """In a run set the others go on; the plan and the report say which diverged, where."""
-    experiment = experiments.configure("one-cycle", quick_setup=True, epochs=1,
-                                       rates={"max_lr": 1e30})  # fmt: skip
-    runs = [experiments.Run(experiment, 0, "digits", 100),
-            experiments.Run(experiments.configure("step", quick_setup=True, epochs=1), 0,
-                            "digits", 100)]  # fmt: skip
+    experiment = experiments.configure(
+        "one-cycle", quick_setup=True, epochs=1, rates={"max_lr": 1e30}
+    )
+    runs = [
+        experiments.Run(experiment, 0, "digits", 100),
+        experiments.Run(
+            experiments.configure("step", quick_setup=True, epochs=1), 0, "digits", 100
+        ),
+    ]
     dataset = data.subset(data.load_digits(), 100, 0)
     assert local.run_all(tmp_path, runs, dataset, quick=True, verbose=0) == 1
     entries = json.loads((tmp_path / "plan.json").read_text())["runs"]

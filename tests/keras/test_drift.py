@@ -131,8 +131,9 @@ def test_a_corrupt_row_is_named_and_the_table_kept(tmp_path):
 
 
 def test_cli_prints_saves_and_merges(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(drift, "current_row", lambda name: {**_row("2.16.2", "3.0.5", "x"),
-                                                             "row": name})  # fmt: skip
+    monkeypatch.setattr(
+        drift, "current_row", lambda name: {**_row("2.16.2", "3.0.5", "x"), "row": name}
+    )
     rows, report = tmp_path / "rows", tmp_path / "api-drift.md"
     assert main(["drift", "--rows", str(rows), "--report", str(report), "--name", "2.16"]) == 0
     out = capsys.readouterr().out

@@ -133,8 +133,11 @@ def test_a_restored_optimizer_must_have_taken_the_sealed_updates(tmp_path):
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
     model.compile(optimizer=compat.sgd(0.1, 0.9), loss=experiments.LOSS)
     run = experiments.Run(experiments.configure("standard", batch_size=2), seed=0)
-    with pytest.raises(state.StateError, match=r"restored an optimizer at update 0, where the "
-                       r"1 sealed epoch\(s\) need 4 .*add --force"):  # fmt: skip
+    with pytest.raises(
+        state.StateError,
+        match=r"restored an optimizer at update 0, where the "
+        r"1 sealed epoch\(s\) need 4 .*add --force",
+    ):
         train._check_restored(model, 1, 8, run, tmp_path)
     model.optimizer.iterations.assign(4)
     train._check_restored(model, 1, 8, run, tmp_path)  # 1 epoch of 8 images at batch 2

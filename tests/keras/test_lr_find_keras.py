@@ -113,8 +113,9 @@ def test_each_batch_records_its_own_loss_not_the_running_mean():
 
 
 def test_the_smoothing_is_the_bias_corrected_moving_average():
-    result = lr_find.sweep(_label_is_the_loss(), _batches_of([3.0, 1.0, 2.0]),
-                           lr_find.rates(1e-6, 1e-5, 3))  # fmt: skip
+    result = lr_find.sweep(
+        _label_is_the_loss(), _batches_of([3.0, 1.0, 2.0]), lr_find.rates(1e-6, 1e-5, 3)
+    )
     # By hand: a1 = 0.02 * 3 = 0.06 -> 0.06 / 0.02 = 3; a2 = 0.98 * 0.06 + 0.02 * 1 = 0.0788
     # -> 0.0788 / 0.0396 = 1.98990; a3 = 0.98 * 0.0788 + 0.02 * 2 = 0.117224 -> / 0.058808.
     assert result.smoothed == pytest.approx([3.0, 0.0788 / 0.0396, 0.117224 / 0.058808], rel=1e-12)

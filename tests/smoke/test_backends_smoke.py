@@ -15,11 +15,25 @@ pytestmark = pytest.mark.smoke
 
 
 def test_one_command_runs_both_backends_and_their_rates_agree(tmp_path):
-    args = ["reproduce", "--quick", "--schedules", "none,step", "--epochs", "2",
-            "--subset", "40", "--verbose", "0", "--backends", "tensorflow,jax",
-            "--out", str(tmp_path)]  # fmt: skip
-    proc = subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True,
-                          text=True, timeout=900)  # fmt: skip
+    args = [
+        "reproduce",
+        "--quick",
+        "--schedules",
+        "none,step",
+        "--epochs",
+        "2",
+        "--subset",
+        "40",
+        "--verbose",
+        "0",
+        "--backends",
+        "tensorflow,jax",
+        "--out",
+        str(tmp_path),
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", *args], capture_output=True, text=True, timeout=900
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"[INFO] backend 1 of 2: tensorflow -> {tmp_path / 'tensorflow'}" in proc.stdout
     assert f"[INFO] backend 2 of 2: jax -> {tmp_path / 'jax'}" in proc.stdout

@@ -23,12 +23,25 @@ from bench.run import runset
 pytest.importorskip("ray", reason="Ray is not installed: pip install 'lr-schedules-repro[ray]'")
 pytestmark = pytest.mark.smoke
 
-ARGS = ["reproduce", "--quick", "--schedules", "none,step", "--epochs", "2", "--subset", "40",
-        "--deterministic", "--verbose", "2"]  # fmt: skip
+ARGS = [
+    "reproduce",
+    "--quick",
+    "--schedules",
+    "none,step",
+    "--epochs",
+    "2",
+    "--subset",
+    "40",
+    "--deterministic",
+    "--verbose",
+    "2",
+]
 # The CLI, then a check that the driver never imported TensorFlow.
-DRIVER = ("import sys; from bench.cli import main; code = main(sys.argv[1:]); "
-          "assert 'tensorflow' not in sys.modules, 'the driver imported TensorFlow'; "
-          "sys.exit(code)")  # fmt: skip
+DRIVER = (
+    "import sys; from bench.cli import main; code = main(sys.argv[1:]); "
+    "assert 'tensorflow' not in sys.modules, 'the driver imported TensorFlow'; "
+    "sys.exit(code)"
+)
 
 
 def _driver(*args, ray=True):
@@ -36,8 +49,13 @@ def _driver(*args, ray=True):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("RAY_ADDRESS", None)
     command = ["-c", DRIVER] if ray else ["-m", "bench"]
-    return subprocess.Popen([sys.executable, *command, *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=env)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, *command, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
 
 
 def _run(*args, ray=True):
@@ -93,8 +111,21 @@ def test_ray_writes_the_in_process_results_and_report(in_process, tmp_path, work
 
 
 def test_a_killed_worker_is_retried_and_resumes_at_the_next_epoch(tmp_path):
-    args = ["reproduce", "--quick", "--schedules", "linear", "--epochs", "4", "--subset", "40",
-            "--verbose", "2", "--ray", "--out", str(tmp_path)]  # fmt: skip
+    args = [
+        "reproduce",
+        "--quick",
+        "--schedules",
+        "linear",
+        "--epochs",
+        "4",
+        "--subset",
+        "40",
+        "--verbose",
+        "2",
+        "--ray",
+        "--out",
+        str(tmp_path),
+    ]
     proc = _driver(*args)
     lines = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout))
@@ -137,8 +168,23 @@ def test_ray_on_a_folder_another_command_holds_refuses_at_once(tmp_path):
 
 
 def test_ctrl_c_cancels_the_tasks_and_the_same_command_resumes(tmp_path):
-    args = ["reproduce", "--quick", "--schedules", "none,step", "--epochs", "4", "--subset",
-            "40", "--verbose", "2", "--ray", "--workers", "2", "--out", str(tmp_path)]  # fmt: skip
+    args = [
+        "reproduce",
+        "--quick",
+        "--schedules",
+        "none,step",
+        "--epochs",
+        "4",
+        "--subset",
+        "40",
+        "--verbose",
+        "2",
+        "--ray",
+        "--workers",
+        "2",
+        "--out",
+        str(tmp_path),
+    ]
     proc = _driver(*args)
     deadline = time.monotonic() + 600
     while not _sealed(tmp_path / "state" / "none-seed0") and time.monotonic() < deadline:

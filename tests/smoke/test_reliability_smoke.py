@@ -32,15 +32,39 @@ SEED = 20261130
 
 
 def _args(out, name="linear"):
-    return ["train", "-s", name, "--dataset", "digits", "--subset", "40", "--batch-size", "16",
-            "-e", str(EPOCHS), "--model", "quick", "--deterministic", "--seed", "1",
-            "--verbose", "2", "--out", str(out)]  # fmt: skip
+    return [
+        "train",
+        "-s",
+        name,
+        "--dataset",
+        "digits",
+        "--subset",
+        "40",
+        "--batch-size",
+        "16",
+        "-e",
+        str(EPOCHS),
+        "--model",
+        "quick",
+        "--deterministic",
+        "--seed",
+        "1",
+        "--verbose",
+        "2",
+        "--out",
+        str(out),
+    ]
 
 
 def _start(args):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "bench", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "bench", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 def _sealed(state_dir):
@@ -128,9 +152,13 @@ def test_random_kills_across_a_runs_life_lose_no_training(tmp_path):
     assert len(windows_hit) >= 4, windows_hit
     got = json.loads((out / "linear-seed1.json").read_text())["history"]
     want = json.loads((tmp_path / "straight" / "linear-seed1.json").read_text())["history"]
-    assert got == {**want, "seconds": got["seconds"], "ms_per_step": got["ms_per_step"],
-                   "images_per_second": got["images_per_second"],
-                   "compiled": got["compiled"]}  # fmt: skip
+    assert got == {
+        **want,
+        "seconds": got["seconds"],
+        "ms_per_step": got["ms_per_step"],
+        "images_per_second": got["images_per_second"],
+        "compiled": got["compiled"],
+    }
     # Each process's first epoch compiled; the epochs marked so are attempts' first ones.
     compiled = {e for e, c in enumerate(got["compiled"], 1) if c}
     assert 1 in compiled and compiled <= set(firsts), (got["compiled"], firsts)
@@ -140,8 +168,12 @@ def test_random_kills_across_a_runs_life_lose_no_training(tmp_path):
 
 def test_a_failed_results_write_keeps_the_training(tmp_path, monkeypatch, capsys):
     tiny = data.subset(data.load_digits(), 40, seed=0)
-    run = experiments.Run(experiments.configure("step", epochs=2, batch_size=16, model="quick"),
-                          seed=0, dataset="digits", subset=40)  # fmt: skip
+    run = experiments.Run(
+        experiments.configure("step", epochs=2, batch_size=16, model="quick"),
+        seed=0,
+        dataset="digits",
+        subset=40,
+    )
     path, state_dir = tmp_path / "step-seed0.json", tmp_path / "state" / "step-seed0"
     real_write = results.write
 
@@ -163,8 +195,20 @@ def test_a_failed_results_write_keeps_the_training(tmp_path, monkeypatch, capsys
 
 def test_sigterm_is_handled_as_ctrl_c_and_the_plan_says_interrupted(tmp_path):
     out = tmp_path / "set"
-    args = ["reproduce", "--quick", "--schedules", "none,step", "--epochs", str(EPOCHS),
-            "--subset", "40", "--verbose", "2", "--out", str(out)]  # fmt: skip
+    args = [
+        "reproduce",
+        "--quick",
+        "--schedules",
+        "none,step",
+        "--epochs",
+        str(EPOCHS),
+        "--subset",
+        "40",
+        "--verbose",
+        "2",
+        "--out",
+        str(out),
+    ]
     proc = _start(args)
     assert _wait(lambda: _sealed(out / "state" / "none-seed0") >= 1, proc)
     proc.send_signal(signal.SIGTERM)

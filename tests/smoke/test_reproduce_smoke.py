@@ -1,7 +1,7 @@
 """``bench reproduce`` of the schedules beyond the post, end to end on the CPU at a tiny scale.
 The post's five run verbatim as the README's main job (tests/readme/test_main_job.py)."""
 
-import numpy as np
+import golden_rates
 import pytest
 from report_checks import accuracy_rows, check_report
 
@@ -14,8 +14,24 @@ pytestmark = pytest.mark.smoke
 def test_the_schedules_beyond_the_post_train_and_are_reported(tmp_path, capsys):
     """Each extra experiment, 2 epochs of 3 updates (40 images, batch 16): the rate each
     epoch's last update used is the schedule's; plateau's follows Keras' callback."""
-    code = main(["reproduce", "--quick", "--schedules", "extra", "--epochs", "2", "--subset", "40",
-                 "--batch-size", "16", "--verbose", "0", "--out", str(tmp_path)])  # fmt: skip
+    code = main(
+        [
+            "reproduce",
+            "--quick",
+            "--schedules",
+            "extra",
+            "--epochs",
+            "2",
+            "--subset",
+            "40",
+            "--batch-size",
+            "16",
+            "--verbose",
+            "0",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     names = list(experiments.EXTRA)
@@ -30,9 +46,8 @@ def test_the_schedules_beyond_the_post_train_and_are_reported(tmp_path, capsys):
         assert run["dataset"]["steps_per_epoch"] == 3
         experiment = experiments.scaled(experiments.get(name), 2)
         if experiment.plateau is None:
-            schedule = experiment.schedule(2, 3)
-            want = [float(np.float32(schedule.rate_at(3 * e + 2, 3))) for e in range(2)]
-            assert run["history"]["lr"] == want, name
+            # golden/derive_schedules.py's rate of each epoch's last update, in float32.
+            assert run["history"]["lr"] == golden_rates.last_update_rates(name, 2, 3), name
             assert run["config"]["per_iteration"] == experiment.per_iteration
         else:
             assert run["history"]["lr"][0] == pytest.approx(experiments.INIT_LR)

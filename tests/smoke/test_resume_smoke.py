@@ -22,14 +22,37 @@ EPOCHS = 4
 
 
 def _args(name, out, epochs=EPOCHS):
-    return ["train", "-s", name, "--dataset", "digits", "--subset", "40", "--batch-size", "16",
-            "-e", str(epochs), "--model", "quick", "--deterministic", "--seed", "1",
-            "--verbose", "2", "--out", str(out)]  # fmt: skip
+    return [
+        "train",
+        "-s",
+        name,
+        "--dataset",
+        "digits",
+        "--subset",
+        "40",
+        "--batch-size",
+        "16",
+        "-e",
+        str(epochs),
+        "--model",
+        "quick",
+        "--deterministic",
+        "--seed",
+        "1",
+        "--verbose",
+        "2",
+        "--out",
+        str(out),
+    ]
 
 
 def _start(name, out, epochs=EPOCHS):
-    return subprocess.Popen([sys.executable, "-m", "bench", *_args(name, out, epochs)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "bench", *_args(name, out, epochs)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_for_epochs(log, proc, epochs, timeout=300):

@@ -27,17 +27,46 @@ def test_cli_train_prints_the_posts_lines_in_its_order(tmp_path, derivation):
     # a run learns is the README main job's check (tests/readme/test_main_job.py).
     epochs = 2
     proc = subprocess.run(
-        [sys.executable, "-m", "bench", "train", "-s", "linear", "--dataset", "digits",
-         "-e", str(epochs), "--subset", "300", "--batch-size", "32", "--seed", "0",
-         "--model", "quick", "--out", str(tmp_path), "--verbose", "2"],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "train",
+            "-s",
+            "linear",
+            "--dataset",
+            "digits",
+            "-e",
+            str(epochs),
+            "--subset",
+            "300",
+            "--batch-size",
+            "32",
+            "--seed",
+            "0",
+            "--model",
+            "quick",
+            "--out",
+            str(tmp_path),
+            "--verbose",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout
     # The post's [INFO] lines, in its order, then Keras' epochs and the report.
-    order = ["[INFO] using 'linear' learning rate decay...", "[INFO] loading digits data...",
-             "Epoch 1/2", "Epoch 2/2", "[INFO] evaluating network...",
-             "precision    recall  f1-score   support", "[INFO] wrote"]  # fmt: skip
+    order = [
+        "[INFO] using 'linear' learning rate decay...",
+        "[INFO] loading digits data...",
+        "Epoch 1/2",
+        "Epoch 2/2",
+        "[INFO] evaluating network...",
+        "precision    recall  f1-score   support",
+        "[INFO] wrote",
+    ]
     positions = [out.find(line) for line in order]
     assert -1 not in positions and positions == sorted(positions), out[-3000:]
 
@@ -50,11 +79,32 @@ def test_cli_train_prints_the_posts_lines_in_its_order(tmp_path, derivation):
 
 def test_cli_trains_a_per_iteration_schedule_and_plots_every_update(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "bench", "train", "-s", "cyclic-triangular2", "--dataset",
-         "digits", "-e", "2", "--subset", "40", "--batch-size", "16", "--model", "quick",
-         "--out", str(tmp_path), "--verbose", "0"],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "train",
+            "-s",
+            "cyclic-triangular2",
+            "--dataset",
+            "digits",
+            "-e",
+            "2",
+            "--subset",
+            "40",
+            "--batch-size",
+            "16",
+            "--model",
+            "quick",
+            "--out",
+            str(tmp_path),
+            "--verbose",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.startswith("[INFO] using 'triangular2' cyclical learning rates...\n")
     saved = results.read(tmp_path / "cyclic-triangular2-seed42.json")
@@ -67,10 +117,24 @@ def test_lr_find_then_train_a_cyclic_schedule_from_its_csv(tmp_path):
     """The README's commands: the finder on digits with the quick ResNet, then a cyclic
     schedule trained from its CSV; the results file says where the rates came from."""
     find = subprocess.run(
-        [sys.executable, "-m", "bench", "lr-find", "--dataset", "digits", "--model", "quick",
-         "--steps", "40", "--out", str(tmp_path / "finder")],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "lr-find",
+            "--dataset",
+            "digits",
+            "--model",
+            "quick",
+            "--steps",
+            "40",
+            "--out",
+            str(tmp_path / "finder"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert find.returncode == 0, find.stderr[-2000:]
     assert "(steepest: where the smoothed loss falls fastest" in find.stdout
     assert "no rule is robust: read the plot" in find.stdout
@@ -80,11 +144,34 @@ def test_lr_find_then_train_a_cyclic_schedule_from_its_csv(tmp_path):
 
     rates = lr_find.cyclic_range(lr_find.read_csv(csv_path))
     proc = subprocess.run(
-        [sys.executable, "-m", "bench", "train", "-s", "cyclic-triangular", "--lr-from",
-         str(csv_path), "--dataset", "digits", "-e", "2", "--subset", "40", "--batch-size",
-         "16", "--model", "quick", "--out", str(tmp_path / "run"), "--verbose", "0"],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "train",
+            "-s",
+            "cyclic-triangular",
+            "--lr-from",
+            str(csv_path),
+            "--dataset",
+            "digits",
+            "-e",
+            "2",
+            "--subset",
+            "40",
+            "--batch-size",
+            "16",
+            "--model",
+            "quick",
+            "--out",
+            str(tmp_path / "run"),
+            "--verbose",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     config = results.read(tmp_path / "run" / "cyclic-triangular-seed42.json")["config"]
     assert config["schedule"].startswith(

@@ -91,8 +91,11 @@ def _installed_keras() -> tuple[str, int]:
 @pytest.mark.keras
 @pytest.mark.parametrize("name", ["jax", "torch"])
 def test_another_backend_never_imports_tensorflow(tmp_path, name):
-    pytest.importorskip(name, reason=f"KERAS_BACKEND={name} needs {name} installed (its nox "
-                        "row has it: nox -s compat, nox -s torch)")  # fmt: skip
+    pytest.importorskip(
+        name,
+        reason=f"KERAS_BACKEND={name} needs {name} installed (its nox "
+        "row has it: nox -s compat, nox -s torch)",
+    )
     keras, major = _installed_keras()
     if major < 3:  # TensorFlow <= 2.15 brings jax, and Keras 2
         pytest.skip(f"Keras {keras} runs TensorFlow only: {name} needs Keras 3")
@@ -103,8 +106,13 @@ def test_another_backend_never_imports_tensorflow(tmp_path, name):
     (stand_in / "__init__.py").write_text("raise RuntimeError('TensorFlow was imported')\n")
     path = os.pathsep.join(filter(None, [str(stand_in.parent), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "KERAS_BACKEND": name, "PYTHONPATH": path}
-    proc = subprocess.run([sys.executable, "-c", WITHOUT_TF, str(tmp_path / "out"), name],
-                          env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", WITHOUT_TF, str(tmp_path / "out"), name],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     run = json.loads((tmp_path / "out" / "step-seed42.json").read_text())
     assert run["environment"]["backend"] == name and run["environment"]["tensorflow"] is None
@@ -116,8 +124,13 @@ def test_keras_2_with_another_backend_says_it_needs_keras_3():
     if major >= 3:
         pytest.skip(f"Keras {keras} runs JAX and PyTorch: the Keras 2 rows check this")
     env = {**os.environ, "KERAS_BACKEND": "jax"}
-    proc = subprocess.run([sys.executable, "-c", "import bench.keras.compat"], env=env,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", "import bench.keras.compat"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1] == (
         f"ImportError: KERAS_BACKEND=jax needs Keras 3, found Keras {keras}: Keras 2 runs "

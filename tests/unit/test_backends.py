@@ -43,8 +43,10 @@ FLAG_VALUES = {
 SWITCHES = ["--quick", "--deterministic", "--force"]
 
 
-@given(values=st.fixed_dictionaries({}, optional=FLAG_VALUES),
-       switches=st.lists(st.sampled_from(SWITCHES), unique=True))  # fmt: skip
+@given(
+    values=st.fixed_dictionaries({}, optional=FLAG_VALUES),
+    switches=st.lists(st.sampled_from(SWITCHES), unique=True),
+)
 def test_a_child_is_handed_the_same_settings(values, switches):
     argv = [*(x for kv in values.items() for x in kv), *switches]
     parser = build_parser()

@@ -77,8 +77,12 @@ def test_twice_slower_step_fails(tmp_path, capsys):
     code, out = _compare(capsys, _set(tmp_path / "a"), _set(tmp_path / "b", ms=40.0))
     assert code == 1
     assert "[REGRESSION] step: a training step is 2.00x slower (limit 1.25x)" in out.out
-    assert _compare(capsys, _set(tmp_path / "c"), _set(tmp_path / "d", ms=40.0),
-                    "--max-slowdown", "2.5")[0] == 0  # fmt: skip
+    assert (
+        _compare(
+            capsys, _set(tmp_path / "c"), _set(tmp_path / "d", ms=40.0), "--max-slowdown", "2.5"
+        )[0]
+        == 0
+    )
 
 
 def _short_set(path, ms_per_step, epochs=2, steps=5):
@@ -211,8 +215,9 @@ def test_speed_of_sets_whose_every_epoch_compiled_is_not_judged(tmp_path, capsys
     def every_epoch_compiled(run):
         run["history"]["compiled"] = [True] * len(run["history"]["epoch"])
 
-    code, out = _compare(capsys, _set(tmp_path / "a"), _set(tmp_path / "b", every_epoch_compiled,
-                                                          ms=400.0))  # fmt: skip
+    code, out = _compare(
+        capsys, _set(tmp_path / "a"), _set(tmp_path / "b", every_epoch_compiled, ms=400.0)
+    )
     assert code == 0, out.out
     assert out.out.count("n/a (every epoch compiled in new)") == len(ACCURACY)
     # never a silent skip: each experiment says, on its own line, that speed was not judged
@@ -374,8 +379,10 @@ def test_what_the_baseline_cannot_offer_is_said_never_silently_skipped(tmp_path,
             run["evaluation"]["accuracy"] = 0.5  # its report says otherwise
 
     baseline = _set(tmp_path / "a", broken)
-    new = folder_of(tmp_path / "b", [make_run(n, 0, a) for n, a in ACCURACY.items()]
-                    + [make_run("exponential", 0, 0.8)])  # fmt: skip
+    new = folder_of(
+        tmp_path / "b",
+        [make_run(n, 0, a) for n, a in ACCURACY.items()] + [make_run("exponential", 0, 0.8)],
+    )
     code, out = _compare(capsys, baseline, new)
     assert code == 0, out.out
     assert f"[NOT COMPARED] {baseline}: step-seed0 left out (unreadable results:" in out.out

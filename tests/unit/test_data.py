@@ -202,8 +202,11 @@ def test_bad_tarballs(cifar, tmp_path, no_keras_cache, how):
         tarball.write_bytes(raw[: len(raw) // 2])
     elif how == "not gzip":
         tarball.write_bytes(gzip.decompress(raw)[:100])
-    message = {"truncated": "is not a readable .tar.gz", "not gzip": "is not a readable .tar.gz",
-               "missing member": "has no cifar-10-batches-py/test_batch"}[how]  # fmt: skip
+    message = {
+        "truncated": "is not a readable .tar.gz",
+        "not gzip": "is not a readable .tar.gz",
+        "missing member": "has no cifar-10-batches-py/test_batch",
+    }[how]
     with pytest.raises(data.DataError, match=message):
         data.load_cifar10(tarball, download=_no_download)
 

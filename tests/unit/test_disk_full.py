@@ -53,8 +53,12 @@ class _FullFile:
 def full_disk(monkeypatch, stage: str, code: int = errno.ENOSPC, at: int = 1):
     """From the ``at``-th write on, the disk is full at ``stage`` (each atomic write
     creates, writes, syncs and renames once, so the count is of writes)."""
-    target = {"create": (files.tempfile, "mkstemp"), "write": (os, "fdopen"),
-              "sync": (os, "fsync"), "rename": (os, "replace")}[stage]  # fmt: skip
+    target = {
+        "create": (files.tempfile, "mkstemp"),
+        "write": (os, "fdopen"),
+        "sync": (os, "fsync"),
+        "rename": (os, "replace"),
+    }[stage]
     real, calls = getattr(*target), {"n": 0}
 
     def failing(*args, **kwargs):
@@ -109,13 +113,21 @@ def _report(folder):
     return folder / markdown.REPORT, lambda: markdown.write(folder)
 
 
-WRITERS = {"results": _results, "plan": _plan, "seal": _seal, "finder CSV": _finder_csv,
-           "report": _report}  # fmt: skip
+WRITERS = {
+    "results": _results,
+    "plan": _plan,
+    "seal": _seal,
+    "finder CSV": _finder_csv,
+    "report": _report,
+}
 
 
 @settings(max_examples=examples(40))
-@given(writer=st.sampled_from(sorted(WRITERS)), stage=st.sampled_from(STAGES),
-       code=st.sampled_from(ERRORS))  # fmt: skip
+@given(
+    writer=st.sampled_from(sorted(WRITERS)),
+    stage=st.sampled_from(STAGES),
+    code=st.sampled_from(ERRORS),
+)
 def test_every_writer_on_a_full_disk_is_one_line_and_keeps_the_file(
     tmp_path_factory, writer, stage, code
 ):
@@ -152,8 +164,11 @@ def test_bench_report_on_a_full_disk_at_each_write_is_exit_2(tmp_path, capsys):
 def test_a_run_set_stops_at_a_full_disk_with_one_line(tmp_path, monkeypatch, how):
     """The other runs would meet the same disk: the set stops, the plan says why."""
     runs = plan.plan_runs(["step", "linear"], 1, "digits", None, False, quick_setup=True)
-    cause = files.DiskFullError("cannot write x: No space left on device") if how == (
-        "atomic_write") else RuntimeError("h5py")  # fmt: skip
+    cause = (
+        files.DiskFullError("cannot write x: No space left on device")
+        if how == ("atomic_write")
+        else RuntimeError("h5py")
+    )
     if how != "atomic_write":
         cause.__cause__ = _full(errno.ENOSPC)
 
@@ -219,5 +234,8 @@ def test_a_ray_run_set_stops_at_a_full_disk_like_a_local_one(tmp_path, monkeypat
         ray_tasks.run_all(tmp_path, runs, data.load_digits(), slots, quick=True)
     assert "\n" not in str(caught.value) and "no space left" in str(caught.value).lower()
     assert [r["status"] for r in runset.read_plan(tmp_path)["runs"]] == [
-        "failed", "interrupted", "interrupted"]  # fmt: skip
+        "failed",
+        "interrupted",
+        "interrupted",
+    ]
     assert cancelled == [1, 2]

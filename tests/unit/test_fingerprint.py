@@ -234,22 +234,25 @@ def _only(value: dict, setups) -> dict:
 MUTATIONS = {
     # The post's ResNet uses momentum 0.9 (the "0.9 instead of 0.99" read the other
     # way round): the mutation is 0.99. It moves the running statistics only.
-    "BatchNorm momentum 0.99": ({"bn_momentum": 0.99}, "none", 0,
-                                "batch_normalization/moving_mean: moved"),
+    "BatchNorm momentum 0.99": (
+        {"bn_momentum": 0.99},
+        "none",
+        0,
+        "batch_normalization/moving_mean: moved",
+    ),
     "Nesterov momentum": ({"nesterov": True}, "none", 0, "batch_normalization/gamma: moved"),
     "L2 factor doubled": ({"l2_factor": 2.0}, "none", 0, "loss"),
     "step one epoch late": ({"step_delay": 1}, "step", 14, "learning rate"),
     "standard's decay ignored": ({"ignore_decay": True}, "standard", 1, "learning rate"),
     "learning rate x 1.01": ({"lr_factor": 1.01}, "none", 0, "learning rate"),
-}  # fmt: skip
+}
 
 
 @pytest.mark.keras
 @pytest.mark.parametrize("mutation", list(MUTATIONS))
 def test_each_mutation_is_flagged_where_it_acts(fingerprint, baseline, mutation):
     changes, setup, update, quantity = MUTATIONS[mutation]
-    candidate = fingerprint.run((setup,), epochs=EPOCHS,
-                                mutations=fingerprint.mutated(**changes))  # fmt: skip
+    candidate = fingerprint.run((setup,), epochs=EPOCHS, mutations=fingerprint.mutated(**changes))
     assert candidate["config"]["mutations"] == changes
     first = fps.compare(_only(baseline, [setup]), candidate).first
     assert first is not None, f"{mutation} not flagged"

@@ -230,26 +230,38 @@ def test_epoch_seconds_agree_with_ms_per_step():
     ("file", "change", "message"),
     [
         ("epoch_lines.csv", lambda lines: [*lines, lines[1]], "line 32: repeats line 2"),
-        ("epoch_lines.csv", lambda lines: [lines[0], *(line.replace("none,", "nope,", 1)
-                                                       for line in lines[1:])],
-         "line 2: unknown experiment 'nope'"),
-        ("epoch_lines.csv", lambda lines: [lines[0], lines[1].replace("none,1,100", "none,101,100"),
-                                           *lines[2:]], "line 2: epoch 101 of a 100-epoch run"),
-        ("epoch_lines.csv", lambda lines: [x for x in lines if not x.startswith("poly,100,")],
-         "poly has no final epoch line"),
-        ("classification_reports.csv", lambda lines: [x for x in lines
-                                                      if not x.startswith("step,cat,")],
-         "step has no 'cat' row"),
+        (
+            "epoch_lines.csv",
+            lambda lines: [lines[0], *(line.replace("none,", "nope,", 1) for line in lines[1:])],
+            "line 2: unknown experiment 'nope'",
+        ),
+        (
+            "epoch_lines.csv",
+            lambda lines: [lines[0], lines[1].replace("none,1,100", "none,101,100"), *lines[2:]],
+            "line 2: epoch 101 of a 100-epoch run",
+        ),
+        (
+            "epoch_lines.csv",
+            lambda lines: [x for x in lines if not x.startswith("poly,100,")],
+            "poly has no final epoch line",
+        ),
+        (
+            "classification_reports.csv",
+            lambda lines: [x for x in lines if not x.startswith("step,cat,")],
+            "step has no 'cat' row",
+        ),
         ("time_based_examples.csv", lambda lines: [*lines, lines[-1]], "repeats line"),
     ],
-)  # fmt: skip
+)
 def test_golden_rows_are_unique_known_and_complete(golden_copy, file, change, message):
     path = golden_copy / file
     lines = path.read_text().splitlines()
     path.write_text("\n".join(change(lines)) + "\n")
-    reader = {"epoch_lines.csv": golden.epoch_lines,
-              "classification_reports.csv": golden.classification_reports,
-              "time_based_examples.csv": golden.time_based_examples}[file]  # fmt: skip
+    reader = {
+        "epoch_lines.csv": golden.epoch_lines,
+        "classification_reports.csv": golden.classification_reports,
+        "time_based_examples.csv": golden.time_based_examples,
+    }[file]
     with pytest.raises(golden.GoldenError, match=re.escape(message)):
         reader()
 

@@ -94,8 +94,12 @@ READERS = {
         p.parent, {"log_bytes": 1, "log_sha256": "", "epochs": 1}
     ),
 }
-NAMES = {"results": "none-seed0.json", "plan": runset.PLAN, "lr-find CSV": "lr_find.csv",
-         "state log": state.LOG}  # fmt: skip
+NAMES = {
+    "results": "none-seed0.json",
+    "plan": runset.PLAN,
+    "lr-find CSV": "lr_find.csv",
+    "state log": state.LOG,
+}
 
 
 @settings(max_examples=examples(40))
@@ -155,8 +159,13 @@ def test_the_cli_on_fifos_and_dev_zero_ends_promptly(tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     for argv in (["report", str(fifo_plan)], ["compare", str(zero_plan), str(fifo_plan)]):
         started = time.monotonic()
-        done = subprocess.run([sys.executable, "-m", "bench", *argv], capture_output=True,
-                              text=True, timeout=60, env=env)  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "bench", *argv],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
         assert done.returncode == 2, done.stderr
         assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
         assert "plan.json" in done.stderr and time.monotonic() - started < 60
@@ -170,9 +179,13 @@ def _nested(depth: int) -> bytes:
 
 
 @settings(max_examples=examples(30))
-@given(depth=st.one_of(st.integers(files.MAX_DEPTH, 200),
-                       st.integers(sys.getrecursionlimit() - 60, sys.getrecursionlimit() + 60),
-                       st.integers(10_000, 200_000)))  # fmt: skip
+@given(
+    depth=st.one_of(
+        st.integers(files.MAX_DEPTH, 200),
+        st.integers(sys.getrecursionlimit() - 60, sys.getrecursionlimit() + 60),
+        st.integers(10_000, 200_000),
+    )
+)
 def test_deep_results_and_plans_are_one_line_never_a_recursion_error(depth):
     with tempfile.TemporaryDirectory() as root, prompt(20):
         good = folder_of(Path(root) / "good", [make_run("step", 0, 0.86)])
@@ -205,8 +218,13 @@ def test_a_deep_value_in_memory_is_refused_before_jsonschema_or_dumps(tmp_path, 
     assert not (tmp_path / "step-seed0.json").exists()
 
 
-@given(st.recursive(st.none() | st.integers() | st.text(max_size=5),
-                    lambda inner: st.lists(inner, max_size=3)
-                    | st.dictionaries(st.text(max_size=3), inner, max_size=3)))  # fmt: skip
+@given(
+    st.recursive(
+        st.none() | st.integers() | st.text(max_size=5),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+        ),
+    )
+)
 def test_the_depth_scan_agrees_with_the_parsed_value(value):
     assert files.json_depth(json.dumps(value).encode()) == files.nesting(value)

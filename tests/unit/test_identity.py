@@ -20,7 +20,7 @@ BASE = experiments.configure("none", quick_setup=True, epochs=2)
 
 def _recorded_for(run, tmp_path):
     """A results file of ``run`` as training would write it (its identity placed by
-    identity.place, the rest hand-made), and its path."""
+    identity.results_fields, the rest hand-made), and its path."""
     made = make_run("none", run.seed, 0.8, epochs=2, dataset="digits")
     placed = identity.results_fields(identity.of(run, DIGITS))
     for block in ("config", "dataset", "environment"):

@@ -40,8 +40,11 @@ def test_csv_round_trip_and_damage(tmp_path):
     result = lr_find.Sweep([1e-3, 1e-2, 1e-1], [2.0, 1.5, 3.0], [2.0, 1.7, 2.4], "x")
     path = lr_find.write_csv(tmp_path / "f.csv", result)
     back = lr_find.read_csv(path)
-    assert (back.rates, back.losses, back.smoothed) == (result.rates, result.losses,
-                                                        result.smoothed)  # fmt: skip
+    assert (back.rates, back.losses, back.smoothed) == (
+        result.rates,
+        result.losses,
+        result.smoothed,
+    )
     for text in (
         "",
         "rate,loss\n1,2\n",

@@ -32,8 +32,11 @@ def test_a_csv_is_usable_exactly_when_three_smoothed_losses_are_finite(tmp_path_
     assert "\n" not in str(caught.value) and "start lower" not in str(caught.value)
 
 
-@pytest.mark.parametrize("smoothed", [[], [math.nan] * 5, [1.0, math.nan, 2.0]],
-                         ids=["header only", "all NaN", "two finite"])  # fmt: skip
+@pytest.mark.parametrize(
+    "smoothed",
+    [[], [math.nan] * 5, [1.0, math.nan, 2.0]],
+    ids=["header only", "all NaN", "two finite"],
+)
 def test_train_lr_from_an_unusable_csv_is_one_line(tmp_path, capsys, smoothed):
     path = _write(tmp_path / "sweep.csv", smoothed)
     out = tmp_path / "out"

@@ -16,11 +16,17 @@ from bench.run import plan, runset
 
 # A value of another set-up for each set-up field (each still valid in a results file).
 OTHER = {
-    "momentum": 0.8, "loss": "mean_squared_error", "epochs": 3, "batch_size": 64,
-    "dataset": "digits", "subset": 500, "subset_seed": 7, "data_sha256": "cd" * 32,
+    "momentum": 0.8,
+    "loss": "mean_squared_error",
+    "epochs": 3,
+    "batch_size": 64,
+    "dataset": "digits",
+    "subset": 500,
+    "subset_seed": 7,
+    "data_sha256": "cd" * 32,
     "backend": "jax",
     "model_args": {**experiments.MODEL_ARGS, "stages": [1, 1, 1], "filters": [32, 32, 64, 128]},
-}  # fmt: skip
+}
 
 
 def _with(run, field, value):
@@ -56,8 +62,10 @@ def test_a_command_of_another_set_up_is_refused_naming_each_field(tmp_path_facto
 @given(field=st.sampled_from(sorted(OTHER)), which=st.integers(0, 2))
 def test_a_results_file_of_another_set_up_is_a_problem_not_a_row(tmp_path_factory, field, which):
     out = tmp_path_factory.mktemp("set")
-    runs = [make_run(name, 0, acc, epochs=2) for name, acc in
-            (("step", 0.87), ("linear", 0.86), ("poly", 0.85))]  # fmt: skip
+    runs = [
+        make_run(name, 0, acc, epochs=2)
+        for name, acc in (("step", 0.87), ("linear", 0.86), ("poly", 0.85))
+    ]
     odd = runs[which]
     runs[which] = _with(odd, field, OTHER[field])
     folder_of(out, runs)

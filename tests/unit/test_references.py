@@ -12,9 +12,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PROSE = sorted(
-    [ROOT / "README.md", *ROOT.glob("docs/*.md"), *ROOT.glob("golden/*"),
-     *ROOT.glob("reports/*.md"), *ROOT.rglob("bench/**/*.py")]
-)  # fmt: skip
+    [
+        ROOT / "README.md",
+        *ROOT.glob("docs/*.md"),
+        *ROOT.glob("golden/*"),
+        *ROOT.glob("reports/*.md"),
+        *ROOT.rglob("bench/**/*.py"),
+    ]
+)
 PATH = re.compile(r"(?<![\w./-])((?:bench|docs|golden|tests|reports|constraints|\.ci)/[\w./-]*\w)")
 DOTTED = re.compile(r"`(bench(?:\.\w+)+)")
 

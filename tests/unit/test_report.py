@@ -8,6 +8,7 @@ import math
 import re
 import statistics
 
+import golden_rates
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -68,11 +69,22 @@ def test_ranking(tmp_path, accuracies, verdict):
 
 def test_missing_and_failed_runs_are_marked(tmp_path):
     runs = [make_run(n, 0, POST[n]) for n in ("none", "step", "linear")]
-    plan = {"quick": False, "runs": [
-        {"experiment": n, "seed": 0, "file": f"runs/{n}-seed0.json", "status": "ok"}
-        for n in ("none", "step", "linear", "poly")
-    ] + [{"experiment": "standard", "seed": 0, "file": "runs/standard-seed0.json",
-          "status": "failed", "error": "RuntimeError: out of memory"}]}  # fmt: skip
+    plan = {
+        "quick": False,
+        "runs": [
+            {"experiment": n, "seed": 0, "file": f"runs/{n}-seed0.json", "status": "ok"}
+            for n in ("none", "step", "linear", "poly")
+        ]
+        + [
+            {
+                "experiment": "standard",
+                "seed": 0,
+                "file": "runs/standard-seed0.json",
+                "status": "failed",
+                "error": "RuntimeError: out of memory",
+            }
+        ],
+    }
     folder = folder_of(tmp_path, runs, plan)
     (folder / "runs" / "linear-seed0.json").write_text("{broken")
     text = markdown.render(folder)
@@ -97,14 +109,35 @@ def test_lr_and_class_tables_show_the_posts_values(tmp_path):
     assert classes["cat"][1:] == ["0.87 / 0.74", "0.86 / 0.73"]  # each run's accuracy
 
 
+LOGGED_EPOCHS = sorted({r["epoch"] for r in golden.epoch_lines()})  # 1-3 and 98-100
+
+
+def test_the_lr_table_shows_each_experiments_derived_rate_and_the_posts_printed_one(tmp_path):
+    """Every experiment's "ours" column is its run's last-update rate at the post's logged
+    epochs, as golden/derive_schedules.py gives it (tests/golden_rates.py), in Keras'
+    progress-bar format; "post" is the post's printed rate (golden/epoch_lines.csv), and
+    where the post printed one the two agree."""
+    names = [n for n in experiments.ALL if n != "plateau"]
+    text = markdown.render(folder_of(tmp_path, [make_run(n, 0, 0.86) for n in names]))
+    shown = {(r[0], int(r[1])): (r[2], r[3]) for r in table_rows(text, "Learning rate")}
+    printed = {(r["experiment"], r["epoch"]): r["lr"] for r in golden.epoch_lines()}
+    for name in names:
+        derived = golden_rates.last_update_rates(name)
+        for epoch in LOGGED_EPOCHS:
+            post = printed.get((name, epoch)) or "-"
+            want = golden_rates.keras_printed(derived[epoch - 1])
+            assert shown[(name, epoch)] == (want, post), (name, epoch)
+            assert post in ("-", want), (name, epoch)
+
+
 def test_the_schedules_table_and_the_report_show_the_same_rate_for_an_epoch(tmp_path, capsys):
     """One set-up, the post's "standard" (100 epochs of 391 steps): the report shows what
     the results record, the rate applied to each epoch's last batch (here golden's
-    independent derivation of it, in float32 as Keras keeps it); ``bench schedules`` must
-    print the same number for the same epoch."""
+    independent derivation of it, in float32 as Keras keeps it: make_run's); ``bench
+    schedules`` must print the same number for the same epoch."""
     run = make_run("standard", 0, POST["standard"])
     last = golden.schedule_tables()["standard_last_batch"]
-    run["history"]["lr"] = [float(np.float32(rate)) for rate in last]
+    assert run["history"]["lr"] == [float(np.float32(rate)) for rate in last]
     text = markdown.render(folder_of(tmp_path, [run]))
     report = {int(r[1]): r[2] for r in table_rows(text, "Learning rate") if r[0] == "standard"}
     assert sorted(report) == [1, 2, 3, 98, 99, 100]
@@ -319,8 +352,11 @@ def test_reproduce_refuses_finished_runs_of_another_set_up_before_training(tmp_p
     runs = plan.plan_runs(["none", "linear"], 1, "digits", None, False, epochs=2)
     # A set is one set-up: the folder is refused as a whole (--force retrains a set-up's
     # runs, never turns the set into another set-up).
-    with pytest.raises(ValueError, match=r"holds a run set of another set-up \(none-seed0.json: "
-                       r"epochs 100 vs 2\): use another --out"):  # fmt: skip
+    with pytest.raises(
+        ValueError,
+        match=r"holds a run set of another set-up \(none-seed0.json: "
+        r"epochs 100 vs 2\): use another --out",
+    ):
         local.run_all(folder, runs, digits, quick=False)
     assert not (folder / "plan.json").exists() and "run 1 of 2" not in capsys.readouterr().out
 
@@ -347,8 +383,7 @@ def test_the_posts_ranking_by_groups_comes_from_its_numbers():
     # Its final val_accuracy: linear 87.24, step 86.80, poly 86.51, none 84.14, standard
     # 81.51; one run each on 10,000 images: 2·sqrt(p(1-p)/10,000 + 2·0.003²) is 1.07
     # points at 87 %, so linear, step and poly share the first place.
-    final = {r["experiment"]: r["val_accuracy"] for r in golden.epoch_lines()
-             if r["epoch"] == 100}  # fmt: skip
+    final = {r["experiment"]: r["val_accuracy"] for r in golden.epoch_lines() if r["epoch"] == 100}
     ranking = stats.format_ranking(stats.post_groups(final))
     assert ranking == "linear ≈ step ≈ poly > none > standard"
 
@@ -373,8 +408,7 @@ def test_ranking_groups_on_hand_made_results(accuracies, written):
 def test_groups_compare_as_sets_and_need_every_experiment():
     post = [["linear", "step", "poly"], ["none"], ["standard"]]
     assert stats.same_groups([["poly", "step", "linear"], ["none"], ["standard"]], post)
-    assert stats.same_groups([["x"], ["step", "linear", "poly", "y"], ["none"], ["standard"]],
-                             post)  # fmt: skip
+    assert stats.same_groups([["x"], ["step", "linear", "poly", "y"], ["none"], ["standard"]], post)
     assert not stats.same_groups([["step", "linear"], ["poly"], ["none"], ["standard"]], post)
     assert stats.same_groups([["step", "linear", "poly"], ["none"]], post) is None
 
@@ -388,8 +422,9 @@ def test_the_report_opens_with_one_summary_line(tmp_path):
     )
     runs[0] = make_run("none", 0, POST["none"] - 0.05)
     text = markdown.render(folder_of(tmp_path / "b", runs))
-    assert text.splitlines()[2].startswith("**Summary**: 4 of 5 experiments reproduced; the "
-                                           "ranking does not match the post's")  # fmt: skip
+    assert text.splitlines()[2].startswith(
+        "**Summary**: 4 of 5 experiments reproduced; the ranking does not match the post's"
+    )
     quick = markdown.render(folder_of(tmp_path / "c", [make_run("linear", 0, 0.9, epochs=12)]))
     assert quick.splitlines()[2] == (
         "**Summary**: not the post's set-up (see below), so no verdict is given."

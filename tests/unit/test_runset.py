@@ -28,10 +28,21 @@ def test_a_second_writer_is_refused_naming_the_holder(tmp_path):
             with runset.lock(out):
                 pass
         proc = subprocess.run(
-            [sys.executable, "-m", "bench", "reproduce", "--quick", "--subset", "20",
-             "--out", str(out)],
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "bench",
+                "reproduce",
+                "--quick",
+                "--subset",
+                "20",
+                "--out",
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         f"bench reproduce: error: {out} is in use by pid {os.getpid()} on "
@@ -44,10 +55,15 @@ def test_a_second_writer_is_refused_naming_the_holder(tmp_path):
 def test_a_killed_holder_does_not_block_the_next_command(tmp_path):
     out = tmp_path / "set"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from bench.run import runset\n"
-         f"with runset.lock({str(out)!r}):\n print('held', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from bench.run import runset\n"
+            f"with runset.lock({str(out)!r}):\n print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "held"
     with pytest.raises(ValueError, match=f"in use by pid {holder.pid}"):
         with runset.lock(out):
@@ -76,8 +92,9 @@ def test_a_results_file_copied_under_another_seed_is_not_a_second_seed(tmp_path)
     copied=st.integers(0, 2),
     to=st.integers(3, 9),
 )
-def test_a_copy_with_its_seed_edited_is_not_a_second_seed(tmp_path_factory, name, seeds,
-                                                          copied, to):  # fmt: skip
+def test_a_copy_with_its_seed_edited_is_not_a_second_seed(
+    tmp_path_factory, name, seeds, copied, to
+):
     """The helper's case: ``step-seed0.json`` copied as seed 1, ``"seed": 1`` inside (name and
     content agree): "6 of 5" finished, and a seed spread of 0 in the tolerance."""
     runs = [make_run(name, seed, 0.87) for seed in range(seeds)]
@@ -96,8 +113,15 @@ def test_a_copy_with_its_seed_edited_is_not_a_second_seed(tmp_path_factory, name
 def _plan(*runs, setup=True):
     """plan.json listing ``runs``, with the set-up this release records (or, ``setup``
     False, as an older release wrote it: its last command's runs only, no set-up)."""
-    entries = [{"experiment": r["experiment"], "seed": r["seed"], "status": "ok",
-                "file": f"runs/{r['experiment']}-seed{r['seed']}.json"} for r in runs]  # fmt: skip
+    entries = [
+        {
+            "experiment": r["experiment"],
+            "seed": r["seed"],
+            "status": "ok",
+            "file": f"runs/{r['experiment']}-seed{r['seed']}.json",
+        }
+        for r in runs
+    ]
     recorded = identity.setup_of(identity.from_results(runs[0]))
     return {"runs": entries, **({"setup": recorded} if setup else {})}
 

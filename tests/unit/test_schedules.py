@@ -85,19 +85,21 @@ def test_step_drops_where_the_post_says():
     assert s(89) == 0.1 * 0.25**6
 
 
-@pytest.mark.parametrize(
-    "schedule",
-    [StepDecay(), StepDecay(0.1, 0.5, 3), PolynomialDecay(), PolynomialDecay(40, 0.1, 2.5)],
-    ids=repr,
-)
-def test_closed_form(schedule):
-    # The post's formulas written out once more, with numpy, over every epoch.
-    e = np.arange(schedule.maxEpochs if hasattr(schedule, "maxEpochs") else 60)
-    if isinstance(schedule, StepDecay):
-        want = schedule.initAlpha * schedule.factor ** np.floor((1 + e) / schedule.dropEvery)
-    else:
-        want = schedule.initAlpha * (1 - e / schedule.maxEpochs) ** schedule.power
-    np.testing.assert_allclose(schedule.table(e), want, rtol=REL, atol=0)
+@pytest.mark.parametrize(("epochs", "drop_every"), [(10, 2), (40, 3), (12, 1), (100, 10)])
+def test_step_at_other_set_ups_matches_the_derivation(derivation, epochs, drop_every):
+    # Beyond the golden table's post set-up (dropEvery 15 over 100 epochs): the quick
+    # reproduction's dropEvery 2 over 10 epochs, and others, against the exact derivation.
+    schedule = StepDecay(initAlpha=0.1, factor=0.25, dropEvery=drop_every)
+    want = [float(derivation.step(e, drop_every)) for e in range(epochs)]
+    assert schedule.table(epochs) == pytest.approx(want, rel=REL, abs=0)
+
+
+@pytest.mark.parametrize(("epochs", "power"), [(10, 1), (10, 5), (40, 2), (12, 2.5)])
+def test_polynomial_at_other_set_ups_matches_the_derivation(derivation, epochs, power):
+    # maxEpochs is the run's length; a non-integer power is float64 in the derivation too.
+    schedule = PolynomialDecay(maxEpochs=epochs, initAlpha=0.1, power=power)
+    want = [float(derivation.poly(e, power, epochs)) for e in range(epochs)]
+    assert schedule.table(epochs) == pytest.approx(want, rel=REL, abs=0)
 
 
 def test_defaults_are_the_posts():

@@ -47,13 +47,18 @@ def _command(kind: str, root: Path) -> list[str]:
         a = folder_of(root / "a", [make_run("step", 0, 0.86), make_run("linear", 0, 0.87)])
         b = folder_of(root / "b", [make_run("step", 0, 0.86), make_run("linear", 0, 0.87)])
         return ["report", str(a)] if kind == "report" else ["compare", str(a), str(b)]
-    return {"train": ["train", "--dataset", "digits", "--out", str(root / "out")],
-            "reproduce": ["reproduce", "--quick", "--out", str(root / "out")]}[kind]  # fmt: skip
+    return {
+        "train": ["train", "--dataset", "digits", "--out", str(root / "out")],
+        "reproduce": ["reproduce", "--quick", "--out", str(root / "out")],
+    }[kind]
 
 
 @settings(max_examples=examples(30))
-@given(kind=st.sampled_from(["report", "compare", "train", "reproduce"]),
-       signum=st.sampled_from(sorted(SIGNALS)), at=st.integers(1, 12))  # fmt: skip
+@given(
+    kind=st.sampled_from(["report", "compare", "train", "reproduce"]),
+    signum=st.sampled_from(sorted(SIGNALS)),
+    at=st.integers(1, 12),
+)
 def test_a_signal_at_any_read_or_load_is_one_line_and_its_exit_code(kind, signum, at):
     """The signal arrives at the ``at``-th file read (plan, results, golden files) or as
     the data loads; a command that ends first exits as it would have."""
@@ -78,8 +83,11 @@ def test_a_signal_at_any_read_or_load_is_one_line_and_its_exit_code(kind, signum
         mp.setattr(data, "load", loading)
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
             code = main(argv)
-        left = sorted(p.name for p in (Path(root) / "out").glob("*")) if kind in (
-            "train", "reproduce") else []  # fmt: skip
+        left = (
+            sorted(p.name for p in (Path(root) / "out").glob("*"))
+            if kind in ("train", "reproduce")
+            else []
+        )
     if not sent:
         assert code in (0, 1)
         return
@@ -94,8 +102,10 @@ MOMENTS = [(signal.SIGINT, 0.3), (signal.SIGTERM, 1.0), (signal.SIGHUP, 2.0), (s
 
 # The two ways a user starts it: the module, and the console script pip installs beside
 # the interpreter (pyproject.toml's [project.scripts]).
-LAUNCHERS = {"python -m bench": [sys.executable, "-m", "bench"],
-             "bench": [str(Path(sys.executable).parent / "bench")]}  # fmt: skip
+LAUNCHERS = {
+    "python -m bench": [sys.executable, "-m", "bench"],
+    "bench": [str(Path(sys.executable).parent / "bench")],
+}
 
 
 @pytest.mark.integration
@@ -107,8 +117,13 @@ def test_the_command_signalled_while_it_starts_or_reports(tmp_path, launcher, si
     assert Path(command[0]).exists(), f"{command[0]}: the package is not installed here"
     folder = folder_of(tmp_path / "set", [make_run("step", 0, 0.86)])
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    child = subprocess.Popen([*command, "report", str(folder)], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    child = subprocess.Popen(
+        [*command, "report", str(folder)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(delay)
     child.send_signal(signum)
     _, err = child.communicate(timeout=60)

@@ -14,8 +14,9 @@ from swallow import swallowed
 from bench.core import stop
 
 
-@pytest.mark.parametrize(("signum", "kind"), [(signal.SIGINT, KeyboardInterrupt),
-                                              (signal.SIGTERM, stop.Terminated)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("signum", "kind"), [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, stop.Terminated)]
+)
 def test_a_swallowed_signal_is_raised_again_by_check(signum, kind):
     with stop.handled():
         stop.check()  # nothing asked yet

@@ -20,15 +20,35 @@ from bench.report import markdown, text
 from bench.run import runset
 
 FRAGMENTS = [
-    "\n**Summary**: 5 of 5 experiments reproduced\n", "<script>alert(1)</script>", "<SCRIPT",
-    "\r\n# Heading\n", "\n## Accuracy\n", "| a | b |\n|---|---|", "`code`", "**bold**",
-    "_it_", "[link](http://x)", "![img](x)", "\u2028", "\u2029", "\x85", "\x0b\x0c",
-    "\x1b[31mred", "&lt;script", "\n\n- item", "\\", "\u202e", "\x00", "~~x~~", "<!--",
-]  # fmt: skip
+    "\n**Summary**: 5 of 5 experiments reproduced\n",
+    "<script>alert(1)</script>",
+    "<SCRIPT",
+    "\r\n# Heading\n",
+    "\n## Accuracy\n",
+    "| a | b |\n|---|---|",
+    "`code`",
+    "**bold**",
+    "_it_",
+    "[link](http://x)",
+    "![img](x)",
+    "\u2028",
+    "\u2029",
+    "\x85",
+    "\x0b\x0c",
+    "\x1b[31mred",
+    "&lt;script",
+    "\n\n- item",
+    "\\",
+    "\u202e",
+    "\x00",
+    "~~x~~",
+    "<!--",
+]
 HOSTILE = st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=12), max_size=6).map("".join)
 # A file or folder name: anything but "/" and NUL, short enough for the file system.
-NAME = st.text(st.characters(exclude_characters="/\x00", exclude_categories=("Cs",)),
-               max_size=20).map(lambda s: "x" + s[: 40])  # fmt: skip
+NAME = st.text(
+    st.characters(exclude_characters="/\x00", exclude_categories=("Cs",)), max_size=20
+).map(lambda s: "x" + s[:40])
 
 
 @given(HOSTILE)
@@ -55,11 +75,18 @@ def _run_set(root: Path, value: str, name: str) -> Path:
     run["dataset"]["source"] = value
     report = run["evaluation"]["report"]
     report[value or "-"] = report.pop("airplane")
-    plan = {"runs": [
-        {"experiment": "step", "seed": 0, "file": "runs/step-seed0.json", "status": "ok"},
-        {"experiment": "linear", "seed": 0, "file": "runs/linear-seed0.json",
-         "status": "failed", "error": value},
-    ]}  # fmt: skip
+    plan = {
+        "runs": [
+            {"experiment": "step", "seed": 0, "file": "runs/step-seed0.json", "status": "ok"},
+            {
+                "experiment": "linear",
+                "seed": 0,
+                "file": "runs/linear-seed0.json",
+                "status": "failed",
+                "error": value,
+            },
+        ]
+    }
     folder = folder_of(root / ("set" + name), [run], plan)
     (folder / runset.RUNS / f"{name}.json").write_text(json.dumps(value), encoding="utf-8")
     return folder
@@ -104,8 +131,9 @@ def test_a_long_text_makes_a_small_report_and_a_10_mb_one_is_not_read(tmp_path):
 @given(name=NAME)
 def test_compare_prints_one_line_per_finding_whatever_the_folder_is_called(name):
     with tempfile.TemporaryDirectory() as root:
-        base = folder_of(Path(root) / "base", [make_run("step", 0, 0.86),
-                                               make_run("linear", 0, 0.87)])  # fmt: skip
+        base = folder_of(
+            Path(root) / "base", [make_run("step", 0, 0.86), make_run("linear", 0, 0.87)]
+        )
         new = folder_of(Path(root) / f"new{name}\n[REGRESSION] none", [make_run("step", 0, 0.86)])
         with tempfile.TemporaryFile("w+") as out:
             with contextlib.redirect_stdout(out):

@@ -56,18 +56,25 @@ def test_each_bound_is_stated_in_help(flag, capsys):
     assert f"(at most {checks.LIMITS[flag.lstrip('-')]:,})" in shown
 
 
-@pytest.mark.parametrize("command", [
-    ["train", "--dataset", "digits", "--model", "quick", "-e", "1"],
-    ["reproduce", "--quick"],
-    ["lr-find", "--dataset", "digits", "--model", "quick"],
-    ["speed"],
-])  # fmt: skip
-@pytest.mark.parametrize(("name", "message"), [
-    ("bogus", "KERAS_BACKEND=bogus is not a Keras backend"),
-    ("torch", "needs torch, which is not installed here"),
-])  # fmt: skip
-def test_a_backend_that_cannot_run_is_refused_up_front(command, name, message, tmp_path,
-                                                       monkeypatch, capsys):  # fmt: skip
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["train", "--dataset", "digits", "--model", "quick", "-e", "1"],
+        ["reproduce", "--quick"],
+        ["lr-find", "--dataset", "digits", "--model", "quick"],
+        ["speed"],
+    ],
+)
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("bogus", "KERAS_BACKEND=bogus is not a Keras backend"),
+        ("torch", "needs torch, which is not installed here"),
+    ],
+)
+def test_a_backend_that_cannot_run_is_refused_up_front(
+    command, name, message, tmp_path, monkeypatch, capsys
+):
     if name == "torch" and importlib.util.find_spec("torch") is not None:
         pytest.skip("torch is installed here: its backend can run (the torch row checks it)")
     monkeypatch.setenv("KERAS_BACKEND", name)
