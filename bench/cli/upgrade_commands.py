@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,26 +16,25 @@ from bench.core import checks
 from bench.report import upgrade as report
 
 
-def _milliseconds(text: str) -> float:
-    """A sleep per step for ``--added-ms``: a finite number of ms from 0 to 10,000."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and 0 <= value <= 10_000):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of ms from 0 to 10,000")
-    return value
+def _between(low: float, high: float, what: str) -> Callable[[str], float]:
+    """An argparse ``type``: a finite number from ``low`` to ``high``, else one line naming
+    ``what`` it must be (checked with the other arguments, before any work starts)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and low <= value <= high):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what} from {low:,g} to {high:,g}")
+        return value
+
+    return parse
 
 
-def _share(text: str) -> float:
-    """A share of labels for ``--label-noise``: a finite number from 0 to 0.9."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and 0 <= value <= 0.9):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a share of labels from 0 to 0.9")
-    return value
+# A sleep per step for --added-ms, and a share of labels for --label-noise.
+MILLISECONDS = _between(0, 10_000, "a number of ms")
+SHARE = _between(0, 0.9, "a share of labels")
 
 
 def _write_fingerprint(out: Path) -> None:
@@ -99,7 +99,7 @@ def add_parsers(commands: Any) -> None:
     p.add_argument("--steps", type=checks.argument("steps"), default=20)
     p.add_argument(
         "--added-ms",
-        type=_milliseconds,
+        type=MILLISECONDS,
         default=0.0,
         metavar="MS",
         help="sleep this long inside each timed step: a known slowdown, to "
@@ -113,7 +113,7 @@ def add_parsers(commands: Any) -> None:
     )
     p.add_argument(
         "--label-noise",
-        type=_share,
+        type=SHARE,
         default=0.0,
         metavar="SHARE",
         help="replace this share of the convergence seed's training labels with random "

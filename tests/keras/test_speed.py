@@ -82,3 +82,22 @@ def test_step_times_are_the_second_epochs_steps_with_the_added_sleep(monkeypatch
 def test_speed_refuses_a_non_positive_step_count(tmp_path, capsys):
     assert main(["speed", "--steps", "0", "--out", str(tmp_path / "s.json")]) == 2
     assert "steps" in capsys.readouterr().err and not (tmp_path / "s.json").exists()
+
+
+def test_a_round_with_a_seed_trains_it_and_the_report_reads_the_round(tmp_path, monkeypatch):
+    """``bench upgrade-speed --seed``: the timed steps, then the convergence seed (cut to
+    one epoch here), written as the upgrade report reads it."""
+    from bench.api import upgrade as api
+    from bench.report import upgrade as report
+
+    monkeypatch.setitem(api.CONVERGENCE, "epochs", 1)
+    out = tmp_path / "speed-0.json"
+    args = ["--out", str(out), "--steps", "2", "--seed", "3", "--label-noise", "0.05"]
+    code = main(["upgrade-speed", *args])
+    assert code == 0
+    written = json.loads(out.read_text())
+    seed = written["convergence"]
+    assert seed["seed"] == 3 and 0 <= seed["accuracy"] <= 1
+    assert seed["setup"] == {**api.CONVERGENCE, "label_noise": 0.05}
+    median, _, trained = report._round(out)
+    assert trained == seed and median > 0

@@ -25,10 +25,11 @@ from bench.api import upgrade as api
 from bench.cli import main
 from bench.core import data
 from bench.report import upgrade
+from bench.report.verdict import ALPHA
 
 RECORDED = Path(__file__).resolve().parents[1] / "data" / "convergence-seeds.json"
 SEEDS = 6  # a side's seeds in the check: one per round
-DRAWS = 2000
+DRAWS = 500
 
 
 def _recorded() -> dict:
@@ -46,15 +47,16 @@ def test_the_recorded_seeds_are_the_checks_set_up():
 
 
 def test_same_environment_seeds_alarm_at_most_5_percent():
-    """Every split of the plain seeds into two disjoint sides of six, both ways round."""
+    """Every split of the plain seeds into two disjoint sides of six, each split once (the
+    other way round, the same test alarms where this one does not, and the reverse)."""
     plain = _accuracies(False)[: 2 * SEEDS]
-    alarms = total = 0
-    for chosen in itertools.combinations(range(len(plain)), SEEDS):
+    splits = [c for c in itertools.combinations(range(len(plain)), SEEDS) if 0 in c]
+    alarms = 0
+    for chosen in splits:
         old = [plain[k] for k in chosen]
         new = [plain[k] for k in range(len(plain)) if k not in chosen]
-        alarms += upgrade.welch(old, new).regressed
-        total += 1
-    assert alarms / total <= 0.05, alarms / total
+        alarms += upgrade.welch(old, new).p_value < ALPHA  # one of the two ways
+    assert alarms / (2 * len(splits)) <= 0.05, alarms / (2 * len(splits))
 
 
 def test_the_detectable_difference_is_2_points_or_less():
@@ -62,7 +64,7 @@ def test_the_detectable_difference_is_2_points_or_less():
     seeds: its median is at most 2 accuracy points."""
     plain, draw = _accuracies(False), random.Random(4)
     detectable = []
-    for _ in range(DRAWS // 10):
+    for _ in range(DRAWS // 5):
         picked = draw.sample(plain, 2 * SEEDS)
         detectable.append(upgrade.welch(picked[:SEEDS], picked[SEEDS:]).detectable)
     assert statistics.median(detectable) <= 0.02, statistics.median(detectable)
