@@ -710,7 +710,7 @@ def _bisect_search(
     while high - low > 1:
         middle = (low + high) // 2
         session.log(
-            f"bisect: {versions[low]} agrees, {versions[high]} differs; {versions[middle]}?"
+            f"bisect: {versions[low]} agrees, {versions[high]} differs: trying {versions[middle]}"
         )
         verdicts[versions[middle]] = agrees(fingerprint(versions[middle]))
         low, high = (middle, high) if verdicts[versions[middle]] else (low, middle)

@@ -200,7 +200,9 @@ def setup_trace(
     recorder = _Recorder(variables, trace)
     callbacks = [recorder] if scheduler is None else [scheduler, recorder]  # rate set first
     batches = _one_batch_per_epoch(images, labels)
-    model.fit(batches, epochs=epochs, steps_per_epoch=1, callbacks=callbacks, verbose=0)
+    model.fit(
+        batches, epochs=epochs, steps_per_epoch=1, callbacks=callbacks, shuffle=False, verbose=0
+    )
     trace["final"] = {}
     for n, variable in variables:
         value = _numpy(variable)
