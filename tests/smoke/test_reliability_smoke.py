@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from bench.core import data, experiments, results, state
+from bench.core import console, data, experiments, results, state
 from bench.run import lifecycle
 
 pytestmark = pytest.mark.smoke
@@ -186,7 +186,8 @@ def test_a_failed_results_write_keeps_the_training(tmp_path, monkeypatch, capsys
     assert _sealed(state_dir) == 2 and not path.exists()
     monkeypatch.setattr(results, "write", real_write)
     capsys.readouterr()
-    trained = lifecycle.train_unless_finished(run, tiny, path, state_dir, verbose=2)
+    with console.shown():  # the lines the command line shows (the API itself is quiet)
+        trained = lifecycle.train_unless_finished(run, tiny, path, state_dir, verbose=2)
     out = capsys.readouterr().out
     assert "resuming the interrupted run" in out and "after epoch 2" in out
     assert "Epoch 1/2" not in out and "Epoch 2/2" not in out  # nothing trained again

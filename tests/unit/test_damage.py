@@ -492,6 +492,7 @@ def test_damaged_cifar10_batches_are_refused_or_read_whole(
 # --- the command line, on generated damage ---
 
 
+@pytest.mark.integration  # the command over a generated corpus
 @settings(max_examples=examples(8))
 @given(blob=damaged_json(make_run("poly", 0, 0.86)))
 def test_report_cli_lists_a_damaged_run_or_reports_it_never_a_traceback(run_set, blob):

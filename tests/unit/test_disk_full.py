@@ -142,6 +142,7 @@ def test_every_writer_on_a_full_disk_is_one_line_and_keeps_the_file(
     assert path.read_bytes() == before and _no_temporary(folder)
 
 
+@pytest.mark.integration  # the whole command, a full disk at each of its writes
 def test_bench_report_on_a_full_disk_at_each_write_is_exit_2(tmp_path, capsys):
     """Each of the report's writes (figures, then REPORT.md) in turn, each stage in turn."""
     folder = folder_of(tmp_path / "set", [make_run("step", 0, 0.86)])  # fewer figures, each write

@@ -16,6 +16,9 @@ import pytest
 
 from bench.report import golden
 
+# Wheels built and Python started in real processes: the integration tier (nox -s unit).
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -149,6 +149,7 @@ def test_a_too_long_out_is_one_line_before_anything(tmp_path_factory, data, comm
     assert sorted(tmp_path.iterdir()) == []
 
 
+@pytest.mark.integration  # a path of the longest length the OS allows, made on disk
 def test_the_longest_out_allowed_is_made_without_recursing(tmp_path):
     # One letter per folder: some 1,980 levels, twice Python's recursion limit.
     folders = (PATH_MAX - files.ROOM - len(str(tmp_path))) // 2

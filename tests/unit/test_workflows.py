@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+# check-jsonschema and zizmor run as processes: the integration tier (nox -s unit).
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parents[2]
 GITHUB = ROOT / ".github"
 WORKFLOWS = sorted((GITHUB / "workflows").glob("*.yml"))
