@@ -39,7 +39,6 @@ from bench.keras.compat import keras
 from bench.keras.resnet import ResNet
 
 SEED = 0
-EPOCHS = experiments.EPOCHS  # one update per epoch: the post's 100 epochs of schedule
 BATCH_SIZE = 8
 # One bottleneck module per stage at the post's widths: the post's layer types, BatchNorm
 # momentum and l2 factors, 13 convolutions instead of 85. The full (9, 9, 9) model takes
@@ -218,7 +217,7 @@ def run(
     setups: tuple[str, ...] = tuple(experiments.EXPERIMENTS),
     *,
     seed: int = SEED,
-    epochs: int = EPOCHS,
+    epochs: int = experiments.EPOCHS,  # one update per epoch: the post's whole schedule
     batch_size: int = BATCH_SIZE,
     model_args: dict[str, Any] | None = None,
     mutations: Mutations = Mutations(),
