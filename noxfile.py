@@ -728,13 +728,16 @@ def _bisect_text(
     """BISECT.md: the finding first, then each release's verdict and the divergence."""
     good, bad = versions[0], versions[-1]
     if first is None:
-        head = f"**{name} {bad} agrees with {good}**: no release between them changed the step"
+        head = (
+            f"**{name} {bad} agrees with {good}**: the releases between them were not "
+            f"fingerprinted (a change that reverted before {bad} is not seen)"
+        )
     else:
         head = f"**First release that differs from {good}: {name} {first}**"
     counts = (
         f"Releases on the index from {good} to {bad}: {len(versions)}; fingerprinted (each "
-        "in a fresh environment, with the newest dependencies the installer chose): "
-        f"{len(verdicts)}; {seconds:.0f} s in all."
+        "in a fresh environment, with the newest dependencies the installer chose, or read "
+        f"from .cache/bisect/): {len(verdicts)}; {seconds:.0f} s in all."
     )
     lines = [head, "", f"# Bisect: {name} {good} -> {bad}", "", counts, ""]
     lines += [f"| release | fingerprint against {good} |", "|---|---|"]

@@ -67,6 +67,8 @@ def cmd_upgrade_side(args: argparse.Namespace) -> int:
 def cmd_upgrade_speed(args: argparse.Namespace) -> int:
     """One round into --out (JSON): per-step training times, then with --seed that
     convergence seed's final accuracy."""
+    if args.label_noise and args.seed is None:
+        raise ValueError("--label-noise changes the convergence seed's labels: give --seed")
     result = upgrade.speed(args.out, args.steps, args.added_ms, args.seed, args.label_noise)
     ms = sorted(result["ms_per_step"])
     print(f"[INFO] speed: median {ms[len(ms) // 2]:.1f} ms/step over {len(ms)} steps")

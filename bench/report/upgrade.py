@@ -65,6 +65,9 @@ def _rounds(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     if not found:
         raise ValueError(f"{folder}: no speed-*.json rounds")
     found.sort(key=lambda round_: round_[0])
+    for _, path, _, setup, _ in found:
+        if setup != found[0][3]:
+            raise ValueError(f"{path}: its speed set-up differs from {found[0][1].name}'s")
     speed = {
         "setup": {**found[0][3], "rounds": len(found)},
         "rounds": [(place, median) for place, _, median, _, _ in found],
@@ -165,6 +168,9 @@ class Convergence:
         return self.difference < 0 and self.p_value < ALPHA
 
 
+SAME = 1e-9  # accuracies closer than this are the same count of test images
+
+
 def welch(old: list[float], new: list[float]) -> Convergence:
     """Welch's t-test (two-sided) and the minimum detectable difference for these seeds:
     ``(t[1 - alpha/2] + t[power]) * sqrt(s1^2/n1 + s2^2/n2)`` at Welch's degrees of freedom."""
@@ -173,8 +179,10 @@ def welch(old: list[float], new: list[float]) -> Convergence:
         raise ValueError("the convergence test needs at least two seeds on each side")
     va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
     se = math.sqrt(va + vb)
-    if se == 0:  # every seed equal on both sides: nothing to test, any change is seen
-        same = float(a.mean() == b.mean())
+    # Every seed equal on both sides (to float noise: an accuracy is a count over the test
+    # set): nothing to test, any change is seen.
+    if se < SAME:
+        same = float(abs(a.mean() - b.mean()) < SAME)
         return Convergence(a.tolist(), b.tolist(), float(b.mean() - a.mean()), same, 0.0)
     df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
     from scipy import stats as scipy_stats  # lazy: scipy.stats takes 1.4 s to load
@@ -204,6 +212,9 @@ def speed_verdict(old: list[tuple[int, float]], new: list[tuple[int, float]]) ->
     """The rounds of both sides, put back in the order they ran, paired side by side
     (``rounds.pairs``) and judged against ``MAX_SLOWDOWN``."""
     sequence = sorted([(place, 0, ms) for place, ms in old] + [(place, 1, ms) for place, ms in new])
+    both = sorted({place for place, _ in old} & {place for place, _ in new})
+    if both:
+        raise ValueError(f"round {both[0]} is on both sides (speed-{both[0]}.json): one ran it")
     order = "".join("AB"[side] for _, side, _ in sequence)
     pairs = [(sequence[a][2], sequence[b][2]) for a, b in rounds.pairs(order)]
     if len(pairs) < rounds.MIN_PAIRS:
@@ -243,11 +254,11 @@ class Upgrade:
 
 def check(old: dict[str, Any], new: dict[str, Any], old_name: str, new_name: str) -> Upgrade:
     """Every check of the upgrade from side ``old`` to side ``new`` (``read_side``'s)."""
-    if old["convergence"]["setup"] != new["convergence"]["setup"]:
-        raise ValueError(
-            "the two sides trained different convergence set-ups: "
-            f"{old['convergence']['setup']} and {new['convergence']['setup']}"
-        )
+    for part in ("convergence", "speed"):
+        setups = (old[part]["setup"], new[part]["setup"])
+        ran = [{k: v for k, v in setup.items() if k != "rounds"} for setup in setups]
+        if ran[0] != ran[1]:
+            raise ValueError(f"the two sides ran different {part} set-ups: {ran[0]} and {ran[1]}")
     return Upgrade(
         old_name=old_name,
         new_name=new_name,
@@ -375,6 +386,9 @@ def render(upgrade: Upgrade) -> str:
 
 def write(old: Path, new: Path, old_name: str, new_name: str, out: Path) -> tuple[Upgrade, Path]:
     """Read both sides, render, write ``out`` whole; the exit code is 1 if it regressed."""
+    for side in (old, new):
+        if Path(out).resolve().is_relative_to(Path(side).resolve()):
+            raise ValueError(f"--out {out} is inside the side folder {side}: write it elsewhere")
     upgrade = check(read_side(old), read_side(new), old_name, new_name)
     text = render(upgrade)
     return upgrade, files.atomic_write(out, lambda f: f.write(text.encode("utf-8")))

@@ -115,3 +115,9 @@ def test_the_label_noise_switch_takes_a_share_it_can_use(value, capsys):
     code = main(["upgrade-speed", "--out", "/nonexistent/x.json", "--label-noise", value])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "--label-noise" in err, err
+
+
+def test_label_noise_without_a_seed_is_refused_before_any_work(capsys):
+    code = main(["upgrade-speed", "--out", "/nonexistent/x.json", "--label-noise", "0.05"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "give --seed" in err, err

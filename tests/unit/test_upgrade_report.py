@@ -74,11 +74,11 @@ def test_a_noisy_machine_is_inconclusive_never_a_regression(tmp_path):
     assert result.verdict().exit_code == 0
 
 
-def test_an_older_checks_two_rounds_a_side_are_not_judged(tmp_path):
-    """Two rounds a side, numbered from 0 on each (the old session's files): no verdict."""
-    for name in ("old", "new"):
-        folder = tmp_path / name
-        _side(folder, [0.90, 0.91, 0.89], [(0, 100.0), (1, 101.0)], _row(a="works"))
+def test_two_rounds_a_side_are_not_judged(tmp_path):
+    """Two rounds a side, A B B A: too few pairs for a verdict, and the report says so."""
+    for name, places in (("old", (0, 3)), ("new", (1, 2))):
+        rounds_ = [(places[0], 100.0), (places[1], 101.0)]
+        _side(tmp_path / name, [0.90, 0.91, 0.89], rounds_, _row(a="works"))
     result, path = upgrade.write(
         tmp_path / "old", tmp_path / "new", "TF A", "TF B", tmp_path / "UPGRADE.md"
     )
@@ -108,8 +108,8 @@ def _side(folder, accuracy, speed, probes):
     folder.mkdir()
     (folder / "drift.json").write_text(json.dumps(probes))
     (folder / "fingerprint.json").write_text(json.dumps(synthetic()))
-    if not isinstance(speed[0], tuple):
-        speed = [(0, speed), (1, speed)]
+    if not isinstance(speed[0], tuple):  # two rounds a side, A B B A
+        speed = [(1, speed), (2, speed)] if folder.name == "new" else [(0, speed), (3, speed)]
     for seed, (place, ms) in enumerate(speed):
         steps = ms if isinstance(ms, list) else [ms * 0.9, ms, ms * 1.1]
         trained = {"setup": SEED_SETUP, "seed": seed, "accuracy": accuracy[seed % len(accuracy)]}
@@ -258,3 +258,54 @@ def test_a_damaged_speed_round_is_one_line_naming_it(tmp_path, capsys, edit, say
     old, new = _sides_with_rounds(tmp_path, *_rounds([1.0] * 6), edit=edit)
     code, err = _upgrade_report(capsys, old, new, tmp_path)
     assert code == 2 and err.count("\n") == 1 and says in err, err
+
+
+def _speed_setup(value, every=True):
+    def edit(folder):
+        paths = sorted(folder.glob("speed-*.json"))
+        for path in paths if every else paths[1:2]:
+            round_ = json.loads(path.read_text())
+            path.write_text(json.dumps({**round_, "setup": value}))
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "says"),
+    [
+        (_speed_setup({"batch_size": 8}), "the two sides ran different speed set-ups"),
+        (_speed_setup({"added_ms": 50.0}, every=False), "its speed set-up differs from speed-"),
+    ],
+)
+def test_rounds_timed_another_way_are_refused(tmp_path, capsys, edit, says):
+    old, new = _sides_with_rounds(tmp_path, *_rounds([1.0] * 6), edit=edit)
+    code, err = _upgrade_report(capsys, old, new, tmp_path)
+    assert code == 2 and err.count("\n") == 1 and says in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_round_on_both_sides_is_refused(tmp_path, capsys):
+    old_rounds, new_rounds = _rounds([1.0] * 6)
+    new_rounds = [(old_rounds[0][0], new_rounds[0][1]), *new_rounds[1:]]
+    old, new = _sides_with_rounds(tmp_path, old_rounds, new_rounds)
+    code, err = _upgrade_report(capsys, old, new, tmp_path)
+    assert code == 2 and f"round {old_rounds[0][0]} is on both sides" in err, err
+
+
+def test_the_report_is_never_written_into_a_side(tmp_path, capsys):
+    old, new = _sides_with_rounds(tmp_path, *_rounds([1.0] * 6))
+    before = (old / "drift.json").read_bytes()
+    names = ["--old-name", "A", "--new-name", "B"]
+    code = main(["upgrade-report", str(old), str(new), *names, "--out", str(old / "drift.json")])
+    err = capsys.readouterr().err
+    assert code == 2 and "inside the side folder" in err, err
+    assert (old / "drift.json").read_bytes() == before
+
+
+def test_seeds_equal_to_float_noise_are_the_same_count_and_warn_nothing(recwarn):
+    old = [0.99] * 6
+    same = upgrade.welch(old, [0.99 + 1e-16 * k for k in range(6)])
+    assert same.p_value == 1 and not same.regressed
+    lower = upgrade.welch(old, [0.99 - 1 / 360] * 6)  # one test image fewer, every seed
+    assert lower.regressed and lower.detectable == 0
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
