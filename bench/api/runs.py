@@ -49,6 +49,17 @@ class TrainedRun:
         return [self.results, *self.plots.written] if self.trained else self.plots.written
 
 
+def _plot_paths(out: Path, *plots: Path) -> tuple[Path, ...]:
+    """``plots`` under ``out`` (a relative path lands in it), each checked writable as a
+    figure before any work starts."""
+    files.check_writable(out)
+    placed = tuple(Path(out) / plot for plot in plots)
+    for plot in placed:
+        files.check_writable_file(plot)
+        figures.check_path(plot)
+    return placed
+
+
 def train_one(
     schedule: str = "none",
     *,
@@ -82,11 +93,7 @@ def train_one(
         lr_source=lr_source,
     )
     run = experiments.Run(experiment, seed, dataset, subset, deterministic, subset_seed=subset_seed)
-    lr_plot, train_plot = Path(out) / lr_plot, Path(out) / train_plot
-    files.check_writable(out)
-    for plot in (lr_plot, train_plot):
-        files.check_writable_file(plot)
-        figures.check_path(plot)
+    lr_plot, train_plot = _plot_paths(out, lr_plot, train_plot)
     path = runset.results_path(out, experiment.name, seed, in_runs=False)
     state_dir = runset.state_dir(out, experiment.name, seed)
     # The post prints the schedule line before loading for its own schedules, after for
